@@ -1,0 +1,59 @@
+//! The one error type of the core crate.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when a core function is called with user input.
+///
+/// Every variant names the offending argument so the Python bindings can turn it into a
+/// `ValueError` whose message points the user at what to fix.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TrainingError {
+    /// An array has the wrong shape (or a dimension that disagrees with another argument).
+    #[error("{arg}: {message}")]
+    Shape {
+        /// The argument name as the user passed it.
+        arg: &'static str,
+        /// What was expected and what was received.
+        message: String,
+    },
+    /// A value is outside its allowed range (non-positive temperature, unknown name, ...).
+    #[error("{arg}: {message}")]
+    Value {
+        /// The argument name as the user passed it.
+        arg: &'static str,
+        /// What was expected and what was received.
+        message: String,
+    },
+    /// An input array holds NaN or infinity.
+    #[error("{arg}: contains a non-finite value ({value}) at flat index {index}")]
+    NonFinite {
+        /// The argument name as the user passed it.
+        arg: &'static str,
+        /// Flat (row-major) index of the first offending element.
+        index: usize,
+        /// The offending value, printed.
+        value: String,
+    },
+}
+
+impl TrainingError {
+    /// Builds a [`TrainingError::Shape`].
+    pub fn shape(arg: &'static str, message: impl Into<String>) -> Self {
+        Self::Shape { arg, message: message.into() }
+    }
+
+    /// Builds a [`TrainingError::Value`].
+    pub fn value(arg: &'static str, message: impl Into<String>) -> Self {
+        Self::Value { arg, message: message.into() }
+    }
+
+    /// The argument the error is about.
+    pub fn arg(&self) -> &'static str {
+        match self {
+            Self::Shape { arg, .. } | Self::Value { arg, .. } | Self::NonFinite { arg, .. } => arg,
+        }
+    }
+}
+
+/// Result alias used throughout the core crate.
+pub type Result<T> = std::result::Result<T, TrainingError>;

@@ -1,0 +1,221 @@
+//! In-batch / shared-negatives InfoNCE over a dense logits matrix, cut into panels of full rows.
+//!
+//! Each panel's logits come from one GEMM (the shared similarity kernel). A panel holds whole
+//! rows, so its row log-sum-exp, per-row loss and softmax gradient are computed in one visit per
+//! row while the row is in cache, and the panel's gradient GEMMs (`dQ = G C`, `dC += G^T Q`) run
+//! right after: three matrix products in all. The symmetric loss also needs column log-sum-exp
+//! over all rows, so when the logits do not fit the budget it makes one statistics pass first
+//! and recomputes each panel afterwards (four matrix products); when they fit, the single panel
+//! is kept and reused. Working memory is the inputs' size plus one panel.
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+use super::{KernelOutput, KernelParams};
+use crate::float::Float;
+use crate::linalg::{gemm_into, Accumulate, MatRef, Product};
+use crate::similarity::{similarity_panel, PanelPlan};
+
+/// Columns per task when column statistics are gathered.
+const COLUMN_CHUNK: usize = 256;
+
+/// Runs the dense kernel: `queries (B, D)` against `candidates (C, D)`, where candidate `i < B`
+/// is the positive of query `i`.
+pub(super) fn contrast_dense<T: Float>(
+    queries: MatRef<'_, T>,
+    candidates: MatRef<'_, T>,
+    params: &KernelParams,
+) -> KernelOutput<T> {
+    let (b, nc, d) = (queries.rows, candidates.rows, queries.cols);
+    let plan = PanelPlan::new(b, nc, T::BYTES, params.logits_budget_bytes);
+    let scale = T::from_f64(params.inv_temperature);
+    let mut logits = vec![T::ZERO; plan.panel_rows.min(b) * nc];
+    let mut output = KernelOutput {
+        row_losses: vec![0.0; b],
+        grad_queries: vec![T::ZERO; b * d],
+        grad_candidates: vec![T::ZERO; nc * d],
+    };
+
+    let column_lse = if params.symmetric {
+        let lse = column_log_sum_exp(queries, candidates, &plan, scale, &mut logits);
+        Some(lse.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>())
+    } else {
+        None
+    };
+    let logits_reusable = params.symmetric && plan.is_single_panel();
+
+    for panel in plan.panels() {
+        let panel_logits = &mut logits[..panel.len() * nc];
+        if !logits_reusable {
+            similarity_panel(queries.rows_range(panel.start, panel.end), candidates, scale, panel_logits);
+        }
+        let weights = GradientWeights::new(params);
+        panel_logits
+            .par_chunks_mut(nc)
+            .zip(output.row_losses[panel.clone()].par_iter_mut())
+            .enumerate()
+            .for_each(|(offset, (row, loss))| {
+                *loss = softmax_gradient_row(row, panel.start + offset, column_lse.as_deref(), &weights);
+            });
+        let gradient = MatRef::new(panel_logits, panel.len(), nc);
+        gemm_into(
+            Product::NN,
+            gradient,
+            candidates,
+            &mut output.grad_queries[panel.start * d..panel.end * d],
+            scale,
+            Accumulate::Overwrite,
+            true,
+        );
+        gemm_into(
+            Product::TN,
+            gradient,
+            queries.rows_range(panel.start, panel.end),
+            &mut output.grad_candidates,
+            scale,
+            Accumulate::Add,
+            true,
+        );
+    }
+    output
+}
+
+/// d(reduced loss)/d(softmax term) for the forward and reverse directions.
+struct GradientWeights {
+    forward: f64,
+    reverse: f64,
+}
+
+impl GradientWeights {
+    fn new(params: &KernelParams) -> Self {
+        if params.symmetric {
+            Self { forward: 0.5 * params.row_weight, reverse: 0.5 * params.row_weight }
+        } else {
+            Self { forward: params.row_weight, reverse: 0.0 }
+        }
+    }
+}
+
+/// Turns one row of logits (row `i` of the full matrix) into its gradient row in place and
+/// returns the row's loss. `column_lse` (symmetric only) holds the reverse direction's
+/// log-sum-exp for each of the first B columns (column `j` is positive `j` as a query).
+fn softmax_gradient_row<T: Float>(row: &mut [T], i: usize, column_lse: Option<&[T]>, weights: &GradientWeights) -> f64 {
+    let (max, sum) = max_and_sum_exp(row);
+    let row_lse = max.to_f64() + sum.ln();
+    let positive = row[i].to_f64();
+    let forward_loss = row_lse - positive;
+    let (shift, forward) = (T::from_f64(row_lse), T::from_f64(weights.forward));
+    match column_lse {
+        None => {
+            scale_exp_shifted(row, shift, forward);
+            row[i] -= forward;
+            forward_loss
+        }
+        Some(column_lse) => {
+            let reverse = T::from_f64(weights.reverse);
+            let (in_batch, negatives) = row.split_at_mut(column_lse.len());
+            both_directions_softmax(in_batch, shift, forward, column_lse, reverse);
+            scale_exp_shifted(negatives, shift, forward);
+            row[i] -= forward + reverse;
+            0.5 * (forward_loss + column_lse[i].to_f64() - positive)
+        }
+    }
+}
+
+/// Row maximum and `sum_j exp(x_j - max)` accumulated in f64.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn max_and_sum_exp<T: Float>(row: &[T]) -> (T, f64) {
+    let mut max = row[0];
+    for &v in row {
+        max = max.max_of(v);
+    }
+    const LANES: usize = 16;
+    let mut acc = [0.0f64; LANES];
+    let chunks = row.chunks_exact(LANES);
+    let tail: f64 = chunks.remainder().iter().map(|&v| (v - max).exp_fast().to_f64()).sum();
+    for chunk in chunks {
+        for l in 0..LANES {
+            acc[l] += (chunk[l] - max).exp_fast().to_f64();
+        }
+    }
+    (max, acc.iter().sum::<f64>() + tail)
+}
+
+/// `x_j <- weight * exp(x_j - shift)`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scale_exp_shifted<T: Float>(row: &mut [T], shift: T, weight: T) {
+    for v in row.iter_mut() {
+        *v = weight * (*v - shift).exp_fast();
+    }
+}
+
+/// `x_j <- forward * exp(x_j - shift) + reverse * exp(x_j - column_shift_j)`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn both_directions_softmax<T: Float>(row: &mut [T], shift: T, forward: T, column_shift: &[T], reverse: T) {
+    for (v, &c) in row.iter_mut().zip(column_shift) {
+        let x = *v;
+        *v = forward * (x - shift).exp_fast() + reverse * (x - c).exp_fast();
+    }
+}
+
+/// Column log-sum-exp of the first B columns of the logits, over all B rows, computed panel by
+/// panel with an online (max, sum) merge. Leaves the last panel's logits in `logits`.
+fn column_log_sum_exp<T: Float>(
+    queries: MatRef<'_, T>,
+    candidates: MatRef<'_, T>,
+    plan: &PanelPlan,
+    scale: T,
+    logits: &mut [T],
+) -> Vec<f64> {
+    let (b, nc) = (queries.rows, candidates.rows);
+    let mut max = vec![f64::NEG_INFINITY; b];
+    let mut sum = vec![0.0f64; b];
+    for panel in plan.panels() {
+        let panel_logits = &mut logits[..panel.len() * nc];
+        similarity_panel(queries.rows_range(panel.start, panel.end), candidates, scale, panel_logits);
+        let panel_logits = &*panel_logits;
+        max.par_chunks_mut(COLUMN_CHUNK)
+            .zip(sum.par_chunks_mut(COLUMN_CHUNK))
+            .enumerate()
+            .for_each(|(chunk, (max, sum))| {
+                let columns = chunk * COLUMN_CHUNK..chunk * COLUMN_CHUNK + max.len();
+                let rows = panel_logits.chunks_exact(nc).map(move |row| &row[columns.clone()]);
+                merge_column_stats(rows, max, sum);
+            });
+    }
+    max.iter().zip(&sum).map(|(m, s)| m + s.ln()).collect()
+}
+
+/// Folds a block of rows (each a slice of the same columns) into running column (max, sum).
+fn merge_column_stats<'a, T: Float>(rows: impl Iterator<Item = &'a [T]> + Clone, max: &mut [f64], sum: &mut [f64]) {
+    let mut block_max: Vec<T> = rows.clone().next().map(<[T]>::to_vec).unwrap_or_default();
+    for row in rows.clone() {
+        elementwise_max(&mut block_max, row);
+    }
+    let mut shift = Vec::with_capacity(max.len());
+    for ((m, s), bm) in max.iter_mut().zip(sum.iter_mut()).zip(&block_max) {
+        let merged = m.max(bm.to_f64());
+        *s *= (*m - merged).exp();
+        *m = merged;
+        shift.push(T::from_f64(merged));
+    }
+    for row in rows {
+        accumulate_exp_shifted(row, &shift, sum);
+    }
+}
+
+/// `acc_j = max(acc_j, x_j)`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn elementwise_max<T: Float>(acc: &mut [T], x: &[T]) {
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a = a.max_of(v);
+    }
+}
+
+/// `acc_j += exp(x_j - shift_j)` with f64 accumulators.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn accumulate_exp_shifted<T: Float>(x: &[T], shift: &[T], acc: &mut [f64]) {
+    for ((a, &v), &s) in acc.iter_mut().zip(x).zip(shift) {
+        *a += (v - s).exp_fast().to_f64();
+    }
+}

@@ -1,0 +1,22 @@
+//! # ruvector-training-core
+//!
+//! Pure-Rust kernels for training embeddings contrastively: losses with their exact gradients
+//! (starting with [`InfoNceLoss`]), built on one shared, blocked GEMM similarity kernel and
+//! parallelised with rayon. No Python here: the `ruvector-training-py` crate binds it.
+//!
+//! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
+
+pub mod error;
+pub mod float;
+pub mod infonce;
+pub mod linalg;
+pub mod similarity;
+pub mod validate;
+
+pub use error::{Result, TrainingError};
+pub use float::Float;
+pub use infonce::{
+    InfoNceBatch, InfoNceLoss, InfoNceOutput, NegativesRef, Reduction, Similarity,
+    DEFAULT_LOGITS_BUDGET_BYTES,
+};
+pub use linalg::MatRef;

@@ -1,0 +1,322 @@
+//! Dense linear-algebra building blocks shared by every kernel: the GEMM entry point, dot
+//! products and eps-guarded row normalisation with its backward pass.
+
+use gemm::Parallelism;
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+use crate::float::Float;
+
+/// Norm floor of the cosine normalisation `x / max(||x||, NORM_EPS)` (as `torch.nn.functional.normalize`).
+pub const NORM_EPS: f64 = 1e-12;
+
+/// A borrowed row-major matrix: `rows x cols` elements, row `i` at `data[i*cols..(i+1)*cols]`.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a, T> {
+    /// Row-major elements, exactly `rows * cols` of them.
+    pub data: &'a [T],
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns (the row length).
+    pub cols: usize,
+}
+
+impl<'a, T: Float> MatRef<'a, T> {
+    /// Wraps `data` as a `rows x cols` matrix. Panics if the length disagrees (a caller bug,
+    /// never user input: callers validate shapes first).
+    pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "MatRef: data length does not match shape");
+        Self { data, rows, cols }
+    }
+
+    /// Row `i` as a slice.
+    #[inline]
+    pub fn row(&self, i: usize) -> &'a [T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Rows `start..end` as a matrix.
+    pub fn rows_range(&self, start: usize, end: usize) -> MatRef<'a, T> {
+        MatRef::new(&self.data[start * self.cols..end * self.cols], end - start, self.cols)
+    }
+}
+
+/// How a GEMM treats its destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accumulate {
+    /// `dst = scale * product`.
+    Overwrite,
+    /// `dst += scale * product`.
+    Add,
+}
+
+/// Which operand layout a product uses (all matrices are row-major in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// `dst (m x n) = lhs (m x k) * rhs (n x k)^T`: similarity tiles.
+    NT,
+    /// `dst (m x n) = lhs (m x k) * rhs (k x n)`.
+    NN,
+    /// `dst (m x n) = lhs (k x m)^T * rhs (k x n)`.
+    TN,
+}
+
+/// The one GEMM of the crate: `dst = [dst +] scale * op(lhs) * op(rhs)`, parallel over the
+/// current rayon pool when `parallel`.
+///
+/// `lhs`, `rhs` and `dst` are row-major with the shapes given by `product`; `k` is inferred.
+pub fn gemm_into<T: Float>(
+    product: Product,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    dst: &mut [T],
+    scale: T,
+    accumulate: Accumulate,
+    parallel: bool,
+) {
+    let (m, k, lhs_rs, lhs_cs) = match product {
+        Product::NT | Product::NN => (lhs.rows, lhs.cols, lhs.cols as isize, 1isize),
+        Product::TN => (lhs.cols, lhs.rows, 1isize, lhs.cols as isize),
+    };
+    let (n, rhs_k, rhs_rs, rhs_cs) = match product {
+        // rhs^T is k x n with element (p, j) = rhs[j, p]
+        Product::NT => (rhs.rows, rhs.cols, 1isize, rhs.cols as isize),
+        Product::NN | Product::TN => (rhs.cols, rhs.rows, rhs.cols as isize, 1isize),
+    };
+    assert_eq!(k, rhs_k, "gemm_into: inner dimensions differ");
+    assert_eq!(dst.len(), m * n, "gemm_into: destination has the wrong size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if accumulate == Accumulate::Overwrite {
+            dst.fill(T::ZERO);
+        }
+        return;
+    }
+    let parallelism = if parallel && rayon::current_num_threads() > 1 {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    };
+    let read_dst = accumulate == Accumulate::Add;
+    // SAFETY: every pointer/stride pair describes memory inside the slices checked above
+    // (lhs is m x k, rhs is k x n, dst is m x n, all row-major per the strides chosen).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            read_dst,
+            lhs.data.as_ptr(),
+            lhs_cs,
+            lhs_rs,
+            rhs.data.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            T::ONE,
+            scale,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Dot product of two equal-length slices, with several accumulators so it vectorises.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    const LANES: usize = 16;
+    let mut acc = [T::ZERO; LANES];
+    let chunks = a.len() / LANES;
+    for c in 0..chunks {
+        let (ca, cb) = (&a[c * LANES..(c + 1) * LANES], &b[c * LANES..(c + 1) * LANES]);
+        for l in 0..LANES {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    let mut tail = T::ZERO;
+    for i in chunks * LANES..a.len() {
+        tail += a[i] * b[i];
+    }
+    let mut total = tail;
+    for value in acc {
+        total += value;
+    }
+    total
+}
+
+/// `y += alpha * x`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+/// `y = alpha * x`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn scaled_copy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = alpha * xi;
+    }
+}
+
+/// `y = x / divisor` (a true division, as `torch.nn.functional.normalize` does).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn divided_copy<T: Float>(x: &[T], divisor: T, y: &mut [T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = xi / divisor;
+    }
+}
+
+/// Row-normalised copy of a matrix plus the divisor `max(||x_i||, NORM_EPS)` of every row.
+#[derive(Debug, Clone)]
+pub struct Normalized<T> {
+    /// Row-major `rows x cols` unit (or zero) rows.
+    pub data: Vec<T>,
+    /// The divisor used for each row.
+    pub divisors: Vec<T>,
+}
+
+/// Normalises every row of `x` to unit L2 norm: `x_i / max(||x_i||, NORM_EPS)`, in parallel.
+pub fn normalize_rows<T: Float>(x: MatRef<'_, T>) -> Normalized<T> {
+    let cols = x.cols.max(1);
+    let mut data = vec![T::ZERO; x.rows * x.cols];
+    let mut divisors = vec![T::ONE; x.rows];
+    if x.cols == 0 {
+        return Normalized { data, divisors };
+    }
+    data.par_chunks_mut(cols)
+        .zip(divisors.par_iter_mut())
+        .zip(x.data.par_chunks(cols))
+        .for_each(|((out, divisor), row)| {
+            let norm = dot(row, row).sqrt();
+            let d = norm.max_of(T::from_f64(NORM_EPS));
+            *divisor = d;
+            divided_copy(row, d, out);
+        });
+    Normalized { data, divisors }
+}
+
+/// Back-propagates `grad` (w.r.t. the normalised rows `unit`) through `x -> x / max(||x||, eps)`,
+/// in place: `g <- (g - u (u . g)) / ||x||` for rows above the floor, `g / eps` otherwise.
+pub fn normalize_rows_backward<T: Float>(grad: &mut [T], unit: &[T], divisors: &[T], cols: usize) {
+    if cols == 0 {
+        return;
+    }
+    let eps = T::from_f64(NORM_EPS);
+    grad.par_chunks_mut(cols)
+        .zip(unit.par_chunks(cols))
+        .zip(divisors.par_iter())
+        .for_each(|((g, u), &d)| {
+            let inv = T::ONE / d;
+            if d > eps {
+                let projection = dot(u, g);
+                normalize_backward_row(g, u, projection, inv);
+            } else {
+                g.iter_mut().for_each(|v| *v *= inv);
+            }
+        });
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn normalize_backward_row<T: Float>(g: &mut [T], u: &[T], projection: T, inv: T) {
+    for (gi, &ui) in g.iter_mut().zip(u) {
+        *gi = (*gi - ui * projection) * inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(product: Product, lhs: &MatRef<f64>, rhs: &MatRef<f64>) -> Vec<f64> {
+        let (m, n, k) = match product {
+            Product::NT => (lhs.rows, rhs.rows, lhs.cols),
+            Product::NN => (lhs.rows, rhs.cols, lhs.cols),
+            Product::TN => (lhs.cols, rhs.cols, lhs.rows),
+        };
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0;
+                for p in 0..k {
+                    let a = match product {
+                        Product::TN => lhs.data[p * lhs.cols + i],
+                        _ => lhs.data[i * lhs.cols + p],
+                    };
+                    let b = match product {
+                        Product::NT => rhs.data[j * rhs.cols + p],
+                        _ => rhs.data[p * rhs.cols + j],
+                    };
+                    s += a * b;
+                }
+                out[i * n + j] = s;
+            }
+        }
+        out
+    }
+
+    fn filled(len: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gemm_layouts_match_naive_products() {
+        let (m, n, k) = (37, 29, 53);
+        let a = filled(m * k, 1);
+        let b_nt = filled(n * k, 2);
+        let b_nn = filled(k * n, 3);
+        let a_t = filled(k * m, 4);
+        for (product, lhs, rhs) in [
+            (Product::NT, MatRef::new(&a, m, k), MatRef::new(&b_nt, n, k)),
+            (Product::NN, MatRef::new(&a, m, k), MatRef::new(&b_nn, k, n)),
+            (Product::TN, MatRef::new(&a_t, k, m), MatRef::new(&b_nn, k, n)),
+        ] {
+            let want = naive(product, &lhs, &rhs);
+            let mut got = vec![1.0; m * n];
+            gemm_into(product, lhs, rhs, &mut got, 0.5, Accumulate::Overwrite, true);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - 0.5 * w).abs() < 1e-12);
+            }
+            gemm_into(product, lhs, rhs, &mut got, 1.0, Accumulate::Add, false);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - 1.5 * w).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn normalize_handles_zero_rows_and_matches_definition() {
+        let x = [3.0f64, 4.0, 0.0, 0.0];
+        let n = normalize_rows(MatRef::new(&x, 2, 2));
+        assert_eq!(n.data, vec![0.6, 0.8, 0.0, 0.0]);
+        assert_eq!(n.divisors, vec![5.0, NORM_EPS]);
+        let mut g = vec![1.0, 0.0, 2.0, 0.0];
+        normalize_rows_backward(&mut g, &n.data, &n.divisors, 2);
+        // d(x/|x|)/dx applied to (1, 0) at (3, 4): (I - u u^T)/5 * (1, 0) = (0.64, -0.48)/5
+        assert!((g[0] - 0.128).abs() < 1e-15 && (g[1] + 0.096).abs() < 1e-15);
+        assert_eq!(g[2], 2.0 / NORM_EPS);
+    }
+
+    #[test]
+    fn dot_matches_naive_for_awkward_lengths() {
+        for len in [0usize, 1, 15, 16, 17, 100] {
+            let a = filled(len, 5);
+            let b = filled(len, 6);
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - want).abs() < 1e-12);
+        }
+    }
+}
