@@ -1,1 +1,21 @@
+//! `ruvector_training._core`: PyO3 bindings of `ruvector-training-core`.
+//!
+//! Bindings only validate and convert arguments, release the GIL around each kernel, and map
+//! errors to Python exceptions; all math lives in the core crate.
 
+mod arrays;
+mod infonce;
+
+use pyo3::prelude::*;
+
+/// The compiled module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add(
+        "DEFAULT_LOGITS_BUDGET_BYTES",
+        ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES,
+    )?;
+    m.add_class::<infonce::PyInfoNceLoss>()?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Reading NumPy arguments: type and dtype checks, zero-copy views, and error mapping.
+
+use std::borrow::Cow;
+
+use numpy::{
+    dtype, Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use ruvector_training_core::TrainingError;
+
+/// The float element types the kernels accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloatDtype {
+    F32,
+    F64,
+}
+
+impl FloatDtype {
+    fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "float32",
+            Self::F64 => "float64",
+        }
+    }
+}
+
+/// Maps a core error to the Python exception the spec names (`ValueError`).
+pub fn to_py_err(error: TrainingError) -> PyErr {
+    PyValueError::new_err(error.to_string())
+}
+
+/// A `ValueError` with the `"{arg}: {message}"` convention.
+pub fn value_error(arg: &str, message: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(format!("{arg}: {message}"))
+}
+
+/// Returns the array behind `obj` or a `TypeError` naming `arg` when it is not an ndarray.
+pub fn as_ndarray<'a, 'py>(arg: &str, obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
+    obj.cast::<PyUntypedArray>().map_err(|_| {
+        let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        PyTypeError::new_err(format!("{arg}: expected a numpy.ndarray of float32 or float64, got {type_name}"))
+    })
+}
+
+/// The float dtype of `obj`, or a `TypeError` naming `arg`.
+pub fn float_dtype(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<FloatDtype> {
+    let array = as_ndarray(arg, obj)?;
+    let py = obj.py();
+    let descr = array.dtype();
+    if descr.is_equiv_to(&dtype::<f32>(py)) {
+        Ok(FloatDtype::F32)
+    } else if descr.is_equiv_to(&dtype::<f64>(py)) {
+        Ok(FloatDtype::F64)
+    } else {
+        Err(PyTypeError::new_err(format!("{arg}: expected dtype float32 or float64, got {descr}")))
+    }
+}
+
+/// Checks that `obj` has the same float dtype as the reference argument.
+pub fn ensure_same_dtype(arg: &str, obj: &Bound<'_, PyAny>, expected: FloatDtype, reference: &str) -> PyResult<()> {
+    let found = float_dtype(arg, obj)?;
+    if found == expected {
+        Ok(())
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "{arg}: dtype {} does not match {reference} ({}); pass arrays of one dtype",
+            found.name(),
+            expected.name()
+        )))
+    }
+}
+
+/// A read-only float array: its shape and its elements in row-major order, borrowed when the
+/// array is C-contiguous and copied otherwise.
+pub struct FloatArray<'py, T: Element> {
+    readonly: PyReadonlyArrayDyn<'py, T>,
+    /// The array's shape.
+    pub shape: Vec<usize>,
+}
+
+impl<'py, T: Element + Copy> FloatArray<'py, T> {
+    /// Extracts `obj` (already checked to have dtype `T`) and checks its number of dimensions.
+    pub fn extract(arg: &str, obj: &Bound<'py, PyAny>, ndim: usize, layout: &str) -> PyResult<Self> {
+        let readonly: PyReadonlyArrayDyn<'py, T> = obj.extract()?;
+        let shape = readonly.shape().to_vec();
+        if shape.len() != ndim {
+            return Err(value_error(
+                arg,
+                format!("expected a {ndim}-D array {layout}, got shape {}", format_shape(&shape)),
+            ));
+        }
+        Ok(Self { readonly, shape })
+    }
+
+    /// The elements in row-major order: zero-copy when contiguous.
+    pub fn elements(&self) -> Cow<'_, [T]> {
+        match self.readonly.as_slice() {
+            Ok(slice) => Cow::Borrowed(slice),
+            Err(_) => Cow::Owned(self.readonly.as_array().iter().copied().collect()),
+        }
+    }
+}
+
+/// Formats a shape as NumPy prints it.
+pub fn format_shape(shape: &[usize]) -> String {
+    ruvector_training_core::validate::format_shape(shape)
+}

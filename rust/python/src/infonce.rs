@@ -1,0 +1,191 @@
+//! The `InfoNCELoss` Python class.
+
+use numpy::{Element, PyArray1, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyFloat, PyTuple};
+use ruvector_training_core::validate::ensure_positive;
+use ruvector_training_core::{
+    Float, InfoNceBatch, InfoNceLoss, MatRef, NegativesRef, Reduction, Similarity,
+    DEFAULT_LOGITS_BUDGET_BYTES,
+};
+
+use crate::arrays::{ensure_same_dtype, float_dtype, to_py_err, FloatArray, FloatDtype};
+
+/// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
+#[pyclass(name = "InfoNCELoss", module = "ruvector_training._core")]
+pub struct PyInfoNceLoss {
+    inner: InfoNceLoss,
+}
+
+#[pymethods]
+impl PyInfoNceLoss {
+    #[new]
+    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_LOGITS_BUDGET_BYTES))]
+    fn new(temperature: f64, similarity: &str, symmetric: bool, reduction: &str, logits_budget_bytes: usize) -> PyResult<Self> {
+        ensure_positive("temperature", temperature).map_err(to_py_err)?;
+        Ok(Self {
+            inner: InfoNceLoss {
+                temperature,
+                similarity: Similarity::parse(similarity).map_err(to_py_err)?,
+                symmetric,
+                reduction: Reduction::parse(reduction).map_err(to_py_err)?,
+                logits_budget_bytes,
+            },
+        })
+    }
+
+    /// Softmax temperature (> 0).
+    #[getter]
+    fn temperature(&self) -> f64 {
+        self.inner.temperature
+    }
+
+    #[setter]
+    fn set_temperature(&mut self, value: f64) -> PyResult<()> {
+        ensure_positive("temperature", value).map_err(to_py_err)?;
+        self.inner.temperature = value;
+        Ok(())
+    }
+
+    /// `"cosine"` or `"dot"`.
+    #[getter]
+    fn similarity(&self) -> &'static str {
+        self.inner.similarity.name()
+    }
+
+    #[setter]
+    fn set_similarity(&mut self, value: &str) -> PyResult<()> {
+        self.inner.similarity = Similarity::parse(value).map_err(to_py_err)?;
+        Ok(())
+    }
+
+    /// Whether the positives-as-queries direction is averaged in.
+    #[getter]
+    fn symmetric(&self) -> bool {
+        self.inner.symmetric
+    }
+
+    #[setter]
+    fn set_symmetric(&mut self, value: bool) {
+        self.inner.symmetric = value;
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
+        self.inner.reduction = Reduction::parse(value).map_err(to_py_err)?;
+        Ok(())
+    }
+
+    /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
+    #[getter]
+    fn logits_budget_bytes(&self) -> usize {
+        self.inner.logits_budget_bytes
+    }
+
+    #[setter]
+    fn set_logits_budget_bytes(&mut self, value: usize) {
+        self.inner.logits_budget_bytes = value;
+    }
+
+    /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
+    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None))]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        anchors: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: Option<&Bound<'py, PyAny>>,
+        in_batch: Option<bool>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("anchors", anchors)?;
+        ensure_same_dtype("positives", positives, dtype, "anchors")?;
+        if let Some(negatives) = negatives {
+            ensure_same_dtype("negatives", negatives, dtype, "anchors")?;
+        }
+        let args = Args { anchors, positives, negatives, in_batch };
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, &args),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, &args),
+        }
+    }
+
+    /// Same as [`forward`](Self::forward).
+    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        anchors: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: Option<&Bound<'py, PyAny>>,
+        in_batch: Option<bool>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, anchors, positives, negatives, in_batch)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        format!(
+            "InfoNCELoss(temperature={}, similarity='{}', symmetric={}, reduction='{}', logits_budget_bytes={})",
+            c.temperature,
+            c.similarity.name(),
+            if c.symmetric { "True" } else { "False" },
+            c.reduction.name(),
+            c.logits_budget_bytes
+        )
+    }
+}
+
+/// The array arguments of one call.
+struct Args<'a, 'py> {
+    anchors: &'a Bound<'py, PyAny>,
+    positives: &'a Bound<'py, PyAny>,
+    negatives: Option<&'a Bound<'py, PyAny>>,
+    in_batch: Option<bool>,
+}
+
+impl PyInfoNceLoss {
+    fn forward_typed<'py, T: Float + Element>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let anchors = FloatArray::<T>::extract("anchors", args.anchors, 2, "(B, D)")?;
+        let positives = FloatArray::<T>::extract("positives", args.positives, 2, "(B, D)")?;
+        let negatives = args
+            .negatives
+            .map(|n| FloatArray::<T>::extract("negatives", n, 3, "(B, K, D)"))
+            .transpose()?;
+        let (anchor_data, positive_data) = (anchors.elements(), positives.elements());
+        let negative_data = negatives.as_ref().map(FloatArray::elements);
+        let batch = InfoNceBatch {
+            anchors: MatRef::new(&anchor_data, anchors.shape[0], anchors.shape[1]),
+            positives: MatRef::new(&positive_data, positives.shape[0], positives.shape[1]),
+            negatives: negatives.as_ref().zip(negative_data.as_deref()).map(|(n, data)| NegativesRef {
+                data,
+                batch: n.shape[0],
+                per_row: n.shape[1],
+                dim: n.shape[2],
+            }),
+            in_batch: args.in_batch,
+        };
+        let config = self.inner.clone();
+        let output = py.detach(|| config.forward(&batch)).map_err(to_py_err)?;
+
+        let loss: Bound<'py, PyAny> = if config.reduction == Reduction::None {
+            let per_row: Vec<T> = output.row_losses.iter().map(|&v| T::from_f64(v)).collect();
+            PyArray1::from_vec(py, per_row).into_any()
+        } else {
+            PyFloat::new(py, output.loss).into_any()
+        };
+        let grad_anchors = PyArray1::from_vec(py, output.grad_anchors).reshape(anchors.shape.clone())?;
+        let grad_positives = PyArray1::from_vec(py, output.grad_positives).reshape(positives.shape.clone())?;
+        let grad_negatives: Bound<'py, PyAny> = match (output.grad_negatives, &negatives) {
+            (Some(grad), Some(n)) => PyArray1::from_vec(py, grad).reshape(n.shape.clone())?.into_any(),
+            _ => py.None().into_bound(py),
+        };
+        let grads = PyTuple::new(py, [grad_anchors.into_any(), grad_positives.into_any(), grad_negatives])?;
+        PyTuple::new(py, [loss, grads.into_any()])
+    }
+}
