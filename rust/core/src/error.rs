@@ -39,12 +39,18 @@ pub enum TrainingError {
 impl TrainingError {
     /// Builds a [`TrainingError::Shape`].
     pub fn shape(arg: &'static str, message: impl Into<String>) -> Self {
-        Self::Shape { arg, message: message.into() }
+        Self::Shape {
+            arg,
+            message: message.into(),
+        }
     }
 
     /// Builds a [`TrainingError::Value`].
     pub fn value(arg: &'static str, message: impl Into<String>) -> Self {
-        Self::Value { arg, message: message.into() }
+        Self::Value {
+            arg,
+            message: message.into(),
+        }
     }
 
     /// The argument the error is about.

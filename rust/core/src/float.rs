@@ -129,8 +129,13 @@ fn exp_f32(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    // Adding 1.5 * 2^23 rounds to the nearest integer and leaves it in the low mantissa bits,
+    // so neither a rounding call nor a float-to-int conversion stops vectorisation.
+    const ROUNDER: f32 = 12_582_912.0;
     let clamped = x.clamp(-87.0, 88.3);
-    let n = (clamped * LOG2_E).round_ties_even();
+    let shifted = clamped * LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
+    let n_bits = shifted.to_bits().wrapping_sub(ROUNDER.to_bits());
     let r = (clamped - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.0 / 5040.0;
     p = p * r + 1.0 / 720.0;
@@ -140,7 +145,7 @@ fn exp_f32(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     let value = p * scale;
     if x < -87.0 {
         0.0
@@ -156,10 +161,13 @@ fn exp_f32(x: f32) -> f32 {
 #[inline(always)]
 fn exp_f64(x: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const ROUNDER: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52, see exp_f32
     let clamped = x.clamp(-708.0, 709.0);
-    let n = (clamped * LOG2_E).round_ties_even();
+    let shifted = clamped * LOG2_E + ROUNDER;
+    let n = shifted - ROUNDER;
+    let n_bits = shifted.to_bits().wrapping_sub(ROUNDER.to_bits());
     let r = (clamped - n * LN2_HI) - n * LN2_LO;
     const COEFFS: [f64; 13] = [
         1.0 / 479_001_600.0,
@@ -180,7 +188,7 @@ fn exp_f64(x: f64) -> f64 {
     for &c in &COEFFS[1..] {
         p = p * r + c;
     }
-    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    let scale = f64::from_bits(n_bits.wrapping_add(1023) << 52);
     let value = p * scale;
     if x < -708.0 {
         0.0

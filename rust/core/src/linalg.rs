@@ -25,7 +25,11 @@ impl<'a, T: Float> MatRef<'a, T> {
     /// Wraps `data` as a `rows x cols` matrix. Panics if the length disagrees (a caller bug,
     /// never user input: callers validate shapes first).
     pub fn new(data: &'a [T], rows: usize, cols: usize) -> Self {
-        assert_eq!(data.len(), rows * cols, "MatRef: data length does not match shape");
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "MatRef: data length does not match shape"
+        );
         Self { data, rows, cols }
     }
 
@@ -37,7 +41,11 @@ impl<'a, T: Float> MatRef<'a, T> {
 
     /// Rows `start..end` as a matrix.
     pub fn rows_range(&self, start: usize, end: usize) -> MatRef<'a, T> {
-        MatRef::new(&self.data[start * self.cols..end * self.cols], end - start, self.cols)
+        MatRef::new(
+            &self.data[start * self.cols..end * self.cols],
+            end - start,
+            self.cols,
+        )
     }
 }
 
@@ -84,7 +92,11 @@ pub fn gemm_into<T: Float>(
         Product::NN | Product::TN => (rhs.cols, rhs.rows, rhs.cols as isize, 1isize),
     };
     assert_eq!(k, rhs_k, "gemm_into: inner dimensions differ");
-    assert_eq!(dst.len(), m * n, "gemm_into: destination has the wrong size");
+    assert_eq!(
+        dst.len(),
+        m * n,
+        "gemm_into: destination has the wrong size"
+    );
     if m == 0 || n == 0 {
         return;
     }
@@ -134,7 +146,10 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; LANES];
     let chunks = a.len() / LANES;
     for c in 0..chunks {
-        let (ca, cb) = (&a[c * LANES..(c + 1) * LANES], &b[c * LANES..(c + 1) * LANES]);
+        let (ca, cb) = (
+            &a[c * LANES..(c + 1) * LANES],
+            &b[c * LANES..(c + 1) * LANES],
+        );
         for l in 0..LANES {
             acc[l] += ca[l] * cb[l];
         }
@@ -266,7 +281,9 @@ mod tests {
         let mut state = seed;
         (0..len)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
             })
             .collect()
@@ -282,11 +299,23 @@ mod tests {
         for (product, lhs, rhs) in [
             (Product::NT, MatRef::new(&a, m, k), MatRef::new(&b_nt, n, k)),
             (Product::NN, MatRef::new(&a, m, k), MatRef::new(&b_nn, k, n)),
-            (Product::TN, MatRef::new(&a_t, k, m), MatRef::new(&b_nn, k, n)),
+            (
+                Product::TN,
+                MatRef::new(&a_t, k, m),
+                MatRef::new(&b_nn, k, n),
+            ),
         ] {
             let want = naive(product, &lhs, &rhs);
             let mut got = vec![1.0; m * n];
-            gemm_into(product, lhs, rhs, &mut got, 0.5, Accumulate::Overwrite, true);
+            gemm_into(
+                product,
+                lhs,
+                rhs,
+                &mut got,
+                0.5,
+                Accumulate::Overwrite,
+                true,
+            );
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 0.5 * w).abs() < 1e-12);
             }

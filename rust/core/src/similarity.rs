@@ -28,7 +28,10 @@ impl PanelPlan {
         } else {
             (budget_bytes.min(STREAM_PANEL_BYTES) / row_bytes).clamp(1, rows.max(1))
         };
-        Self { rows, panel_rows: panel_rows.max(1) }
+        Self {
+            rows,
+            panel_rows: panel_rows.max(1),
+        }
     }
 
     /// True when one panel covers every row (the logits can be kept whole).
@@ -45,8 +48,21 @@ impl PanelPlan {
 }
 
 /// `dst (q.rows x c.rows) = scale * q c^T`, parallel over the rayon pool.
-pub fn similarity_panel<T: Float>(queries: MatRef<'_, T>, candidates: MatRef<'_, T>, scale: T, dst: &mut [T]) {
-    gemm_into(Product::NT, queries, candidates, dst, scale, Accumulate::Overwrite, true);
+pub fn similarity_panel<T: Float>(
+    queries: MatRef<'_, T>,
+    candidates: MatRef<'_, T>,
+    scale: T,
+    dst: &mut [T],
+) {
+    gemm_into(
+        Product::NT,
+        queries,
+        candidates,
+        dst,
+        scale,
+        Accumulate::Overwrite,
+        true,
+    );
 }
 
 #[cfg(test)]

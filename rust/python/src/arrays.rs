@@ -36,10 +36,19 @@ pub fn value_error(arg: &str, message: impl std::fmt::Display) -> PyErr {
 }
 
 /// Returns the array behind `obj` or a `TypeError` naming `arg` when it is not an ndarray.
-pub fn as_ndarray<'a, 'py>(arg: &str, obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
+pub fn as_ndarray<'a, 'py>(
+    arg: &str,
+    obj: &'a Bound<'py, PyAny>,
+) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     obj.cast::<PyUntypedArray>().map_err(|_| {
-        let type_name = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-        PyTypeError::new_err(format!("{arg}: expected a numpy.ndarray of float32 or float64, got {type_name}"))
+        let type_name = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".into());
+        PyTypeError::new_err(format!(
+            "{arg}: expected a numpy.ndarray of float32 or float64, got {type_name}"
+        ))
     })
 }
 
@@ -53,12 +62,19 @@ pub fn float_dtype(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<FloatDtype> {
     } else if descr.is_equiv_to(&dtype::<f64>(py)) {
         Ok(FloatDtype::F64)
     } else {
-        Err(PyTypeError::new_err(format!("{arg}: expected dtype float32 or float64, got {descr}")))
+        Err(PyTypeError::new_err(format!(
+            "{arg}: expected dtype float32 or float64, got {descr}"
+        )))
     }
 }
 
 /// Checks that `obj` has the same float dtype as the reference argument.
-pub fn ensure_same_dtype(arg: &str, obj: &Bound<'_, PyAny>, expected: FloatDtype, reference: &str) -> PyResult<()> {
+pub fn ensure_same_dtype(
+    arg: &str,
+    obj: &Bound<'_, PyAny>,
+    expected: FloatDtype,
+    reference: &str,
+) -> PyResult<()> {
     let found = float_dtype(arg, obj)?;
     if found == expected {
         Ok(())
@@ -81,13 +97,21 @@ pub struct FloatArray<'py, T: Element> {
 
 impl<'py, T: Element + Copy> FloatArray<'py, T> {
     /// Extracts `obj` (already checked to have dtype `T`) and checks its number of dimensions.
-    pub fn extract(arg: &str, obj: &Bound<'py, PyAny>, ndim: usize, layout: &str) -> PyResult<Self> {
+    pub fn extract(
+        arg: &str,
+        obj: &Bound<'py, PyAny>,
+        ndim: usize,
+        layout: &str,
+    ) -> PyResult<Self> {
         let readonly: PyReadonlyArrayDyn<'py, T> = obj.extract()?;
         let shape = readonly.shape().to_vec();
         if shape.len() != ndim {
             return Err(value_error(
                 arg,
-                format!("expected a {ndim}-D array {layout}, got shape {}", format_shape(&shape)),
+                format!(
+                    "expected a {ndim}-D array {layout}, got shape {}",
+                    format_shape(&shape)
+                ),
             ));
         }
         Ok(Self { readonly, shape })

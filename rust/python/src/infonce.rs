@@ -21,7 +21,13 @@ pub struct PyInfoNceLoss {
 impl PyInfoNceLoss {
     #[new]
     #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_LOGITS_BUDGET_BYTES))]
-    fn new(temperature: f64, similarity: &str, symmetric: bool, reduction: &str, logits_budget_bytes: usize) -> PyResult<Self> {
+    fn new(
+        temperature: f64,
+        similarity: &str,
+        symmetric: bool,
+        reduction: &str,
+        logits_budget_bytes: usize,
+    ) -> PyResult<Self> {
         ensure_positive("temperature", temperature).map_err(to_py_err)?;
         Ok(Self {
             inner: InfoNceLoss {
@@ -108,7 +114,12 @@ impl PyInfoNceLoss {
         if let Some(negatives) = negatives {
             ensure_same_dtype("negatives", negatives, dtype, "anchors")?;
         }
-        let args = Args { anchors, positives, negatives, in_batch };
+        let args = Args {
+            anchors,
+            positives,
+            negatives,
+            in_batch,
+        };
         match dtype {
             FloatDtype::F32 => self.forward_typed::<f32>(py, &args),
             FloatDtype::F64 => self.forward_typed::<f64>(py, &args),
@@ -150,7 +161,11 @@ struct Args<'a, 'py> {
 }
 
 impl PyInfoNceLoss {
-    fn forward_typed<'py, T: Float + Element>(&self, py: Python<'py>, args: &Args<'_, 'py>) -> PyResult<Bound<'py, PyTuple>> {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        args: &Args<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let anchors = FloatArray::<T>::extract("anchors", args.anchors, 2, "(B, D)")?;
         let positives = FloatArray::<T>::extract("positives", args.positives, 2, "(B, D)")?;
         let negatives = args
@@ -162,12 +177,15 @@ impl PyInfoNceLoss {
         let batch = InfoNceBatch {
             anchors: MatRef::new(&anchor_data, anchors.shape[0], anchors.shape[1]),
             positives: MatRef::new(&positive_data, positives.shape[0], positives.shape[1]),
-            negatives: negatives.as_ref().zip(negative_data.as_deref()).map(|(n, data)| NegativesRef {
-                data,
-                batch: n.shape[0],
-                per_row: n.shape[1],
-                dim: n.shape[2],
-            }),
+            negatives: negatives
+                .as_ref()
+                .zip(negative_data.as_deref())
+                .map(|(n, data)| NegativesRef {
+                    data,
+                    batch: n.shape[0],
+                    per_row: n.shape[1],
+                    dim: n.shape[2],
+                }),
             in_batch: args.in_batch,
         };
         let config = self.inner.clone();
@@ -179,13 +197,24 @@ impl PyInfoNceLoss {
         } else {
             PyFloat::new(py, output.loss).into_any()
         };
-        let grad_anchors = PyArray1::from_vec(py, output.grad_anchors).reshape(anchors.shape.clone())?;
-        let grad_positives = PyArray1::from_vec(py, output.grad_positives).reshape(positives.shape.clone())?;
+        let grad_anchors =
+            PyArray1::from_vec(py, output.grad_anchors).reshape(anchors.shape.clone())?;
+        let grad_positives =
+            PyArray1::from_vec(py, output.grad_positives).reshape(positives.shape.clone())?;
         let grad_negatives: Bound<'py, PyAny> = match (output.grad_negatives, &negatives) {
-            (Some(grad), Some(n)) => PyArray1::from_vec(py, grad).reshape(n.shape.clone())?.into_any(),
+            (Some(grad), Some(n)) => PyArray1::from_vec(py, grad)
+                .reshape(n.shape.clone())?
+                .into_any(),
             _ => py.None().into_bound(py),
         };
-        let grads = PyTuple::new(py, [grad_anchors.into_any(), grad_positives.into_any(), grad_negatives])?;
+        let grads = PyTuple::new(
+            py,
+            [
+                grad_anchors.into_any(),
+                grad_positives.into_any(),
+                grad_negatives,
+            ],
+        )?;
         PyTuple::new(py, [loss, grads.into_any()])
     }
 }

@@ -47,7 +47,12 @@ pub(super) fn contrast_dense<T: Float>(
     for panel in plan.panels() {
         let panel_logits = &mut logits[..panel.len() * nc];
         if !logits_reusable {
-            similarity_panel(queries.rows_range(panel.start, panel.end), candidates, scale, panel_logits);
+            similarity_panel(
+                queries.rows_range(panel.start, panel.end),
+                candidates,
+                scale,
+                panel_logits,
+            );
         }
         let weights = GradientWeights::new(params);
         panel_logits
@@ -55,7 +60,12 @@ pub(super) fn contrast_dense<T: Float>(
             .zip(output.row_losses[panel.clone()].par_iter_mut())
             .enumerate()
             .for_each(|(offset, (row, loss))| {
-                *loss = softmax_gradient_row(row, panel.start + offset, column_lse.as_deref(), &weights);
+                *loss = softmax_gradient_row(
+                    row,
+                    panel.start + offset,
+                    column_lse.as_deref(),
+                    &weights,
+                );
             });
         let gradient = MatRef::new(panel_logits, panel.len(), nc);
         gemm_into(
@@ -89,9 +99,15 @@ struct GradientWeights {
 impl GradientWeights {
     fn new(params: &KernelParams) -> Self {
         if params.symmetric {
-            Self { forward: 0.5 * params.row_weight, reverse: 0.5 * params.row_weight }
+            Self {
+                forward: 0.5 * params.row_weight,
+                reverse: 0.5 * params.row_weight,
+            }
         } else {
-            Self { forward: params.row_weight, reverse: 0.0 }
+            Self {
+                forward: params.row_weight,
+                reverse: 0.0,
+            }
         }
     }
 }
@@ -99,7 +115,12 @@ impl GradientWeights {
 /// Turns one row of logits (row `i` of the full matrix) into its gradient row in place and
 /// returns the row's loss. `column_lse` (symmetric only) holds the reverse direction's
 /// log-sum-exp for each of the first B columns (column `j` is positive `j` as a query).
-fn softmax_gradient_row<T: Float>(row: &mut [T], i: usize, column_lse: Option<&[T]>, weights: &GradientWeights) -> f64 {
+fn softmax_gradient_row<T: Float>(
+    row: &mut [T],
+    i: usize,
+    column_lse: Option<&[T]>,
+    weights: &GradientWeights,
+) -> f64 {
     let (max, sum) = max_and_sum_exp(row);
     let row_lse = max.to_f64() + sum.ln();
     let positive = row[i].to_f64();
@@ -132,7 +153,11 @@ fn max_and_sum_exp<T: Float>(row: &[T]) -> (T, f64) {
     const LANES: usize = 16;
     let mut acc = [0.0f64; LANES];
     let chunks = row.chunks_exact(LANES);
-    let tail: f64 = chunks.remainder().iter().map(|&v| (v - max).exp_fast().to_f64()).sum();
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&v| (v - max).exp_fast().to_f64())
+        .sum();
     for chunk in chunks {
         for l in 0..LANES {
             acc[l] += (chunk[l] - max).exp_fast().to_f64();
@@ -151,7 +176,13 @@ fn scale_exp_shifted<T: Float>(row: &mut [T], shift: T, weight: T) {
 
 /// `x_j <- forward * exp(x_j - shift) + reverse * exp(x_j - column_shift_j)`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn both_directions_softmax<T: Float>(row: &mut [T], shift: T, forward: T, column_shift: &[T], reverse: T) {
+fn both_directions_softmax<T: Float>(
+    row: &mut [T],
+    shift: T,
+    forward: T,
+    column_shift: &[T],
+    reverse: T,
+) {
     for (v, &c) in row.iter_mut().zip(column_shift) {
         let x = *v;
         *v = forward * (x - shift).exp_fast() + reverse * (x - c).exp_fast();
@@ -172,14 +203,21 @@ fn column_log_sum_exp<T: Float>(
     let mut sum = vec![0.0f64; b];
     for panel in plan.panels() {
         let panel_logits = &mut logits[..panel.len() * nc];
-        similarity_panel(queries.rows_range(panel.start, panel.end), candidates, scale, panel_logits);
+        similarity_panel(
+            queries.rows_range(panel.start, panel.end),
+            candidates,
+            scale,
+            panel_logits,
+        );
         let panel_logits = &*panel_logits;
         max.par_chunks_mut(COLUMN_CHUNK)
             .zip(sum.par_chunks_mut(COLUMN_CHUNK))
             .enumerate()
             .for_each(|(chunk, (max, sum))| {
                 let columns = chunk * COLUMN_CHUNK..chunk * COLUMN_CHUNK + max.len();
-                let rows = panel_logits.chunks_exact(nc).map(move |row| &row[columns.clone()]);
+                let rows = panel_logits
+                    .chunks_exact(nc)
+                    .map(move |row| &row[columns.clone()]);
                 merge_column_stats(rows, max, sum);
             });
     }
@@ -187,7 +225,11 @@ fn column_log_sum_exp<T: Float>(
 }
 
 /// Folds a block of rows (each a slice of the same columns) into running column (max, sum).
-fn merge_column_stats<'a, T: Float>(rows: impl Iterator<Item = &'a [T]> + Clone, max: &mut [f64], sum: &mut [f64]) {
+fn merge_column_stats<'a, T: Float>(
+    rows: impl Iterator<Item = &'a [T]> + Clone,
+    max: &mut [f64],
+    sum: &mut [f64],
+) {
     let mut block_max: Vec<T> = rows.clone().next().map(<[T]>::to_vec).unwrap_or_default();
     for row in rows.clone() {
         elementwise_max(&mut block_max, row);

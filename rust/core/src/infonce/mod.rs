@@ -193,7 +193,11 @@ impl InfoNceLoss {
         let b = batch.anchors.rows;
         let params = KernelParams {
             inv_temperature: 1.0 / self.temperature,
-            row_weight: if self.reduction == Reduction::Mean { 1.0 / b as f64 } else { 1.0 },
+            row_weight: if self.reduction == Reduction::Mean {
+                1.0 / b as f64
+            } else {
+                1.0
+            },
             symmetric: self.symmetric,
             logits_budget_bytes: self.logits_budget_bytes,
         };
@@ -202,7 +206,11 @@ impl InfoNceLoss {
             Layout::InBatch | Layout::Shared => self.run_dense(batch, &params),
         };
         let total: f64 = output.row_losses.iter().sum();
-        output.loss = if self.reduction == Reduction::Mean { total / b as f64 } else { total };
+        output.loss = if self.reduction == Reduction::Mean {
+            total / b as f64
+        } else {
+            total
+        };
         Ok(output)
     }
 
@@ -210,10 +218,16 @@ impl InfoNceLoss {
     fn validate<T: Float>(&self, batch: &InfoNceBatch<'_, T>) -> Result<Layout> {
         let (b, d) = (batch.anchors.rows, batch.anchors.cols);
         if b == 0 {
-            return Err(TrainingError::shape("anchors", "empty batch: expected at least one row, got B=0"));
+            return Err(TrainingError::shape(
+                "anchors",
+                "empty batch: expected at least one row, got B=0",
+            ));
         }
         if d == 0 {
-            return Err(TrainingError::shape("anchors", "embedding dimension D must be at least 1, got D=0"));
+            return Err(TrainingError::shape(
+                "anchors",
+                "embedding dimension D must be at least 1, got D=0",
+            ));
         }
         let positives = (batch.positives.rows, batch.positives.cols);
         if positives != (b, d) {
@@ -258,7 +272,11 @@ impl InfoNceLoss {
     }
 
     /// Per-row negatives: each anchor against its positive and its own K negatives.
-    fn run_per_row<T: Float>(&self, batch: &InfoNceBatch<'_, T>, params: &KernelParams) -> InfoNceOutput<T> {
+    fn run_per_row<T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        params: &KernelParams,
+    ) -> InfoNceOutput<T> {
         let negatives = batch.negatives.expect("per-row layout has negatives");
         let d = batch.anchors.cols;
         let negatives_mat = MatRef::new(negatives.data, negatives.batch * negatives.per_row, d);
@@ -284,7 +302,11 @@ impl InfoNceLoss {
     }
 
     /// In-batch and shared layouts: one dense logits matrix against a candidate matrix.
-    fn run_dense<T: Float>(&self, batch: &InfoNceBatch<'_, T>, params: &KernelParams) -> InfoNceOutput<T> {
+    fn run_dense<T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        params: &KernelParams,
+    ) -> InfoNceOutput<T> {
         let (b, d) = (batch.anchors.rows, batch.anchors.cols);
         let candidates_raw: Cow<'_, [T]> = match &batch.negatives {
             None => Cow::Borrowed(batch.positives.data),
@@ -298,7 +320,11 @@ impl InfoNceLoss {
         let candidates_mat = MatRef::new(&candidates_raw, candidates_raw.len() / d, d);
         let queries = self.prepare(batch.anchors);
         let candidates = self.prepare(candidates_mat);
-        let out = dense::contrast_dense(queries.view(batch.anchors), candidates.view(candidates_mat), params);
+        let out = dense::contrast_dense(
+            queries.view(batch.anchors),
+            candidates.view(candidates_mat),
+            params,
+        );
         let mut grad_candidates = candidates.backward(out.grad_candidates, d);
         let grad_negatives = batch.negatives.map(|_| grad_candidates.split_off(b * d));
         InfoNceOutput {

@@ -48,7 +48,14 @@ pub(super) fn contrast_per_row<T: Float>(
                     positive: positives.row(i),
                     negatives: &negatives.data[i * per_row * d..(i + 1) * per_row * d],
                 };
-                *loss = contrast_row(&rows, params, weights, grad_query, grad_positive, grad_negatives);
+                *loss = contrast_row(
+                    &rows,
+                    params,
+                    weights,
+                    grad_query,
+                    grad_positive,
+                    grad_negatives,
+                );
             },
         );
     out
@@ -73,7 +80,11 @@ fn contrast_row<T: Float>(
     let tau_inv = params.inv_temperature;
     weights.clear();
     weights.push(dot(rows.query, rows.positive).to_f64() * tau_inv);
-    weights.extend(rows.negatives.chunks_exact(d).map(|n| dot(rows.query, n).to_f64() * tau_inv));
+    weights.extend(
+        rows.negatives
+            .chunks_exact(d)
+            .map(|n| dot(rows.query, n).to_f64() * tau_inv),
+    );
     let max = weights.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let sum: f64 = weights.iter().map(|&s| (s - max).exp()).sum();
     let lse = max + sum.ln();

@@ -1,27 +1,47 @@
 use super::*;
 
 fn lcg(len: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+    let mut state = seed
+        .wrapping_mul(2862933555777941757)
+        .wrapping_add(3037000493);
     (0..len)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect()
 }
 
-fn batch<'a>(a: &'a [f64], p: &'a [f64], n: Option<&'a [f64]>, b: usize, k: usize, d: usize, in_batch: Option<bool>) -> InfoNceBatch<'a, f64> {
+fn batch<'a>(
+    a: &'a [f64],
+    p: &'a [f64],
+    n: Option<&'a [f64]>,
+    b: usize,
+    k: usize,
+    d: usize,
+    in_batch: Option<bool>,
+) -> InfoNceBatch<'a, f64> {
     InfoNceBatch {
         anchors: MatRef::new(a, b, d),
         positives: MatRef::new(p, b, d),
-        negatives: n.map(|data| NegativesRef { data, batch: b, per_row: k, dim: d }),
+        negatives: n.map(|data| NegativesRef {
+            data,
+            batch: b,
+            per_row: k,
+            dim: d,
+        }),
         in_batch,
     }
 }
 
 #[test]
 fn worked_in_batch_example() {
-    let loss = InfoNceLoss { temperature: 0.2, ..Default::default() };
+    let loss = InfoNceLoss {
+        temperature: 0.2,
+        ..Default::default()
+    };
     let a = [1.0, 0.0, 0.0, 1.0];
     let p = [0.95, 0.05, 0.10, 0.90];
     let out = loss.forward(&batch(&a, &p, None, 2, 0, 2, None)).unwrap();
@@ -31,12 +51,21 @@ fn worked_in_batch_example() {
 #[test]
 fn extreme_logits_stay_finite_and_precise() {
     // logits [1000, 986] with the positive first: loss = ln(1 + e^-14) = 8.3e-7
-    let loss = InfoNceLoss { temperature: 1.0, similarity: Similarity::Dot, ..Default::default() };
+    let loss = InfoNceLoss {
+        temperature: 1.0,
+        similarity: Similarity::Dot,
+        ..Default::default()
+    };
     let (a, p, n) = ([1.0f32], [1000.0f32], [986.0f32]);
     let input = InfoNceBatch {
         anchors: MatRef::new(&a, 1, 1),
         positives: MatRef::new(&p, 1, 1),
-        negatives: Some(NegativesRef { data: &n, batch: 1, per_row: 1, dim: 1 }),
+        negatives: Some(NegativesRef {
+            data: &n,
+            batch: 1,
+            per_row: 1,
+            dim: 1,
+        }),
         in_batch: None,
     };
     let out = loss.forward(&input).unwrap();
@@ -46,14 +75,26 @@ fn extreme_logits_stay_finite_and_precise() {
 }
 
 /// Central finite differences of the library's own loss against its gradients.
-fn check_gradients(loss: &InfoNceLoss, b: usize, k: usize, d: usize, negatives: bool, in_batch: Option<bool>) {
+fn check_gradients(
+    loss: &InfoNceLoss,
+    b: usize,
+    k: usize,
+    d: usize,
+    negatives: bool,
+    in_batch: Option<bool>,
+) {
     let a = lcg(b * d, 1);
     let p = lcg(b * d, 2);
     let n = lcg(b * k * d, 3);
     let neg = negatives.then_some(&n[..]);
-    let out = loss.forward(&batch(&a, &p, neg, b, k, d, in_batch)).unwrap();
+    let out = loss
+        .forward(&batch(&a, &p, neg, b, k, d, in_batch))
+        .unwrap();
     let h = 1e-6;
-    let mut inputs = vec![(a.clone(), out.grad_anchors.clone(), 0), (p.clone(), out.grad_positives.clone(), 1)];
+    let mut inputs = vec![
+        (a.clone(), out.grad_anchors.clone(), 0),
+        (p.clone(), out.grad_positives.clone(), 1),
+    ];
     if negatives {
         inputs.push((n.clone(), out.grad_negatives.clone().unwrap(), 2));
     }
@@ -63,7 +104,9 @@ fn check_gradients(loss: &InfoNceLoss, b: usize, k: usize, d: usize, negatives: 
                 let mut arrays = [a.clone(), p.clone(), n.clone()];
                 arrays[which][idx] = base[idx] + delta;
                 let neg = negatives.then_some(&arrays[2][..]);
-                loss.forward(&batch(&arrays[0], &arrays[1], neg, b, k, d, in_batch)).unwrap().loss
+                loss.forward(&batch(&arrays[0], &arrays[1], neg, b, k, d, in_batch))
+                    .unwrap()
+                    .loss
             };
             let numeric = (eval(h) - eval(-h)) / (2.0 * h);
             assert!(
@@ -80,7 +123,13 @@ fn gradients_match_finite_differences_for_every_layout() {
     for similarity in [Similarity::Cosine, Similarity::Dot] {
         for reduction in [Reduction::Mean, Reduction::Sum] {
             for symmetric in [false, true] {
-                let loss = InfoNceLoss { temperature: 0.5, similarity, symmetric, reduction, ..Default::default() };
+                let loss = InfoNceLoss {
+                    temperature: 0.5,
+                    similarity,
+                    symmetric,
+                    reduction,
+                    ..Default::default()
+                };
                 check_gradients(&loss, 5, 0, 4, false, None);
                 check_gradients(&loss, 4, 2, 3, true, Some(true));
                 if !symmetric {
@@ -99,14 +148,25 @@ fn streaming_panels_match_the_kept_matrix() {
     let n = lcg(b * k * d, 6);
     for symmetric in [false, true] {
         for negatives in [false, true] {
-            let kept = InfoNceLoss { symmetric, ..Default::default() };
-            let streamed = InfoNceLoss { logits_budget_bytes: 700, ..kept.clone() };
+            let kept = InfoNceLoss {
+                symmetric,
+                ..Default::default()
+            };
+            let streamed = InfoNceLoss {
+                logits_budget_bytes: 700,
+                ..kept.clone()
+            };
             let neg = negatives.then_some(&n[..]);
             let input = batch(&a, &p, neg, b, k, d, Some(true));
             let x = kept.forward(&input).unwrap();
             let y = streamed.forward(&input).unwrap();
             assert!((x.loss - y.loss).abs() < 1e-12);
-            for (u, v) in x.grad_anchors.iter().zip(&y.grad_anchors).chain(x.grad_positives.iter().zip(&y.grad_positives)) {
+            for (u, v) in x
+                .grad_anchors
+                .iter()
+                .zip(&y.grad_anchors)
+                .chain(x.grad_positives.iter().zip(&y.grad_positives))
+            {
                 assert!((u - v).abs() < 1e-12);
             }
         }
@@ -124,14 +184,46 @@ fn bad_inputs_are_errors_naming_the_argument() {
         in_batch: None,
     };
     assert_eq!(good.forward(&mismatched).unwrap_err().arg(), "positives");
-    let bad_tau = InfoNceLoss { temperature: 0.0, ..Default::default() };
-    assert_eq!(bad_tau.forward(&batch(&a, &a, None, 2, 0, 4, None)).unwrap_err().arg(), "temperature");
-    assert_eq!(good.forward(&batch(&a, &a, None, 2, 0, 4, Some(false))).unwrap_err().arg(), "in_batch");
-    let symmetric = InfoNceLoss { symmetric: true, ..Default::default() };
+    let bad_tau = InfoNceLoss {
+        temperature: 0.0,
+        ..Default::default()
+    };
+    assert_eq!(
+        bad_tau
+            .forward(&batch(&a, &a, None, 2, 0, 4, None))
+            .unwrap_err()
+            .arg(),
+        "temperature"
+    );
+    assert_eq!(
+        good.forward(&batch(&a, &a, None, 2, 0, 4, Some(false)))
+            .unwrap_err()
+            .arg(),
+        "in_batch"
+    );
+    let symmetric = InfoNceLoss {
+        symmetric: true,
+        ..Default::default()
+    };
     let n = lcg(8, 2);
-    assert_eq!(symmetric.forward(&batch(&a, &a, Some(&n), 2, 1, 4, None)).unwrap_err().arg(), "symmetric");
+    assert_eq!(
+        symmetric
+            .forward(&batch(&a, &a, Some(&n), 2, 1, 4, None))
+            .unwrap_err()
+            .arg(),
+        "symmetric"
+    );
     let mut nan = a.clone();
     nan[5] = f64::NAN;
-    let err = good.forward(&batch(&a, &nan, None, 2, 0, 4, None)).unwrap_err();
-    assert_eq!(err, TrainingError::NonFinite { arg: "positives", index: 5, value: "NaN".into() });
+    let err = good
+        .forward(&batch(&a, &nan, None, 2, 0, 4, None))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TrainingError::NonFinite {
+            arg: "positives",
+            index: 5,
+            value: "NaN".into()
+        }
+    );
 }
