@@ -24,6 +24,14 @@ pub enum TrainingError {
         /// What was expected and what was received.
         message: String,
     },
+    /// A working buffer could not be allocated.
+    #[error("{arg}: could not allocate {bytes} bytes of working memory")]
+    OutOfMemory {
+        /// The argument whose size drove the allocation.
+        arg: &'static str,
+        /// Size of the failed allocation.
+        bytes: usize,
+    },
     /// An input array holds NaN or infinity.
     #[error("{arg}: contains a non-finite value ({value}) at flat index {index}")]
     NonFinite {
@@ -56,7 +64,10 @@ impl TrainingError {
     /// The argument the error is about.
     pub fn arg(&self) -> &'static str {
         match self {
-            Self::Shape { arg, .. } | Self::Value { arg, .. } | Self::NonFinite { arg, .. } => arg,
+            Self::Shape { arg, .. }
+            | Self::Value { arg, .. }
+            | Self::OutOfMemory { arg, .. }
+            | Self::NonFinite { arg, .. } => arg,
         }
     }
 }

@@ -5,7 +5,21 @@ use gemm::Parallelism;
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+use crate::error::{Result, TrainingError};
 use crate::float::Float;
+
+/// A vector of `len` copies of `value`, or [`TrainingError::OutOfMemory`] naming `arg` when the
+/// allocation fails (instead of aborting the process).
+pub fn filled_vec<V: Clone>(arg: &'static str, len: usize, value: V) -> Result<Vec<V>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)
+        .map_err(|_| TrainingError::OutOfMemory {
+            arg,
+            bytes: len.saturating_mul(std::mem::size_of::<V>()),
+        })?;
+    out.resize(len, value);
+    Ok(out)
+}
 
 /// Norm floor of the cosine normalisation `x / max(||x||, NORM_EPS)` (as `torch.nn.functional.normalize`).
 pub const NORM_EPS: f64 = 1e-12;
@@ -199,12 +213,12 @@ pub struct Normalized<T> {
 }
 
 /// Normalises every row of `x` to unit L2 norm: `x_i / max(||x_i||, NORM_EPS)`, in parallel.
-pub fn normalize_rows<T: Float>(x: MatRef<'_, T>) -> Normalized<T> {
+pub fn normalize_rows<T: Float>(arg: &'static str, x: MatRef<'_, T>) -> Result<Normalized<T>> {
     let cols = x.cols.max(1);
-    let mut data = vec![T::ZERO; x.rows * x.cols];
-    let mut divisors = vec![T::ONE; x.rows];
+    let mut data = filled_vec(arg, x.rows * x.cols, T::ZERO)?;
+    let mut divisors = filled_vec(arg, x.rows, T::ONE)?;
     if x.cols == 0 {
-        return Normalized { data, divisors };
+        return Ok(Normalized { data, divisors });
     }
     data.par_chunks_mut(cols)
         .zip(divisors.par_iter_mut())
@@ -215,7 +229,7 @@ pub fn normalize_rows<T: Float>(x: MatRef<'_, T>) -> Normalized<T> {
             *divisor = d;
             divided_copy(row, d, out);
         });
-    Normalized { data, divisors }
+    Ok(Normalized { data, divisors })
 }
 
 /// Back-propagates `grad` (w.r.t. the normalised rows `unit`) through `x -> x / max(||x||, eps)`,
@@ -329,7 +343,7 @@ mod tests {
     #[test]
     fn normalize_handles_zero_rows_and_matches_definition() {
         let x = [3.0f64, 4.0, 0.0, 0.0];
-        let n = normalize_rows(MatRef::new(&x, 2, 2));
+        let n = normalize_rows("x", MatRef::new(&x, 2, 2)).unwrap();
         assert_eq!(n.data, vec![0.6, 0.8, 0.0, 0.0]);
         assert_eq!(n.divisors, vec![5.0, NORM_EPS]);
         let mut g = vec![1.0, 0.0, 2.0, 0.0];

@@ -5,7 +5,7 @@ use crate::float::Float;
 use crate::linalg::{gemm_into, Accumulate, MatRef, Product};
 
 /// Largest panel the streaming path holds at once, in bytes (whatever the budget above it).
-pub const STREAM_PANEL_BYTES: usize = 32 << 20;
+pub const STREAM_PANEL_BYTES: usize = 64 << 20;
 
 /// How a `rows x cols` logits matrix is cut into panels of full rows.
 ///

@@ -11,14 +11,23 @@ const FINITE_CHUNK: usize = 1 << 16;
 
 /// Fails with [`TrainingError::NonFinite`] naming `arg` if `data` holds NaN or infinity.
 pub fn ensure_finite<T: Float>(arg: &'static str, data: &[T]) -> Result<()> {
-    let bad_chunk = data.par_chunks(FINITE_CHUNK).position_first(|chunk| !all_finite(chunk));
+    let bad_chunk = data
+        .par_chunks(FINITE_CHUNK)
+        .position_first(|chunk| !all_finite(chunk));
     let Some(chunk) = bad_chunk else {
         return Ok(());
     };
     let start = chunk * FINITE_CHUNK;
-    let offset = data[start..].iter().position(|v| !v.is_finite()).unwrap_or(0);
+    let offset = data[start..]
+        .iter()
+        .position(|v| !v.is_finite())
+        .unwrap_or(0);
     let index = start + offset;
-    Err(TrainingError::NonFinite { arg, index, value: data[index].to_string() })
+    Err(TrainingError::NonFinite {
+        arg,
+        index,
+        value: data[index].to_string(),
+    })
 }
 
 /// True when no element is NaN or infinite: `x * 0` is NaN exactly for those, and NaN
@@ -45,7 +54,10 @@ pub fn ensure_positive(arg: &'static str, value: f64) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(TrainingError::value(arg, format!("must be a finite number > 0, got {value}")))
+        Err(TrainingError::value(
+            arg,
+            format!("must be a finite number > 0, got {value}"),
+        ))
     }
 }
 
@@ -53,7 +65,13 @@ pub fn ensure_positive(arg: &'static str, value: f64) -> Result<()> {
 pub fn format_shape(dims: &[usize]) -> String {
     match dims {
         [single] => format!("({single},)"),
-        _ => format!("({})", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -68,7 +86,14 @@ mod tests {
         data[150_001] = f32::INFINITY;
         data[170_000] = f32::NAN;
         let err = ensure_finite("x", &data).unwrap_err();
-        assert_eq!(err, TrainingError::NonFinite { arg: "x", index: 150_001, value: "inf".into() });
+        assert_eq!(
+            err,
+            TrainingError::NonFinite {
+                arg: "x",
+                index: 150_001,
+                value: "inf".into()
+            }
+        );
         assert_eq!(format_shape(&[7]), "(7,)");
         assert_eq!(format_shape(&[32, 5, 64]), "(32, 5, 64)");
     }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use numpy::{
     dtype, Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use ruvector_training_core::TrainingError;
 
@@ -25,9 +25,13 @@ impl FloatDtype {
     }
 }
 
-/// Maps a core error to the Python exception the spec names (`ValueError`).
+/// Maps a core error to the Python exception the spec names: `MemoryError` for a failed
+/// allocation, `ValueError` for everything else.
 pub fn to_py_err(error: TrainingError) -> PyErr {
-    PyValueError::new_err(error.to_string())
+    match error {
+        TrainingError::OutOfMemory { .. } => PyMemoryError::new_err(error.to_string()),
+        _ => PyValueError::new_err(error.to_string()),
+    }
 }
 
 /// A `ValueError` with the `"{arg}: {message}"` convention.

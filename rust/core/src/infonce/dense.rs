@@ -12,8 +12,9 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::{KernelOutput, KernelParams};
+use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{gemm_into, Accumulate, MatRef, Product};
+use crate::linalg::{filled_vec, gemm_into, Accumulate, MatRef, Product};
 use crate::similarity::{similarity_panel, PanelPlan};
 
 /// Columns per task when column statistics are gathered.
@@ -25,15 +26,15 @@ pub(super) fn contrast_dense<T: Float>(
     queries: MatRef<'_, T>,
     candidates: MatRef<'_, T>,
     params: &KernelParams,
-) -> KernelOutput<T> {
+) -> Result<KernelOutput<T>> {
     let (b, nc, d) = (queries.rows, candidates.rows, queries.cols);
     let plan = PanelPlan::new(b, nc, T::BYTES, params.logits_budget_bytes);
     let scale = T::from_f64(params.inv_temperature);
-    let mut logits = vec![T::ZERO; plan.panel_rows.min(b) * nc];
+    let mut logits = filled_vec("anchors", plan.panel_rows.min(b) * nc, T::ZERO)?;
     let mut output = KernelOutput {
-        row_losses: vec![0.0; b],
-        grad_queries: vec![T::ZERO; b * d],
-        grad_candidates: vec![T::ZERO; nc * d],
+        row_losses: filled_vec("anchors", b, 0.0)?,
+        grad_queries: filled_vec("anchors", b * d, T::ZERO)?,
+        grad_candidates: filled_vec("positives", nc * d, T::ZERO)?,
     };
 
     let column_lse = if params.symmetric {
@@ -87,7 +88,7 @@ pub(super) fn contrast_dense<T: Float>(
             true,
         );
     }
-    output
+    Ok(output)
 }
 
 /// d(reduced loss)/d(softmax term) for the forward and reverse directions.
@@ -121,49 +122,77 @@ fn softmax_gradient_row<T: Float>(
     column_lse: Option<&[T]>,
     weights: &GradientWeights,
 ) -> f64 {
-    let (max, sum) = max_and_sum_exp(row);
-    let row_lse = max.to_f64() + sum.ln();
     let positive = row[i].to_f64();
-    let forward_loss = row_lse - positive;
-    let (shift, forward) = (T::from_f64(row_lse), T::from_f64(weights.forward));
-    match column_lse {
-        None => {
-            scale_exp_shifted(row, shift, forward);
-            row[i] -= forward;
-            forward_loss
-        }
-        Some(column_lse) => {
-            let reverse = T::from_f64(weights.reverse);
-            let (in_batch, negatives) = row.split_at_mut(column_lse.len());
-            both_directions_softmax(in_batch, shift, forward, column_lse, reverse);
-            scale_exp_shifted(negatives, shift, forward);
-            row[i] -= forward + reverse;
-            0.5 * (forward_loss + column_lse[i].to_f64() - positive)
-        }
-    }
+    let forward = T::from_f64(weights.forward);
+    let Some(column_lse) = column_lse else {
+        // One exp per element: store exp(x - max), then scale by forward / sum.
+        let max = row_max(row);
+        let sum = exp_shifted_in_place(row, max);
+        scale_in_place(row, T::from_f64(weights.forward / sum));
+        row[i] -= forward;
+        return max.to_f64() + sum.ln() - positive;
+    };
+    // Symmetric: both softmaxes read the original logits, so the row is rewritten once at the end.
+    let max = row_max(row);
+    let row_lse = max.to_f64() + sum_exp_shifted(row, max).ln();
+    let reverse = T::from_f64(weights.reverse);
+    let shift = T::from_f64(row_lse);
+    let (in_batch, negatives) = row.split_at_mut(column_lse.len());
+    both_directions_softmax(in_batch, shift, forward, column_lse, reverse);
+    scale_exp_shifted(negatives, shift, forward);
+    row[i] -= forward + reverse;
+    0.5 * ((row_lse - positive) + (column_lse[i].to_f64() - positive))
 }
 
-/// Row maximum and `sum_j exp(x_j - max)` accumulated in f64.
+/// Largest element of a non-empty row.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn max_and_sum_exp<T: Float>(row: &[T]) -> (T, f64) {
-    let mut max = row[0];
-    for &v in row {
-        max = max.max_of(v);
-    }
+fn row_max<T: Float>(row: &[T]) -> T {
+    row.iter().fold(row[0], |m, &v| m.max_of(v))
+}
+
+/// `x_j <- exp(x_j - shift)`, returning the sum of the new values (accumulated in f64).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn exp_shifted_in_place<T: Float>(row: &mut [T], shift: T) -> f64 {
     const LANES: usize = 16;
     let mut acc = [0.0f64; LANES];
-    let chunks = row.chunks_exact(LANES);
-    let tail: f64 = chunks
-        .remainder()
-        .iter()
-        .map(|&v| (v - max).exp_fast().to_f64())
-        .sum();
-    for chunk in chunks {
+    let mut blocks = row.chunks_exact_mut(LANES);
+    for block in &mut blocks {
         for l in 0..LANES {
-            acc[l] += (chunk[l] - max).exp_fast().to_f64();
+            block[l] = (block[l] - shift).exp_fast();
+            acc[l] += block[l].to_f64();
         }
     }
-    (max, acc.iter().sum::<f64>() + tail)
+    let mut tail = 0.0;
+    for v in blocks.into_remainder() {
+        *v = (*v - shift).exp_fast();
+        tail += v.to_f64();
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `sum_j exp(x_j - shift)` accumulated in f64.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn sum_exp_shifted<T: Float>(row: &[T], shift: T) -> f64 {
+    const LANES: usize = 16;
+    let mut acc = [0.0f64; LANES];
+    let blocks = row.chunks_exact(LANES);
+    let tail: f64 = blocks
+        .remainder()
+        .iter()
+        .map(|&v| (v - shift).exp_fast().to_f64())
+        .sum();
+    for block in blocks {
+        for l in 0..LANES {
+            acc[l] += (block[l] - shift).exp_fast().to_f64();
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// `x_j <- factor * x_j`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
+    row.iter_mut().for_each(|v| *v *= factor);
 }
 
 /// `x_j <- weight * exp(x_j - shift)`.

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::{normalize_rows, normalize_rows_backward, MatRef, Normalized};
+use crate::linalg::{filled_vec, normalize_rows, normalize_rows_backward, MatRef, Normalized};
 use crate::validate::{ensure_finite, ensure_positive, format_shape};
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
@@ -202,8 +202,8 @@ impl InfoNceLoss {
             logits_budget_bytes: self.logits_budget_bytes,
         };
         let mut output = match layout {
-            Layout::PerRow => self.run_per_row(batch, &params),
-            Layout::InBatch | Layout::Shared => self.run_dense(batch, &params),
+            Layout::PerRow => self.run_per_row(batch, &params)?,
+            Layout::InBatch | Layout::Shared => self.run_dense(batch, &params)?,
         };
         let total: f64 = output.row_losses.iter().sum();
         output.loss = if self.reduction == Reduction::Mean {
@@ -276,14 +276,14 @@ impl InfoNceLoss {
         &self,
         batch: &InfoNceBatch<'_, T>,
         params: &KernelParams,
-    ) -> InfoNceOutput<T> {
+    ) -> Result<InfoNceOutput<T>> {
         let negatives = batch.negatives.expect("per-row layout has negatives");
         let d = batch.anchors.cols;
         let negatives_mat = MatRef::new(negatives.data, negatives.batch * negatives.per_row, d);
         let (queries, positives, negs) = (
-            self.prepare(batch.anchors),
-            self.prepare(batch.positives),
-            self.prepare(negatives_mat),
+            self.prepare("anchors", batch.anchors)?,
+            self.prepare("positives", batch.positives)?,
+            self.prepare("negatives", negatives_mat)?,
         );
         let out = per_row::contrast_per_row(
             queries.view(batch.anchors),
@@ -291,14 +291,14 @@ impl InfoNceLoss {
             negs.view(negatives_mat),
             negatives.per_row,
             params,
-        );
-        InfoNceOutput {
+        )?;
+        Ok(InfoNceOutput {
             row_losses: out.row_losses,
             loss: 0.0,
             grad_anchors: queries.backward(out.grad_queries, d),
             grad_positives: positives.backward(out.grad_positives, d),
             grad_negatives: Some(negs.backward(out.grad_negatives, d)),
-        }
+        })
     }
 
     /// In-batch and shared layouts: one dense logits matrix against a candidate matrix.
@@ -306,42 +306,43 @@ impl InfoNceLoss {
         &self,
         batch: &InfoNceBatch<'_, T>,
         params: &KernelParams,
-    ) -> InfoNceOutput<T> {
+    ) -> Result<InfoNceOutput<T>> {
         let (b, d) = (batch.anchors.rows, batch.anchors.cols);
         let candidates_raw: Cow<'_, [T]> = match &batch.negatives {
             None => Cow::Borrowed(batch.positives.data),
             Some(negatives) => {
-                let mut all = Vec::with_capacity((b + negatives.batch * negatives.per_row) * d);
-                all.extend_from_slice(batch.positives.data);
-                all.extend_from_slice(negatives.data);
+                let mut all = filled_vec("negatives", b * d + negatives.data.len(), T::ZERO)?;
+                let (head, tail) = all.split_at_mut(b * d);
+                head.copy_from_slice(batch.positives.data);
+                tail.copy_from_slice(negatives.data);
                 Cow::Owned(all)
             }
         };
         let candidates_mat = MatRef::new(&candidates_raw, candidates_raw.len() / d, d);
-        let queries = self.prepare(batch.anchors);
-        let candidates = self.prepare(candidates_mat);
+        let queries = self.prepare("anchors", batch.anchors)?;
+        let candidates = self.prepare("positives", candidates_mat)?;
         let out = dense::contrast_dense(
             queries.view(batch.anchors),
             candidates.view(candidates_mat),
             params,
-        );
+        )?;
         let mut grad_candidates = candidates.backward(out.grad_candidates, d);
         let grad_negatives = batch.negatives.map(|_| grad_candidates.split_off(b * d));
-        InfoNceOutput {
+        Ok(InfoNceOutput {
             row_losses: out.row_losses,
             loss: 0.0,
             grad_anchors: queries.backward(out.grad_queries, d),
             grad_positives: grad_candidates,
             grad_negatives,
-        }
+        })
     }
 
     /// Normalises rows for cosine similarity; dot similarity uses the input as is.
-    fn prepare<T: Float>(&self, x: MatRef<'_, T>) -> Prepared<T> {
-        match self.similarity {
-            Similarity::Cosine => Prepared::Normalized(normalize_rows(x)),
+    fn prepare<T: Float>(&self, arg: &'static str, x: MatRef<'_, T>) -> Result<Prepared<T>> {
+        Ok(match self.similarity {
+            Similarity::Cosine => Prepared::Normalized(normalize_rows(arg, x)?),
             Similarity::Dot => Prepared::Raw,
-        }
+        })
     }
 }
 

@@ -4,8 +4,9 @@
 use rayon::prelude::*;
 
 use super::KernelParams;
+use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{axpy, dot, scaled_copy, MatRef};
+use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
 
 /// Losses and gradients w.r.t. the (normalised) anchors, positives and negatives.
 pub(super) struct PerRowOutput<T> {
@@ -22,17 +23,17 @@ pub(super) fn contrast_per_row<T: Float>(
     negatives: MatRef<'_, T>,
     per_row: usize,
     params: &KernelParams,
-) -> PerRowOutput<T> {
+) -> Result<PerRowOutput<T>> {
     let (b, d) = (queries.rows, queries.cols);
     let mut out = PerRowOutput {
-        row_losses: vec![0.0; b],
-        grad_queries: vec![T::ZERO; b * d],
-        grad_positives: vec![T::ZERO; b * d],
-        grad_negatives: vec![T::ZERO; b * per_row * d],
+        row_losses: filled_vec("anchors", b, 0.0)?,
+        grad_queries: filled_vec("anchors", b * d, T::ZERO)?,
+        grad_positives: filled_vec("positives", b * d, T::ZERO)?,
+        grad_negatives: filled_vec("negatives", b * per_row * d, T::ZERO)?,
     };
     if per_row == 0 {
         // The positive is the only candidate: every loss is exactly 0 and so is every gradient.
-        return out;
+        return Ok(out);
     }
     out.grad_queries
         .par_chunks_mut(d)
@@ -58,7 +59,7 @@ pub(super) fn contrast_per_row<T: Float>(
                 );
             },
         );
-    out
+    Ok(out)
 }
 
 struct RowInputs<'a, T> {
