@@ -30,6 +30,8 @@ pub trait Float:
     const ZERO: Self;
     /// Multiplicative identity.
     const ONE: Self;
+    /// Smallest positive normal value.
+    const MIN_POSITIVE: Self;
     /// Size of one element in bytes.
     const BYTES: usize;
     /// Name of the type as NumPy spells it.
@@ -52,6 +54,7 @@ pub trait Float:
 impl Float for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const MIN_POSITIVE: Self = f32::MIN_POSITIVE;
     const BYTES: usize = 4;
     const NAME: &'static str = "float32";
 
@@ -88,6 +91,7 @@ impl Float for f32 {
 impl Float for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const MIN_POSITIVE: Self = f64::MIN_POSITIVE;
     const BYTES: usize = 8;
     const NAME: &'static str = "float64";
 

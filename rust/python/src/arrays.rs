@@ -121,12 +121,15 @@ impl<'py, T: Element + Copy> FloatArray<'py, T> {
         Ok(Self { readonly, shape })
     }
 
-    /// The elements in row-major order: zero-copy when contiguous.
+    /// The elements in row-major order: zero-copy when C-contiguous, copied otherwise
+    /// (`as_slice` alone would also accept Fortran order, whose memory order is not row-major).
     pub fn elements(&self) -> Cow<'_, [T]> {
-        match self.readonly.as_slice() {
-            Ok(slice) => Cow::Borrowed(slice),
-            Err(_) => Cow::Owned(self.readonly.as_array().iter().copied().collect()),
+        if self.readonly.is_c_contiguous() {
+            if let Ok(slice) = self.readonly.as_slice() {
+                return Cow::Borrowed(slice);
+            }
         }
+        Cow::Owned(self.readonly.as_array().iter().copied().collect())
     }
 }
 

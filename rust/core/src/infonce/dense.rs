@@ -189,17 +189,20 @@ fn sum_exp_shifted<T: Float>(row: &[T], shift: T) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-/// `x_j <- factor * x_j`.
+/// `x_j <- factor * x_j` for `x_j >= 0`, flushing would-be subnormals (see [`weighted`]).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
-    row.iter_mut().for_each(|v| *v *= factor);
+    let floor = subnormal_floor(factor);
+    row.iter_mut()
+        .for_each(|v| *v = weighted(*v, factor, floor));
 }
 
 /// `x_j <- weight * exp(x_j - shift)`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn scale_exp_shifted<T: Float>(row: &mut [T], shift: T, weight: T) {
+    let floor = subnormal_floor(weight);
     for v in row.iter_mut() {
-        *v = weight * (*v - shift).exp_fast();
+        *v = weighted((*v - shift).exp_fast(), weight, floor);
     }
 }
 
@@ -212,9 +215,11 @@ fn both_directions_softmax<T: Float>(
     column_shift: &[T],
     reverse: T,
 ) {
+    let (forward_floor, reverse_floor) = (subnormal_floor(forward), subnormal_floor(reverse));
     for (v, &c) in row.iter_mut().zip(column_shift) {
         let x = *v;
-        *v = forward * (x - shift).exp_fast() + reverse * (x - c).exp_fast();
+        *v = weighted((x - shift).exp_fast(), forward, forward_floor)
+            + weighted((x - c).exp_fast(), reverse, reverse_floor);
     }
 }
 
@@ -288,5 +293,27 @@ fn elementwise_max<T: Float>(acc: &mut [T], x: &[T]) {
 fn accumulate_exp_shifted<T: Float>(x: &[T], shift: &[T], acc: &mut [f64]) {
     for ((a, &v), &s) in acc.iter_mut().zip(x).zip(shift) {
         *a += (v - s).exp_fast().to_f64();
+    }
+}
+
+/// `value * weight` for `value >= 0`, or 0 when `value < floor` (the product would be below the
+/// smallest normal float). Subnormal softmax weights are common at small temperatures, and x86
+/// handles subnormals, as results or as GEMM operands, 20-30x slower; flushing them changes a
+/// gradient by less than the smallest normal float.
+#[inline(always)]
+fn weighted<T: Float>(value: T, weight: T, floor: T) -> T {
+    if value < floor {
+        T::ZERO
+    } else {
+        value * weight
+    }
+}
+
+/// The `floor` of [`weighted`] for a non-negative `weight` (infinite when `weight` is 0).
+fn subnormal_floor<T: Float>(weight: T) -> T {
+    if weight > T::ZERO {
+        T::MIN_POSITIVE / weight
+    } else {
+        T::from_f64(f64::INFINITY)
     }
 }
