@@ -296,10 +296,11 @@ fn accumulate_exp_shifted<T: Float>(x: &[T], shift: &[T], acc: &mut [f64]) {
     }
 }
 
-/// `value * weight` for `value >= 0`, or 0 when `value < floor` (the product would be below the
-/// smallest normal float). Subnormal softmax weights are common at small temperatures, and x86
-/// handles subnormals, as results or as GEMM operands, 20-30x slower; flushing them changes a
-/// gradient by less than the smallest normal float.
+/// `value * weight` for `value >= 0`, or 0 when `value < floor` (the product is below
+/// [`gradient_floor`]). Tiny softmax weights are common at small temperatures; left in, they
+/// and their products inside the gradient GEMMs become subnormal, which x86 handles 20-30x
+/// slower. Flushing them changes a gradient entry by less than `2^24` times the smallest normal
+/// float (about 2e-31 in float32, 4e-300 in float64).
 #[inline(always)]
 fn weighted<T: Float>(value: T, weight: T, floor: T) -> T {
     if value < floor {
@@ -309,11 +310,37 @@ fn weighted<T: Float>(value: T, weight: T, floor: T) -> T {
     }
 }
 
+/// Smallest gradient weight kept: `2^24` times the smallest normal float, so that its products
+/// with embedding entries down to `2^-24` stay normal.
+fn gradient_floor<T: Float>() -> T {
+    T::MIN_POSITIVE * T::from_f64(16_777_216.0)
+}
+
 /// The `floor` of [`weighted`] for a non-negative `weight` (infinite when `weight` is 0).
 fn subnormal_floor<T: Float>(weight: T) -> T {
     if weight > T::ZERO {
-        T::MIN_POSITIVE / weight
+        gradient_floor::<T>() / weight
     } else {
         T::from_f64(f64::INFINITY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_weights_are_flushed_and_others_kept() {
+        let weight = 0.25f32;
+        let floor = subnormal_floor(weight);
+        assert_eq!(weighted(1e-31f32, weight, floor), 0.0);
+        assert_eq!(weighted(0.5f32, weight, floor), 0.125);
+        assert!(weighted(floor, weight, floor) >= gradient_floor::<f32>());
+        assert_eq!(subnormal_floor(0.0f64), f64::INFINITY);
+        let mut row = [0.0f32, -200.0, -5.0];
+        scale_exp_shifted(&mut row, 0.0, 0.5);
+        assert_eq!(row[0], 0.5);
+        assert_eq!(row[1], 0.0);
+        assert!((row[2] - 0.5 * (-5.0f32).exp()).abs() < 1e-9);
     }
 }
