@@ -1,6 +1,6 @@
 """Type stubs for the compiled module ``ruvector_training._core``."""
 
-from typing import Literal, Optional, Tuple, Union
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -8,7 +8,7 @@ import numpy.typing as npt
 __version__: str
 DEFAULT_LOGITS_BUDGET_BYTES: int
 
-_FloatArray = npt.NDArray[Union[np.float32, np.float64]]
+_FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 class InfoNCELoss:
     """InfoNCE (NT-Xent, MultipleNegativesRankingLoss) with exact gradients.
@@ -48,12 +48,10 @@ class InfoNCELoss:
         self,
         anchors: _FloatArray,
         positives: _FloatArray,
-        negatives: Optional[_FloatArray] = None,
+        negatives: _FloatArray | None = None,
         *,
-        in_batch: Optional[bool] = None,
-    ) -> Tuple[
-        Union[float, _FloatArray], Tuple[_FloatArray, _FloatArray, Optional[_FloatArray]]
-    ]:
+        in_batch: bool | None = None,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Loss and gradients for one batch.
 
         Args:
@@ -78,10 +76,8 @@ class InfoNCELoss:
         self,
         anchors: _FloatArray,
         positives: _FloatArray,
-        negatives: Optional[_FloatArray] = None,
+        negatives: _FloatArray | None = None,
         *,
-        in_batch: Optional[bool] = None,
-    ) -> Tuple[
-        Union[float, _FloatArray], Tuple[_FloatArray, _FloatArray, Optional[_FloatArray]]
-    ]:
+        in_batch: bool | None = None,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Same as :meth:`forward`."""
