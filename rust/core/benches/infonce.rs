@@ -1,1 +1,112 @@
-fn main(){}
+//! Criterion benchmark of InfoNCE forward + backward (one `forward` call computes the loss and
+//! every gradient): in-batch cosine, f32, D = 768, B in {1024, 4096}.
+//!
+//! Run with `cargo bench -p ruvector-training-core --bench infonce` (a few minutes on 2 cores).
+//! Sample sizes are kept small on purpose; for the comparison against NumPy and PyTorch see
+//! `benches/infonce.py`.
+//!
+//! Cases:
+//! - `infonce_in_batch_cosine_f32/kept/B`: default logits budget (256 MiB), so the whole B x B
+//!   logits matrix is kept between the forward and backward passes.
+//! - `infonce_in_batch_cosine_f32/streamed/4096`: an 8 MiB budget forces the panel-streaming
+//!   path (the one large batches take) at a size where it can be compared with the kept one.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use ruvector_training_core::{InfoNceBatch, InfoNceLoss, MatRef, Reduction, Similarity};
+
+const DIM: usize = 768;
+const TEMPERATURE: f64 = 0.07;
+const STREAMED_BUDGET_BYTES: usize = 8 << 20;
+
+/// A tiny deterministic LCG (Knuth's MMIX constants) so the bench needs no `rand` dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    /// Next value uniform in `[-1, 1)`.
+    fn next_f32(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Top 24 bits -> [0, 1) exactly representable in f32.
+        let unit = (self.0 >> 40) as f32 / (1u64 << 24) as f32;
+        2.0 * unit - 1.0
+    }
+}
+
+/// `(anchors, positives)`, each `b x DIM` row-major; positives are noisy copies of the anchors
+/// so the loss is in a realistic range.
+fn make_batch(b: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Lcg(seed);
+    let anchors: Vec<f32> = (0..b * DIM).map(|_| rng.next_f32()).collect();
+    let positives: Vec<f32> = anchors.iter().map(|&x| x + 0.5 * rng.next_f32()).collect();
+    (anchors, positives)
+}
+
+fn run_case(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    b: usize,
+    loss: &InfoNceLoss,
+) {
+    let (anchors, positives) = make_batch(b, 0x5eed_0000 + b as u64);
+    // Fail loudly (outside the timed loop) if the kernel rejects the input.
+    let check = {
+        let batch = InfoNceBatch {
+            anchors: MatRef::new(&anchors, b, DIM),
+            positives: MatRef::new(&positives, b, DIM),
+            negatives: None,
+            in_batch: None,
+        };
+        loss.forward(&batch).expect("InfoNCE forward failed")
+    };
+    assert!(check.loss.is_finite(), "non-finite loss {}", check.loss);
+    assert_eq!(check.grad_anchors.len(), b * DIM);
+
+    group.throughput(Throughput::Elements(b as u64));
+    group.bench_with_input(BenchmarkId::new(name, b), &b, |bencher, &b| {
+        bencher.iter(|| {
+            let batch = InfoNceBatch {
+                anchors: MatRef::new(black_box(&anchors), b, DIM),
+                positives: MatRef::new(black_box(&positives), b, DIM),
+                negatives: None,
+                in_batch: None,
+            };
+            black_box(loss.forward(&batch).expect("InfoNCE forward failed"))
+        });
+    });
+}
+
+fn bench_infonce(c: &mut Criterion) {
+    let kept = InfoNceLoss {
+        temperature: TEMPERATURE,
+        similarity: Similarity::Cosine,
+        symmetric: false,
+        reduction: Reduction::Mean,
+        ..Default::default()
+    };
+    let streamed = InfoNceLoss {
+        logits_budget_bytes: STREAMED_BUDGET_BYTES,
+        ..kept.clone()
+    };
+
+    let mut group = c.benchmark_group("infonce_in_batch_cosine_f32");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for b in [1024, 4096] {
+        run_case(&mut group, "kept", b, &kept);
+    }
+    run_case(&mut group, "streamed", 4096, &streamed);
+    group.finish();
+}
+
+criterion_group!(benches, bench_infonce);
+criterion_main!(benches);
