@@ -42,6 +42,16 @@ pub enum TrainingError {
         /// The offending value, printed.
         value: String,
     },
+    /// One array of a list argument is wrong: displayed as `grads[3]: ...`.
+    #[error("{arg}[{position}]: {message}")]
+    Item {
+        /// The list argument's name as the user passed it.
+        arg: &'static str,
+        /// Position of the offending array in the list.
+        position: usize,
+        /// What was expected and what was received.
+        message: String,
+    },
 }
 
 impl TrainingError {
@@ -61,13 +71,23 @@ impl TrainingError {
         }
     }
 
+    /// Builds a [`TrainingError::Item`] about `arg[position]`.
+    pub fn item(arg: &'static str, position: usize, message: impl Into<String>) -> Self {
+        Self::Item {
+            arg,
+            position,
+            message: message.into(),
+        }
+    }
+
     /// The argument the error is about.
     pub fn arg(&self) -> &'static str {
         match self {
             Self::Shape { arg, .. }
             | Self::Value { arg, .. }
             | Self::OutOfMemory { arg, .. }
-            | Self::NonFinite { arg, .. } => arg,
+            | Self::NonFinite { arg, .. }
+            | Self::Item { arg, .. } => arg,
         }
     }
 }

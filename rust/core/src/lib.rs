@@ -2,7 +2,8 @@
 //!
 //! Pure-Rust kernels for training embeddings contrastively: losses with their exact gradients
 //! (starting with [`InfoNceLoss`]), built on one shared, blocked GEMM similarity kernel and
-//! parallelised with rayon. No Python here: the `ruvector-training-py` crate binds it.
+//! parallelised with rayon, and optimizers ([`Sgd`], [`Adam`]/AdamW) that update parameter slices
+//! in place with `torch.optim`'s exact rules. No Python here: the `ruvector-training-py` crate binds it.
 //!
 //! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
 
@@ -10,6 +11,7 @@ pub mod error;
 pub mod float;
 pub mod infonce;
 pub mod linalg;
+pub mod optim;
 pub mod similarity;
 pub mod validate;
 
@@ -20,3 +22,4 @@ pub use infonce::{
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 pub use linalg::MatRef;
+pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

@@ -1,0 +1,169 @@
+//! The one read pass over the gradients that every step starts with (it rejects NaN/Inf and
+//! accumulates the global L2 norm at once), and gradient-norm clipping.
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+use super::arrays::{FloatSlice, FloatSliceMut};
+use super::CHUNK;
+use crate::error::{Result, TrainingError};
+use crate::float::Float;
+use crate::validate::ensure_finite;
+
+/// Added to the norm before dividing, as `torch.nn.utils.clip_grad_norm_` does.
+pub const CLIP_EPS: f64 = 1e-6;
+
+/// Global L2 norm of `grads` taken as one vector: `sqrt(sum_i sum_j g_ij^2)`, accumulated in
+/// `f64` whatever the element type.
+///
+/// The same pass checks finiteness: a NaN or infinity fails with [`TrainingError::Item`] naming
+/// `grads[i]` and the flat index. The result does not depend on the thread count (partial sums
+/// over fixed 64K-element chunks are added in order). Finite `f64` gradients whose squares
+/// overflow (|g| > 1e154) are handled by a rescaled second pass, so the norm is only infinite
+/// when it truly exceeds `f64::MAX`.
+pub fn grad_norm(grads: &[FloatSlice<'_>]) -> Result<f64> {
+    let sums: Vec<f64> = grads
+        .par_iter()
+        .map(|grad| sum_of_squares(*grad, 1.0))
+        .collect();
+    let total: f64 = sums.iter().sum();
+    if total.is_finite() {
+        return Ok(total.sqrt());
+    }
+    for (position, (grad, sum)) in grads.iter().zip(&sums).enumerate() {
+        if !sum.is_finite() {
+            ensure_finite_item("grads", position, *grad)?;
+        }
+    }
+    Ok(rescaled_norm(grads))
+}
+
+/// The factor torch multiplies the gradients by: `min(max_norm / (total_norm + 1e-6), 1)`.
+pub fn clip_coefficient(total_norm: f64, max_norm: f64) -> f64 {
+    (max_norm / (total_norm + CLIP_EPS)).min(1.0)
+}
+
+/// Fails unless `max_norm` is a finite number > 0.
+pub fn validate_max_norm(arg: &'static str, max_norm: f64) -> Result<()> {
+    if max_norm.is_finite() && max_norm > 0.0 {
+        Ok(())
+    } else {
+        Err(TrainingError::value(
+            arg,
+            format!("must be a finite number > 0, got {max_norm}"),
+        ))
+    }
+}
+
+/// Clips the global L2 norm of `grads` in place, as `torch.nn.utils.clip_grad_norm_`: computes
+/// [`grad_norm`], and when [`clip_coefficient`] is below 1 multiplies every element by it
+/// (rounded to the array's type). Returns the norm before clipping.
+///
+/// Errors (nothing is modified): `max_norm` not finite and > 0, or a NaN/Inf in `grads[i]`.
+pub fn clip_grad_norm(grads: &mut [FloatSliceMut<'_>], max_norm: f64) -> Result<f64> {
+    validate_max_norm("max_norm", max_norm)?;
+    let views: Vec<FloatSlice<'_>> = grads.iter().map(FloatSliceMut::as_slice).collect();
+    let total = grad_norm(&views)?;
+    let coefficient = clip_coefficient(total, max_norm);
+    if coefficient < 1.0 {
+        grads.par_iter_mut().for_each(|grad| match grad {
+            FloatSliceMut::F32(g) => scale_in_place(g, coefficient as f32),
+            FloatSliceMut::F64(g) => scale_in_place(g, coefficient),
+        });
+    }
+    Ok(total)
+}
+
+/// [`ensure_finite`] on one array of a list, reported as `arg[position]`.
+fn ensure_finite_item(arg: &'static str, position: usize, data: FloatSlice<'_>) -> Result<()> {
+    let checked = match data {
+        FloatSlice::F32(values) => ensure_finite(arg, values),
+        FloatSlice::F64(values) => ensure_finite(arg, values),
+    };
+    checked.map_err(|error| match error {
+        TrainingError::NonFinite { index, value, .. } => TrainingError::item(
+            arg,
+            position,
+            format!("contains a non-finite value ({value}) at flat index {index}"),
+        ),
+        other => other,
+    })
+}
+
+/// `sum (g * scale)^2` over one array in `f64`, deterministic for any thread count.
+fn sum_of_squares(grad: FloatSlice<'_>, scale: f64) -> f64 {
+    match grad {
+        FloatSlice::F32(g) => chunked_sum(g, scale),
+        FloatSlice::F64(g) => chunked_sum(g, scale),
+    }
+}
+
+/// Per-chunk partial sums in parallel, added in chunk order.
+fn chunked_sum<T: Float>(data: &[T], scale: f64) -> f64 {
+    let partials: Vec<f64> = data
+        .par_chunks(CHUNK)
+        .map(|chunk| chunk_sum_of_squares(chunk, scale))
+        .collect();
+    partials.iter().sum()
+}
+
+/// `sum (x * scale)^2` over one chunk, with independent accumulators so the loop vectorises.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn chunk_sum_of_squares<T: Float>(chunk: &[T], scale: f64) -> f64 {
+    const LANES: usize = 16;
+    let mut acc = [0.0f64; LANES];
+    let blocks = chunk.chunks_exact(LANES);
+    let mut tail = 0.0f64;
+    for &x in blocks.remainder() {
+        let x = x.to_f64() * scale;
+        tail += x * x;
+    }
+    for block in blocks {
+        for lane in 0..LANES {
+            let x = block[lane].to_f64() * scale;
+            acc[lane] += x * x;
+        }
+    }
+    acc.iter().fold(tail, |sum, &a| sum + a)
+}
+
+/// The norm of finite arrays whose squares overflow: `m * sqrt(sum (g / m)^2)` with `m` the
+/// largest magnitude.
+fn rescaled_norm(grads: &[FloatSlice<'_>]) -> f64 {
+    let largest = grads
+        .iter()
+        .map(|grad| max_abs(*grad))
+        .fold(0.0f64, f64::max);
+    if largest == 0.0 {
+        return 0.0;
+    }
+    let sum: f64 = grads
+        .iter()
+        .map(|grad| sum_of_squares(*grad, 1.0 / largest))
+        .sum();
+    largest * sum.sqrt()
+}
+
+/// Largest `|g|` of one array.
+fn max_abs(grad: FloatSlice<'_>) -> f64 {
+    match grad {
+        FloatSlice::F32(g) => g
+            .par_iter()
+            .map(|x| x.abs() as f64)
+            .reduce(|| 0.0, f64::max),
+        FloatSlice::F64(g) => g.par_iter().map(|x| x.abs()).reduce(|| 0.0, f64::max),
+    }
+}
+
+/// `data *= factor`, in parallel chunks.
+fn scale_in_place<T: Float>(data: &mut [T], factor: T) {
+    data.par_chunks_mut(CHUNK)
+        .for_each(|chunk| scale_chunk(chunk, factor));
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scale_chunk<T: Float>(chunk: &mut [T], factor: T) {
+    for x in chunk {
+        *x *= factor;
+    }
+}
