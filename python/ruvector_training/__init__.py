@@ -4,8 +4,27 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 
 - :class:`InfoNCELoss`: InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients
   for float32 and float64 NumPy arrays.
+- :class:`SGD`, :class:`Adam`, :class:`AdamW`: ``torch.optim``'s update rules applied in place to
+  lists of NumPy arrays, with optional fused gradient clipping and exact state dicts;
+  :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
 """
 
-from ruvector_training._core import DEFAULT_LOGITS_BUDGET_BYTES, InfoNCELoss, __version__
+from ruvector_training._core import (
+    DEFAULT_LOGITS_BUDGET_BYTES,
+    SGD,
+    Adam,
+    AdamW,
+    InfoNCELoss,
+    __version__,
+    clip_grad_norm,
+)
 
-__all__ = ["DEFAULT_LOGITS_BUDGET_BYTES", "InfoNCELoss", "__version__"]
+__all__ = [
+    "DEFAULT_LOGITS_BUDGET_BYTES",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "InfoNCELoss",
+    "__version__",
+    "clip_grad_norm",
+]

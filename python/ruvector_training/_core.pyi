@@ -1,6 +1,7 @@
 """Type stubs for the compiled module ``ruvector_training._core``."""
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -81,3 +82,175 @@ class InfoNCELoss:
         in_batch: bool | None = None,
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Same as :meth:`forward`."""
+
+_Params = Sequence[_FloatArray]
+
+def clip_grad_norm(grads: _Params, max_norm: float) -> float:
+    """Clips the global L2 norm of ``grads`` in place, as ``torch.nn.utils.clip_grad_norm_``.
+
+    The norm is that of all arrays taken as one vector, accumulated in float64 (the result does
+    not depend on the thread count). When ``max_norm / (norm + 1e-6) < 1`` every array is
+    multiplied by that factor (rounded to the array's dtype); otherwise nothing is written.
+
+    Args:
+        grads: a non-empty list of writable, C-contiguous float32/float64 arrays of any shapes
+            (dtypes may differ between arrays), modified in place.
+        max_norm: finite float > 0.
+
+    Returns:
+        The global norm before clipping.
+
+    Raises:
+        TypeError: an item is not a float32/float64 ndarray, or ``grads`` is not a list.
+        ValueError: ``max_norm`` not finite and > 0; an empty list; a read-only,
+            non-contiguous or repeated array; NaN/Inf in ``grads[i]`` (nothing is modified).
+    """
+
+class _Optimizer:
+    """The members every optimizer has. A typing-only base: at runtime :class:`SGD` and
+    :class:`Adam` each define them (and :class:`AdamW` subclasses :class:`Adam`)."""
+
+    lr: float
+    max_grad_norm: float | None
+    @property
+    def step_count(self) -> int:
+        """Number of steps taken (restored by :meth:`load_state_dict`)."""
+    @property
+    def last_grad_norm(self) -> float | None:
+        """Global L2 norm of the last step's gradients before clipping (None before a step)."""
+    @property
+    def param_count(self) -> int:
+        """Total number of scalar parameters over all arrays."""
+    @property
+    def params(self) -> list[_FloatArray]:
+        """The parameter arrays given at construction (the same objects, updated in place)."""
+    def step(self, grads: _Params) -> float:
+        """Updates every parameter in place from one gradient per parameter.
+
+        A step reads the gradients once (finiteness check and global L2 norm together), then
+        updates each array in one fused pass that reads the parameter, gradient and state once
+        and writes the parameter and state once, in parallel chunks with the GIL released.
+        With ``max_grad_norm`` set, every gradient element is multiplied by
+        ``min(max_grad_norm / (norm + 1e-6), 1)`` inside that pass, exactly as calling
+        :func:`clip_grad_norm` first would (bit for bit), but the gradient arrays are not
+        modified.
+
+        Args:
+            grads: one array per parameter, in order, with the parameter's shape and dtype.
+                Any memory layout (non-contiguous gradients are copied); a gradient must not be
+                a parameter or a view of one.
+
+        Returns:
+            The global L2 norm of ``grads`` before clipping (also :attr:`last_grad_norm`).
+
+        Raises:
+            TypeError: a gradient is not an ndarray or its dtype differs from its parameter's.
+            ValueError: wrong count or shape, NaN/Inf in ``grads[i]``, a gradient sharing
+                memory with a parameter, or a parameter that stopped being writable and
+                C-contiguous. On any error no parameter and no state is modified.
+        """
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume bit-identically: ``"optimizer"`` (class name),
+        ``"step"``, every hyper-parameter under its constructor name, and ``"state"``: a list
+        with one dict of NumPy copies per parameter (parameter's shape and dtype)."""
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores hyper-parameters, step count and buffers from :meth:`state_dict` output of
+        the same optimizer class over parameters of the same shapes and dtypes. Everything is
+        checked before anything changes (``TypeError`` for dtypes, ``ValueError`` for shapes,
+        counts, missing keys and invalid values). Parameters themselves are not part of it."""
+
+class SGD(_Optimizer):
+    """``torch.optim.SGD`` applied in place to NumPy arrays.
+
+    Per element, with ``g`` the gradient (times the clipping factor with ``max_grad_norm``):
+    ``g += weight_decay * p``; with momentum, ``buf = g`` on the first step (no dampening) and
+    ``buf = momentum * buf + (1 - dampening) * g`` after; ``g = g + momentum * buf`` (Nesterov)
+    or ``g = buf``; then ``p -= lr * g``. Element-wise work is done in the array's dtype in
+    torch's operation order.
+
+    Args:
+        params: a non-empty list of distinct, writable, C-contiguous float32/float64 arrays of
+            any shapes (dtypes may differ between arrays). They are updated in place, never
+            copied; read-only, non-contiguous or overlapping arrays are a ``ValueError``.
+        lr: learning rate, finite and >= 0.
+        momentum: finite, >= 0.
+        dampening: finite; must be 0 with Nesterov.
+        nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        weight_decay: L2 penalty, finite and >= 0.
+        max_grad_norm: clip the global gradient norm to this (finite > 0) inside each step.
+
+    Hyper-parameters are attributes, writable between steps with the same validation.
+    """
+
+    momentum: float
+    dampening: float
+    nesterov: bool
+    weight_decay: float
+    def __init__(
+        self,
+        params: _Params,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        max_grad_norm: float | None = None,
+    ) -> None: ...
+
+class Adam(_Optimizer):
+    """``torch.optim.Adam`` applied in place to NumPy arrays (L2 weight decay).
+
+    Per element at step ``t``, with ``g`` the gradient (times the clipping factor):
+    ``g += weight_decay * p``; ``m = lerp(m, g, 1 - beta1)``;
+    ``v = beta2 * v + (1 - beta2) * g * g``; with AMSGrad ``v_max = max(v_max, v)`` replaces
+    ``v`` below; ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``.
+    Element-wise work is done in the array's dtype in torch's operation order.
+
+    Args:
+        params: as for :class:`SGD`.
+        lr: learning rate, finite and >= 0.
+        betas: ``(beta1, beta2)``, each in [0, 1).
+        eps: finite, >= 0.
+        weight_decay: finite, >= 0.
+        amsgrad: keep the running maximum of ``v`` (fixed at construction).
+        max_grad_norm: clip the global gradient norm to this (finite > 0) inside each step.
+
+    ``state_dict()["state"][i]`` holds ``exp_avg``, ``exp_avg_sq`` and, with AMSGrad,
+    ``max_exp_avg_sq``.
+    """
+
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
+    @property
+    def amsgrad(self) -> bool:
+        """Whether AMSGrad is on."""
+    def __init__(
+        self,
+        params: _Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        max_grad_norm: float | None = None,
+    ) -> None: ...
+
+class AdamW(Adam):
+    """``torch.optim.AdamW``: :class:`Adam` with decoupled weight decay.
+
+    Each step first multiplies every parameter by ``1 - lr * weight_decay``, then applies the
+    Adam update without the L2 term. Same arguments as :class:`Adam`, ``weight_decay`` defaults
+    to 0.01.
+    """
+
+    def __init__(
+        self,
+        params: _Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+        max_grad_norm: float | None = None,
+    ) -> None: ...

@@ -5,6 +5,7 @@
 
 mod arrays;
 mod infonce;
+mod optim;
 
 use pyo3::prelude::*;
 
@@ -17,5 +18,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES,
     )?;
     m.add_class::<infonce::PyInfoNceLoss>()?;
+    m.add_class::<optim::PySgd>()?;
+    m.add_class::<optim::PyAdam>()?;
+    m.add_class::<optim::PyAdamW>()?;
+    m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
     Ok(())
 }
