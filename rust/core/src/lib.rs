@@ -14,6 +14,7 @@ pub mod linalg;
 pub mod optim;
 pub mod similarity;
 pub mod validate;
+pub mod workspace;
 
 pub use error::{Result, TrainingError};
 pub use float::Float;
@@ -23,3 +24,4 @@ pub use infonce::{
 };
 pub use linalg::MatRef;
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+pub use workspace::Workspace;

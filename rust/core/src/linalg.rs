@@ -203,24 +203,24 @@ fn divided_copy<T: Float>(x: &[T], divisor: T, y: &mut [T]) {
     }
 }
 
-/// Row-normalised copy of a matrix plus the divisor `max(||x_i||, NORM_EPS)` of every row.
-#[derive(Debug, Clone)]
-pub struct Normalized<T> {
-    /// Row-major `rows x cols` unit (or zero) rows.
-    pub data: Vec<T>,
-    /// The divisor used for each row.
-    pub divisors: Vec<T>,
-}
-
-/// Normalises every row of `x` to unit L2 norm: `x_i / max(||x_i||, NORM_EPS)`, in parallel.
-pub fn normalize_rows<T: Float>(arg: &'static str, x: MatRef<'_, T>) -> Result<Normalized<T>> {
-    let cols = x.cols.max(1);
-    let mut data = filled_vec(arg, x.rows * x.cols, T::ZERO)?;
+/// Normalises every row of `x` to unit L2 norm, `x_i / max(||x_i||, NORM_EPS)`, into `out`
+/// (`rows * cols` elements), in parallel. Returns the divisor used for each row.
+pub fn normalize_rows_into<T: Float>(
+    arg: &'static str,
+    x: MatRef<'_, T>,
+    out: &mut [T],
+) -> Result<Vec<T>> {
+    assert_eq!(
+        out.len(),
+        x.data.len(),
+        "normalize_rows_into: output has the wrong size"
+    );
     let mut divisors = filled_vec(arg, x.rows, T::ONE)?;
     if x.cols == 0 {
-        return Ok(Normalized { data, divisors });
+        return Ok(divisors);
     }
-    data.par_chunks_mut(cols)
+    let cols = x.cols;
+    out.par_chunks_mut(cols)
         .zip(divisors.par_iter_mut())
         .zip(x.data.par_chunks(cols))
         .for_each(|((out, divisor), row)| {
@@ -229,7 +229,7 @@ pub fn normalize_rows<T: Float>(arg: &'static str, x: MatRef<'_, T>) -> Result<N
             *divisor = d;
             divided_copy(row, d, out);
         });
-    Ok(Normalized { data, divisors })
+    Ok(divisors)
 }
 
 /// Back-propagates `grad` (w.r.t. the normalised rows `unit`) through `x -> x / max(||x||, eps)`,
@@ -343,11 +343,12 @@ mod tests {
     #[test]
     fn normalize_handles_zero_rows_and_matches_definition() {
         let x = [3.0f64, 4.0, 0.0, 0.0];
-        let n = normalize_rows("x", MatRef::new(&x, 2, 2)).unwrap();
-        assert_eq!(n.data, vec![0.6, 0.8, 0.0, 0.0]);
-        assert_eq!(n.divisors, vec![5.0, NORM_EPS]);
+        let mut unit = [0.0; 4];
+        let divisors = normalize_rows_into("x", MatRef::new(&x, 2, 2), &mut unit).unwrap();
+        assert_eq!(unit, [0.6, 0.8, 0.0, 0.0]);
+        assert_eq!(divisors, vec![5.0, NORM_EPS]);
         let mut g = vec![1.0, 0.0, 2.0, 0.0];
-        normalize_rows_backward(&mut g, &n.data, &n.divisors, 2);
+        normalize_rows_backward(&mut g, &unit, &divisors, 2);
         // d(x/|x|)/dx applied to (1, 0) at (3, 4): (I - u u^T)/5 * (1, 0) = (0.64, -0.48)/5
         assert!((g[0] - 0.128).abs() < 1e-15 && (g[1] + 0.096).abs() < 1e-15);
         assert_eq!(g[2], 2.0 / NORM_EPS);

@@ -4,8 +4,10 @@ use numpy::{Element, PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
 use ruvector_training_core::validate::ensure_positive;
+use std::sync::Mutex;
+
 use ruvector_training_core::{
-    Float, InfoNceBatch, InfoNceLoss, MatRef, NegativesRef, Reduction, Similarity,
+    Float, InfoNceBatch, InfoNceLoss, MatRef, NegativesRef, Reduction, Similarity, Workspace,
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 
@@ -15,6 +17,32 @@ use crate::arrays::{ensure_same_dtype, float_dtype, to_py_err, FloatArray, Float
 #[pyclass(name = "InfoNCELoss", module = "ruvector_training._core")]
 pub struct PyInfoNceLoss {
     inner: InfoNceLoss,
+    /// Scratch kept between calls; a concurrent call on the same object uses fresh memory.
+    workspaces: Mutex<Workspaces>,
+}
+
+/// One scratch workspace per element type.
+#[derive(Default)]
+struct Workspaces {
+    f32: Workspace<f32>,
+    f64: Workspace<f64>,
+}
+
+/// Element types with a workspace slot in [`Workspaces`].
+trait WorkspaceSlot: Float + Element {
+    fn slot(workspaces: &mut Workspaces) -> &mut Workspace<Self>;
+}
+
+impl WorkspaceSlot for f32 {
+    fn slot(workspaces: &mut Workspaces) -> &mut Workspace<Self> {
+        &mut workspaces.f32
+    }
+}
+
+impl WorkspaceSlot for f64 {
+    fn slot(workspaces: &mut Workspaces) -> &mut Workspace<Self> {
+        &mut workspaces.f64
+    }
 }
 
 #[pymethods]
@@ -37,6 +65,7 @@ impl PyInfoNceLoss {
                 reduction: Reduction::parse(reduction).map_err(to_py_err)?,
                 logits_budget_bytes,
             },
+            workspaces: Mutex::new(Workspaces::default()),
         })
     }
 
@@ -139,6 +168,20 @@ impl PyInfoNceLoss {
         self.forward(py, anchors, positives, negatives, in_batch)
     }
 
+    /// Bytes of scratch memory kept between calls (normalised copies and the logits panel).
+    #[getter]
+    fn workspace_bytes(&self) -> usize {
+        let workspaces = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
+        workspaces.f32.held_bytes() + workspaces.f64.held_bytes()
+    }
+
+    /// Frees the scratch memory kept between calls (the next call allocates it again).
+    fn release_workspace(&self) {
+        let mut workspaces = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
+        workspaces.f32.release();
+        workspaces.f64.release();
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         format!(
@@ -161,7 +204,7 @@ struct Args<'a, 'py> {
 }
 
 impl PyInfoNceLoss {
-    fn forward_typed<'py, T: Float + Element>(
+    fn forward_typed<'py, T: WorkspaceSlot>(
         &self,
         py: Python<'py>,
         args: &Args<'_, 'py>,
@@ -189,7 +232,13 @@ impl PyInfoNceLoss {
             in_batch: args.in_batch,
         };
         let config = self.inner.clone();
-        let output = py.detach(|| config.forward(&batch)).map_err(to_py_err)?;
+        let workspaces = &self.workspaces;
+        let output = py
+            .detach(|| match workspaces.try_lock() {
+                Ok(mut guard) => config.forward_with(&batch, T::slot(&mut guard)),
+                Err(_) => config.forward(&batch),
+            })
+            .map_err(to_py_err)?;
 
         let loss: Bound<'py, PyAny> = if config.reduction == Reduction::None {
             let per_row: Vec<T> = output.row_losses.iter().map(|&v| T::from_f64(v)).collect();

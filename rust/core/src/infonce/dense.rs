@@ -25,12 +25,12 @@ const COLUMN_CHUNK: usize = 256;
 pub(super) fn contrast_dense<T: Float>(
     queries: MatRef<'_, T>,
     candidates: MatRef<'_, T>,
+    plan: &PanelPlan,
+    logits: &mut [T],
     params: &KernelParams,
 ) -> Result<KernelOutput<T>> {
     let (b, nc, d) = (queries.rows, candidates.rows, queries.cols);
-    let plan = PanelPlan::new(b, nc, T::BYTES, params.logits_budget_bytes);
     let scale = T::from_f64(params.inv_temperature);
-    let mut logits = filled_vec("anchors", plan.panel_rows.min(b) * nc, T::ZERO)?;
     let mut output = KernelOutput {
         row_losses: filled_vec("anchors", b, 0.0)?,
         grad_queries: filled_vec("anchors", b * d, T::ZERO)?,
@@ -38,7 +38,7 @@ pub(super) fn contrast_dense<T: Float>(
     };
 
     let column_lse = if params.symmetric {
-        let lse = column_log_sum_exp(queries, candidates, &plan, scale, &mut logits);
+        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits);
         Some(lse.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>())
     } else {
         None

@@ -13,8 +13,10 @@ use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::{filled_vec, normalize_rows, normalize_rows_backward, MatRef, Normalized};
+use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
+use crate::similarity::PanelPlan;
 use crate::validate::{ensure_finite, ensure_positive, format_shape};
+use crate::workspace::Workspace;
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
 pub const DEFAULT_LOGITS_BUDGET_BYTES: usize = 256 << 20;
@@ -181,8 +183,18 @@ struct KernelOutput<T> {
 }
 
 impl InfoNceLoss {
-    /// Computes the loss and the gradient w.r.t. every array input.
+    /// Computes the loss and the gradient w.r.t. every array input, with fresh scratch memory.
     pub fn forward<T: Float>(&self, batch: &InfoNceBatch<'_, T>) -> Result<InfoNceOutput<T>> {
+        self.forward_with(batch, &mut Workspace::new())
+    }
+
+    /// Like [`forward`](Self::forward), taking scratch memory from `workspace` (kept between
+    /// calls so that repeated calls of one shape do not re-fault their scratch pages).
+    pub fn forward_with<T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        workspace: &mut Workspace<T>,
+    ) -> Result<InfoNceOutput<T>> {
         ensure_positive("temperature", self.temperature)?;
         let layout = self.validate(batch)?;
         ensure_finite("anchors", batch.anchors.data)?;
@@ -202,8 +214,8 @@ impl InfoNceLoss {
             logits_budget_bytes: self.logits_budget_bytes,
         };
         let mut output = match layout {
-            Layout::PerRow => self.run_per_row(batch, &params)?,
-            Layout::InBatch | Layout::Shared => self.run_dense(batch, &params)?,
+            Layout::PerRow => self.run_per_row(batch, &params, workspace)?,
+            Layout::InBatch | Layout::Shared => self.run_dense(batch, &params, workspace)?,
         };
         let total: f64 = output.row_losses.iter().sum();
         output.loss = if self.reduction == Reduction::Mean {
@@ -276,28 +288,33 @@ impl InfoNceLoss {
         &self,
         batch: &InfoNceBatch<'_, T>,
         params: &KernelParams,
+        workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
         let negatives = batch.negatives.expect("per-row layout has negatives");
         let d = batch.anchors.cols;
         let negatives_mat = MatRef::new(negatives.data, negatives.batch * negatives.per_row, d);
-        let (queries, positives, negs) = (
-            self.prepare("anchors", batch.anchors)?,
-            self.prepare("positives", batch.positives)?,
-            self.prepare("negatives", negatives_mat)?,
-        );
+        let lengths = self.scratch_lengths([
+            batch.anchors.data.len(),
+            batch.positives.data.len(),
+            negatives.data.len(),
+        ]);
+        let [query_buf, positive_buf, negative_buf] = workspace.slices("negatives", lengths)?;
+        let queries = self.prepare("anchors", batch.anchors, query_buf)?;
+        let positives = self.prepare("positives", batch.positives, positive_buf)?;
+        let negs = self.prepare("negatives", negatives_mat, negative_buf)?;
         let out = per_row::contrast_per_row(
-            queries.view(batch.anchors),
-            positives.view(batch.positives),
-            negs.view(negatives_mat),
+            queries.matrix,
+            positives.matrix,
+            negs.matrix,
             negatives.per_row,
             params,
         )?;
         Ok(InfoNceOutput {
             row_losses: out.row_losses,
             loss: 0.0,
-            grad_anchors: queries.backward(out.grad_queries, d),
-            grad_positives: positives.backward(out.grad_positives, d),
-            grad_negatives: Some(negs.backward(out.grad_negatives, d)),
+            grad_anchors: queries.backward(out.grad_queries),
+            grad_positives: positives.backward(out.grad_positives),
+            grad_negatives: Some(negs.backward(out.grad_negatives)),
         })
     }
 
@@ -306,6 +323,7 @@ impl InfoNceLoss {
         &self,
         batch: &InfoNceBatch<'_, T>,
         params: &KernelParams,
+        workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
         let (b, d) = (batch.anchors.rows, batch.anchors.cols);
         let candidates_raw: Cow<'_, [T]> = match &batch.negatives {
@@ -319,51 +337,69 @@ impl InfoNceLoss {
             }
         };
         let candidates_mat = MatRef::new(&candidates_raw, candidates_raw.len() / d, d);
-        let queries = self.prepare("anchors", batch.anchors)?;
-        let candidates = self.prepare("positives", candidates_mat)?;
-        let out = dense::contrast_dense(
-            queries.view(batch.anchors),
-            candidates.view(candidates_mat),
-            params,
-        )?;
-        let mut grad_candidates = candidates.backward(out.grad_candidates, d);
+        let plan = PanelPlan::new(b, candidates_mat.rows, T::BYTES, params.logits_budget_bytes);
+        let [normalized_lengths @ .., _] = self.scratch_lengths([b * d, candidates_raw.len(), 0]);
+        let logits_length = plan.panel_rows * candidates_mat.rows;
+        let lengths = [normalized_lengths[0], normalized_lengths[1], logits_length];
+        let [query_buf, candidate_buf, logits] = workspace.slices("anchors", lengths)?;
+        let queries = self.prepare("anchors", batch.anchors, query_buf)?;
+        let candidates = self.prepare("positives", candidates_mat, candidate_buf)?;
+        let out = dense::contrast_dense(queries.matrix, candidates.matrix, &plan, logits, params)?;
+        let mut grad_candidates = candidates.backward(out.grad_candidates);
         let grad_negatives = batch.negatives.map(|_| grad_candidates.split_off(b * d));
         Ok(InfoNceOutput {
             row_losses: out.row_losses,
             loss: 0.0,
-            grad_anchors: queries.backward(out.grad_queries, d),
+            grad_anchors: queries.backward(out.grad_queries),
             grad_positives: grad_candidates,
             grad_negatives,
         })
     }
 
-    /// Normalises rows for cosine similarity; dot similarity uses the input as is.
-    fn prepare<T: Float>(&self, arg: &'static str, x: MatRef<'_, T>) -> Result<Prepared<T>> {
+    /// Scratch needed to normalise inputs of the given sizes: all of it for cosine, none for dot.
+    fn scratch_lengths(&self, input_lengths: [usize; 3]) -> [usize; 3] {
+        match self.similarity {
+            Similarity::Cosine => input_lengths,
+            Similarity::Dot => [0; 3],
+        }
+    }
+
+    /// Normalises rows into `scratch` for cosine similarity; dot similarity uses `x` as is.
+    fn prepare<'a, T: Float>(
+        &self,
+        arg: &'static str,
+        x: MatRef<'a, T>,
+        scratch: &'a mut [T],
+    ) -> Result<Prepared<'a, T>> {
         Ok(match self.similarity {
-            Similarity::Cosine => Prepared::Normalized(normalize_rows(arg, x)?),
-            Similarity::Dot => Prepared::Raw,
+            Similarity::Cosine => {
+                let divisors = normalize_rows_into(arg, x, scratch)?;
+                let matrix = MatRef::new(&*scratch, x.rows, x.cols);
+                Prepared {
+                    matrix,
+                    divisors: Some(divisors),
+                }
+            }
+            Similarity::Dot => Prepared {
+                matrix: x,
+                divisors: None,
+            },
         })
     }
 }
 
-/// An input as the kernel sees it: normalised copy (cosine) or the raw rows (dot).
-enum Prepared<T> {
-    Normalized(Normalized<T>),
-    Raw,
+/// An input as the kernel sees it: its normalised rows (cosine, with the divisors used) or the
+/// raw rows (dot).
+struct Prepared<'a, T> {
+    matrix: MatRef<'a, T>,
+    divisors: Option<Vec<T>>,
 }
 
-impl<T: Float> Prepared<T> {
-    fn view<'a>(&'a self, raw: MatRef<'a, T>) -> MatRef<'a, T> {
-        match self {
-            Self::Normalized(n) => MatRef::new(&n.data, raw.rows, raw.cols),
-            Self::Raw => raw,
-        }
-    }
-
+impl<T: Float> Prepared<'_, T> {
     /// Maps a gradient w.r.t. the kernel's view back to the raw input.
-    fn backward(&self, mut grad: Vec<T>, cols: usize) -> Vec<T> {
-        if let Self::Normalized(n) = self {
-            normalize_rows_backward(&mut grad, &n.data, &n.divisors, cols);
+    fn backward(&self, mut grad: Vec<T>) -> Vec<T> {
+        if let Some(divisors) = &self.divisors {
+            normalize_rows_backward(&mut grad, self.matrix.data, divisors, self.matrix.cols);
         }
         grad
     }
