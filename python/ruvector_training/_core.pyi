@@ -45,6 +45,12 @@ class InfoNCELoss:
         reduction: Literal["mean", "sum", "none"] = "mean",
         logits_budget_bytes: int = ...,
     ) -> None: ...
+    @property
+    def workspace_bytes(self) -> int:
+        """Bytes of scratch memory (normalised copies, logits panel) kept between calls, so that
+        repeated calls of one shape do not pay page faults again."""
+    def release_workspace(self) -> None:
+        """Frees the scratch memory kept between calls; the next call allocates it again."""
     def forward(
         self,
         anchors: _FloatArray,
