@@ -222,8 +222,9 @@ impl ParamList {
     }
 }
 
-/// Refuses arrays the optimizer cannot update in place: read-only, not C-contiguous, misaligned.
-pub fn check_in_place_layout(name: &str, array: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
+/// Refuses arrays the optimizer cannot update in place: not C-contiguous, or misaligned
+/// (read-only arrays are refused when borrowed for writing).
+fn check_in_place_layout(name: &str, array: &Bound<'_, PyUntypedArray>) -> PyResult<()> {
     if !array.is_c_contiguous() {
         return Err(value_error(
             name,
@@ -235,13 +236,6 @@ pub fn check_in_place_layout(name: &str, array: &Bound<'_, PyUntypedArray>) -> P
         return Err(value_error(
             name,
             "must be aligned to its element size to be updated in place",
-        ));
-    }
-    let writeable: bool = array.getattr("flags")?.getattr("writeable")?.extract()?;
-    if !writeable {
-        return Err(value_error(
-            name,
-            "is read-only (flags.writeable is False); parameters are updated in place",
         ));
     }
     Ok(())
@@ -300,7 +294,10 @@ fn borrow_typed<'py, T: Element>(
 ) -> PyResult<PyReadwriteArrayDyn<'py, T>> {
     let array = obj.cast::<PyArrayDyn<T>>()?;
     array.try_readwrite().map_err(|err| match err {
-        numpy::BorrowError::NotWriteable => value_error(name, "is read-only"),
+        numpy::BorrowError::NotWriteable => value_error(
+            name,
+            "is read-only (flags.writeable is False); it must be writable to be updated in place",
+        ),
         _ => value_error(
             name,
             "shares memory with another array passed alongside it (the same array or a view)",
