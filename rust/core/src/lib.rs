@@ -11,6 +11,7 @@ pub mod error;
 pub mod float;
 pub mod infonce;
 pub mod linalg;
+pub mod losses;
 pub mod optim;
 pub mod similarity;
 pub mod validate;
@@ -23,5 +24,9 @@ pub use infonce::{
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 pub use linalg::MatRef;
+pub use losses::{
+    CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput, LocalContrastiveLoss,
+    SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use workspace::Workspace;

@@ -61,6 +61,18 @@ pub fn ensure_positive(arg: &'static str, value: f64) -> Result<()> {
     }
 }
 
+/// Fails unless `value` is finite and `>= 0`.
+pub fn ensure_non_negative(arg: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(TrainingError::value(
+            arg,
+            format!("must be a finite number >= 0, got {value}"),
+        ))
+    }
+}
+
 /// Formats a shape tuple the way NumPy prints it: `(32, 5, 64)`, `(7,)`.
 pub fn format_shape(dims: &[usize]) -> String {
     match dims {

@@ -1,0 +1,125 @@
+//! Cosine-similarity regression: `(cos(u_i, v_i) - score_i)^2` per pair (sentence-transformers'
+//! CosineSimilarityLoss), with gradients through the eps-guarded normalisation.
+
+use rayon::prelude::*;
+
+use super::{ensure_non_empty, ensure_same_shape};
+use crate::error::{Result, TrainingError};
+use crate::float::Float;
+use crate::infonce::Reduction;
+use crate::linalg::{
+    dot, filled_vec, normalize_rows_backward, normalize_rows_into, scaled_copy, MatRef,
+};
+use crate::validate::{ensure_finite, format_shape};
+
+/// Loss value and gradients of one forward pass.
+#[derive(Debug, Clone)]
+pub struct CosineSimilarityOutput<T> {
+    /// Per-pair losses, `(B,)`.
+    pub pair_losses: Vec<f64>,
+    /// The reduced loss (`mean` or `sum`; for `none`, the sum).
+    pub loss: f64,
+    /// Gradient w.r.t. `u`, `(B, D)`.
+    pub grad_u: Vec<T>,
+    /// Gradient w.r.t. `v`, `(B, D)`.
+    pub grad_v: Vec<T>,
+}
+
+/// Cosine-similarity loss configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CosineSimilarityLoss {
+    /// How per-pair losses are combined.
+    pub reduction: Reduction,
+}
+
+impl Default for CosineSimilarityLoss {
+    fn default() -> Self {
+        Self {
+            reduction: Reduction::Mean,
+        }
+    }
+}
+
+impl CosineSimilarityLoss {
+    /// Computes the loss and the gradients w.r.t. `u` and `v` (`scores` are targets, no gradient).
+    pub fn forward<T: Float>(
+        &self,
+        u: MatRef<'_, T>,
+        v: MatRef<'_, T>,
+        scores: &[T],
+    ) -> Result<CosineSimilarityOutput<T>> {
+        ensure_non_empty("u", u)?;
+        ensure_same_shape("v", v, "u", u)?;
+        let (b, d) = (u.rows, u.cols);
+        if scores.len() != b {
+            return Err(TrainingError::shape(
+                "scores",
+                format!(
+                    "expected shape (B,) = {} like u's rows, got {}",
+                    format_shape(&[b]),
+                    format_shape(&[scores.len()])
+                ),
+            ));
+        }
+        ensure_finite("u", u.data)?;
+        ensure_finite("v", v.data)?;
+        ensure_finite("scores", scores)?;
+        let weight = match self.reduction {
+            Reduction::Mean => 1.0 / b as f64,
+            Reduction::Sum | Reduction::None => 1.0,
+        };
+        let mut unit_u = filled_vec("u", b * d, T::ZERO)?;
+        let mut unit_v = filled_vec("v", b * d, T::ZERO)?;
+        let div_u = normalize_rows_into("u", u, &mut unit_u)?;
+        let div_v = normalize_rows_into("v", v, &mut unit_v)?;
+        let mut out = CosineSimilarityOutput {
+            pair_losses: filled_vec("scores", b, 0.0)?,
+            loss: 0.0,
+            grad_u: filled_vec("u", b * d, T::ZERO)?,
+            grad_v: filled_vec("v", b * d, T::ZERO)?,
+        };
+        out.grad_u
+            .par_chunks_mut(d)
+            .zip(out.grad_v.par_chunks_mut(d))
+            .zip(out.pair_losses.par_iter_mut())
+            .enumerate()
+            .for_each(|(i, ((grad_u, grad_v), loss))| {
+                let (ui, vi) = (&unit_u[i * d..(i + 1) * d], &unit_v[i * d..(i + 1) * d]);
+                let residual = dot(ui, vi).to_f64() - scores[i].to_f64();
+                *loss = residual * residual;
+                let c = T::from_f64(2.0 * residual * weight);
+                scaled_copy(c, vi, grad_u);
+                scaled_copy(c, ui, grad_v);
+            });
+        normalize_rows_backward(&mut out.grad_u, &unit_u, &div_u, d);
+        normalize_rows_backward(&mut out.grad_v, &unit_v, &div_v, d);
+        let total: f64 = out.pair_losses.iter().sum();
+        out.loss = total
+            * if self.reduction == Reduction::Mean {
+                weight
+            } else {
+                1.0
+            };
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perpendicular_pair_against_score_one() {
+        let (u, v) = ([2.0f64, 0.0], [0.0, 3.0]);
+        let out = CosineSimilarityLoss::default()
+            .forward(MatRef::new(&u, 1, 2), MatRef::new(&v, 1, 2), &[1.0])
+            .unwrap();
+        assert_eq!(out.loss, 1.0);
+        // d/du (cos - 1)^2 = -2 (I - uu^T) v_unit / |u| = -2 (0, 1) / 2
+        assert_eq!(out.grad_u, vec![0.0, -1.0]);
+        let err = CosineSimilarityLoss::default()
+            .forward(MatRef::new(&u, 1, 2), MatRef::new(&v, 1, 2), &[])
+            .unwrap_err();
+        assert_eq!(err.arg(), "scores");
+    }
+}

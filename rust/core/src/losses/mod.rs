@@ -1,0 +1,126 @@
+//! The losses besides InfoNCE: triplet, cosine-similarity regression and the graph losses
+//! (local contrastive, spectral regularisation). See `shared/spec.md` section 2.
+//!
+//! They share a few small kernels kept here: the Euclidean distance (with a gradient that is 0,
+//! never NaN, at distance 0) and the common input checks.
+
+mod cosine;
+mod graph;
+mod triplet;
+
+pub use cosine::{CosineSimilarityLoss, CosineSimilarityOutput};
+pub use graph::{
+    GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
+};
+pub use triplet::{Distance, TripletBatch, TripletLoss, TripletOutput};
+
+use multiversion::multiversion;
+
+use crate::error::{Result, TrainingError};
+use crate::float::Float;
+use crate::linalg::MatRef;
+use crate::validate::format_shape;
+
+/// `||x - y||^2`, with several accumulators so it vectorises.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub(crate) fn squared_distance<T: Float>(x: &[T], y: &[T]) -> T {
+    const LANES: usize = 16;
+    let mut acc = [T::ZERO; LANES];
+    let chunks = x.len() / LANES;
+    for c in 0..chunks {
+        let (cx, cy) = (
+            &x[c * LANES..(c + 1) * LANES],
+            &y[c * LANES..(c + 1) * LANES],
+        );
+        for l in 0..LANES {
+            let diff = cx[l] - cy[l];
+            acc[l] += diff * diff;
+        }
+    }
+    let mut total = T::ZERO;
+    for i in chunks * LANES..x.len() {
+        let diff = x[i] - y[i];
+        total += diff * diff;
+    }
+    for value in acc {
+        total += value;
+    }
+    total
+}
+
+/// `g += scale * (x - y)`: the gradient of `scale * ||x - y||^2 / 2` w.r.t. `x`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub(crate) fn add_scaled_difference<T: Float>(scale: T, x: &[T], y: &[T], g: &mut [T]) {
+    for ((gi, &xi), &yi) in g.iter_mut().zip(x).zip(y) {
+        *gi += scale * (xi - yi);
+    }
+}
+
+/// Euclidean distance `||x - y||` and the factor `1 / ||x - y||` that turns `x - y` into its
+/// gradient w.r.t. `x`; the factor is 0 at distance 0 (the subgradient chosen there), so
+/// identical rows and self-loops get a zero gradient, never NaN.
+#[inline]
+pub(crate) fn euclidean_distance<T: Float>(x: &[T], y: &[T]) -> (T, T) {
+    let distance = squared_distance(x, y).sqrt();
+    let inverse = if distance > T::ZERO {
+        T::ONE / distance
+    } else {
+        T::ZERO
+    };
+    (distance, inverse)
+}
+
+/// Fails unless `x` has at least one row and one column.
+pub(crate) fn ensure_non_empty<T: Float>(arg: &'static str, x: MatRef<'_, T>) -> Result<()> {
+    if x.rows == 0 {
+        return Err(TrainingError::shape(
+            arg,
+            "empty batch: expected at least one row, got 0",
+        ));
+    }
+    if x.cols == 0 {
+        return Err(TrainingError::shape(
+            arg,
+            "embedding dimension D must be at least 1, got D=0",
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless `x` has the shape of `reference` (named `reference_arg`).
+pub(crate) fn ensure_same_shape<T: Float>(
+    arg: &'static str,
+    x: MatRef<'_, T>,
+    reference_arg: &str,
+    reference: MatRef<'_, T>,
+) -> Result<()> {
+    if (x.rows, x.cols) == (reference.rows, reference.cols) {
+        Ok(())
+    } else {
+        Err(TrainingError::shape(
+            arg,
+            format!(
+                "expected shape (B, D) = {} like {reference_arg}, got {}",
+                format_shape(&[reference.rows, reference.cols]),
+                format_shape(&[x.rows, x.cols])
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn euclidean_distance_is_safe_at_zero() {
+        let x = [1.0f64, 2.0, 3.0];
+        assert_eq!(euclidean_distance(&x, &x), (0.0, 0.0));
+        let y = [1.0f64, 5.0, 7.0];
+        assert_eq!(euclidean_distance(&x, &y), (5.0, 0.2));
+        let long: Vec<f32> = (0..37).map(|i| i as f32).collect();
+        let zero = vec![0.0f32; 37];
+        let want: f32 = long.iter().map(|v| v * v).sum();
+        assert_eq!(squared_distance(&long, &zero), want);
+    }
+}

@@ -1,0 +1,313 @@
+//! Triplet margin loss: `max(0, d(a, p) - d(a, n) + margin)` for every (anchor, positive,
+//! negative) triplet, with Euclidean distance or cosine distance `1 - cos(a, x)`.
+
+use rayon::prelude::*;
+
+use super::{add_scaled_difference, ensure_non_empty, ensure_same_shape, euclidean_distance};
+use crate::error::{Result, TrainingError};
+use crate::float::Float;
+use crate::infonce::{NegativesRef, Reduction};
+use crate::linalg::{axpy, dot, filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
+use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
+
+/// How a triplet's distances are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distance {
+    /// `||x - y||`; its gradient is 0 where the distance is 0.
+    Euclidean,
+    /// `1 - u . v` with `u = x / max(||x||, 1e-12)`, gradients through the normalisation.
+    Cosine,
+}
+
+impl Distance {
+    /// Parses `"euclidean"` or `"cosine"`; anything else is a [`TrainingError::Value`] on `distance`.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "euclidean" => Ok(Self::Euclidean),
+            "cosine" => Ok(Self::Cosine),
+            other => Err(TrainingError::value(
+                "distance",
+                format!("expected 'euclidean' or 'cosine', got '{other}'"),
+            )),
+        }
+    }
+
+    /// The name as users spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Euclidean => "euclidean",
+            Self::Cosine => "cosine",
+        }
+    }
+}
+
+/// One batch of triplets: anchor `i` is paired with positive `i` and each of its K negatives.
+#[derive(Debug, Clone, Copy)]
+pub struct TripletBatch<'a, T> {
+    /// `(B, D)` anchors.
+    pub anchors: MatRef<'a, T>,
+    /// `(B, D)` positives.
+    pub positives: MatRef<'a, T>,
+    /// `(B, K, D)` negatives (`K = 1` for a `(B, D)` array).
+    pub negatives: NegativesRef<'a, T>,
+}
+
+/// Loss value and gradients of one forward pass.
+#[derive(Debug, Clone)]
+pub struct TripletOutput<T> {
+    /// Per-triplet losses, `(B, K)` row-major.
+    pub triplet_losses: Vec<f64>,
+    /// The reduced loss (`mean` over all `B * K` triplets, or `sum`; for `none`, the sum).
+    pub loss: f64,
+    /// Gradient w.r.t. the anchors, `(B, D)`.
+    pub grad_anchors: Vec<T>,
+    /// Gradient w.r.t. the positives, `(B, D)`.
+    pub grad_positives: Vec<T>,
+    /// Gradient w.r.t. the negatives, `(B, K, D)`.
+    pub grad_negatives: Vec<T>,
+}
+
+/// Triplet loss configuration. All fields may be changed between calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripletLoss {
+    /// Margin `m >= 0`.
+    pub margin: f64,
+    /// Distance function.
+    pub distance: Distance,
+    /// How per-triplet losses are combined.
+    pub reduction: Reduction,
+}
+
+impl Default for TripletLoss {
+    fn default() -> Self {
+        Self {
+            margin: 1.0,
+            distance: Distance::Euclidean,
+            reduction: Reduction::Mean,
+        }
+    }
+}
+
+/// The three inputs as the kernel sees them (normalised rows for cosine distance).
+struct Rows<'a, T> {
+    anchors: MatRef<'a, T>,
+    positives: MatRef<'a, T>,
+    negatives: MatRef<'a, T>,
+}
+
+impl TripletLoss {
+    /// Computes the loss and the gradient w.r.t. every input.
+    pub fn forward<T: Float>(&self, batch: &TripletBatch<'_, T>) -> Result<TripletOutput<T>> {
+        ensure_non_negative("margin", self.margin)?;
+        self.validate(batch)?;
+        ensure_finite("anchors", batch.anchors.data)?;
+        ensure_finite("positives", batch.positives.data)?;
+        ensure_finite("negatives", batch.negatives.data)?;
+        let (b, d, k) = (
+            batch.anchors.rows,
+            batch.anchors.cols,
+            batch.negatives.per_row,
+        );
+        let negatives = MatRef::new(batch.negatives.data, b * k, d);
+        let weight = match self.reduction {
+            Reduction::Mean => 1.0 / (b * k) as f64,
+            Reduction::Sum | Reduction::None => 1.0,
+        };
+        let mut out = TripletOutput {
+            triplet_losses: filled_vec("negatives", b * k, 0.0)?,
+            loss: 0.0,
+            grad_anchors: filled_vec("anchors", b * d, T::ZERO)?,
+            grad_positives: filled_vec("positives", b * d, T::ZERO)?,
+            grad_negatives: filled_vec("negatives", b * k * d, T::ZERO)?,
+        };
+        match self.distance {
+            Distance::Euclidean => {
+                let rows = Rows {
+                    anchors: batch.anchors,
+                    positives: batch.positives,
+                    negatives,
+                };
+                self.run(&rows, k, weight, &mut out);
+            }
+            Distance::Cosine => {
+                let mut unit_a = filled_vec("anchors", b * d, T::ZERO)?;
+                let mut unit_p = filled_vec("positives", b * d, T::ZERO)?;
+                let mut unit_n = filled_vec("negatives", b * k * d, T::ZERO)?;
+                let div_a = normalize_rows_into("anchors", batch.anchors, &mut unit_a)?;
+                let div_p = normalize_rows_into("positives", batch.positives, &mut unit_p)?;
+                let div_n = normalize_rows_into("negatives", negatives, &mut unit_n)?;
+                let rows = Rows {
+                    anchors: MatRef::new(&unit_a, b, d),
+                    positives: MatRef::new(&unit_p, b, d),
+                    negatives: MatRef::new(&unit_n, b * k, d),
+                };
+                self.run(&rows, k, weight, &mut out);
+                normalize_rows_backward(&mut out.grad_anchors, &unit_a, &div_a, d);
+                normalize_rows_backward(&mut out.grad_positives, &unit_p, &div_p, d);
+                normalize_rows_backward(&mut out.grad_negatives, &unit_n, &div_n, d);
+            }
+        }
+        let total: f64 = out.triplet_losses.iter().sum();
+        out.loss = total
+            * if self.reduction == Reduction::Mean {
+                weight
+            } else {
+                1.0
+            };
+        Ok(out)
+    }
+
+    fn validate<T: Float>(&self, batch: &TripletBatch<'_, T>) -> Result<()> {
+        ensure_non_empty("anchors", batch.anchors)?;
+        ensure_same_shape("positives", batch.positives, "anchors", batch.anchors)?;
+        let (b, d) = (batch.anchors.rows, batch.anchors.cols);
+        let negatives = &batch.negatives;
+        if negatives.batch != b || negatives.dim != d || negatives.per_row == 0 {
+            return Err(TrainingError::shape(
+                "negatives",
+                format!(
+                    "expected shape (B, D) or (B, K, D) with B={b}, K>=1, D={d}, got {}",
+                    format_shape(&[negatives.batch, negatives.per_row, negatives.dim])
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills losses and gradients (w.r.t. the kernel's rows) one anchor per task.
+    fn run<T: Float>(&self, rows: &Rows<'_, T>, k: usize, weight: f64, out: &mut TripletOutput<T>) {
+        let d = rows.anchors.cols;
+        let margin = self.margin;
+        let distance = self.distance;
+        out.grad_anchors
+            .par_chunks_mut(d)
+            .zip(out.grad_positives.par_chunks_mut(d))
+            .zip(out.grad_negatives.par_chunks_mut(k * d))
+            .zip(out.triplet_losses.par_chunks_mut(k))
+            .enumerate()
+            .for_each(|(i, (((grad_a, grad_p), grad_n), losses))| {
+                let a = rows.anchors.row(i);
+                let p = rows.positives.row(i);
+                let negatives = &rows.negatives.data[i * k * d..(i + 1) * k * d];
+                let (d_ap, inv_ap) = measure(distance, a, p);
+                // Sum of the weights of the active triplets: the coefficient of d(a, p).
+                let mut active = 0.0;
+                for ((n, grad_n), loss) in negatives
+                    .chunks_exact(d)
+                    .zip(grad_n.chunks_exact_mut(d))
+                    .zip(losses.iter_mut())
+                {
+                    let (d_an, inv_an) = measure(distance, a, n);
+                    let hinge = (d_ap - d_an).to_f64() + margin;
+                    if hinge <= 0.0 {
+                        continue;
+                    }
+                    *loss = hinge;
+                    active += weight;
+                    let w = T::from_f64(weight);
+                    match distance {
+                        // d(a, n) = ||a - n||: da -= w (a - n)/d, dn += w (a - n)/d
+                        Distance::Euclidean => {
+                            add_scaled_difference(-w * inv_an, a, n, grad_a);
+                            add_scaled_difference(w * inv_an, a, n, grad_n);
+                        }
+                        // d(a, n) = 1 - a.n: da += w n, dn += w a
+                        Distance::Cosine => {
+                            axpy(w, n, grad_a);
+                            axpy(w, a, grad_n);
+                        }
+                    }
+                }
+                if active > 0.0 {
+                    let c = T::from_f64(active);
+                    match distance {
+                        Distance::Euclidean => {
+                            add_scaled_difference(c * inv_ap, a, p, grad_a);
+                            add_scaled_difference(-c * inv_ap, a, p, grad_p);
+                        }
+                        Distance::Cosine => {
+                            axpy(-c, p, grad_a);
+                            axpy(-c, a, grad_p);
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// `(d(x, y), 1/d)` for Euclidean distance (`1/d` is 0 at `d = 0`); `(1 - x.y, 0)` for cosine
+/// distance on normalised rows (its gradient needs no factor).
+#[inline]
+fn measure<T: Float>(distance: Distance, x: &[T], y: &[T]) -> (T, T) {
+    match distance {
+        Distance::Euclidean => euclidean_distance(x, y),
+        Distance::Cosine => (T::ONE - dot(x, y), T::ZERO),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch<'a>(a: &'a [f64], p: &'a [f64], n: &'a [f64], k: usize) -> TripletBatch<'a, f64> {
+        let d = 2;
+        let b = a.len() / d;
+        TripletBatch {
+            anchors: MatRef::new(a, b, d),
+            positives: MatRef::new(p, b, d),
+            negatives: NegativesRef {
+                data: n,
+                batch: b,
+                per_row: k,
+                dim: d,
+            },
+        }
+    }
+
+    #[test]
+    fn spec_worked_values() {
+        // d(a, p) = 0.3, d(a, n) = 0.7
+        let (a, p, n) = ([0.0, 0.0], [0.3, 0.0], [0.0, 0.7]);
+        let mut loss = TripletLoss {
+            margin: 0.1,
+            ..TripletLoss::default()
+        };
+        let out = loss.forward(&batch(&a, &p, &n, 1)).unwrap();
+        assert_eq!(out.loss, 0.0);
+        assert!(out.grad_anchors.iter().all(|&g| g == 0.0));
+        loss.margin = 0.5;
+        let out = loss.forward(&batch(&a, &p, &n, 1)).unwrap();
+        assert!((out.loss - 0.1).abs() < 1e-12);
+        assert_eq!(out.grad_positives, vec![1.0, 0.0]);
+        assert_eq!(out.grad_negatives, vec![0.0, -1.0]);
+    }
+
+    #[test]
+    fn identical_anchor_and_positive_give_finite_gradients() {
+        let (a, n) = ([1.0, 2.0], [1.0, 2.5]);
+        let out = TripletLoss::default()
+            .forward(&batch(&a, &a, &n, 1))
+            .unwrap();
+        assert!((out.loss - 0.5).abs() < 1e-12);
+        assert!(out.grad_anchors.iter().all(|g| g.is_finite()));
+        assert_eq!(out.grad_positives, vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn bad_inputs_name_their_argument() {
+        let (a, n) = ([1.0, 2.0], [1.0, 2.5]);
+        let err = TripletLoss::default()
+            .forward(&batch(&a, &a, &n[..0], 0))
+            .unwrap_err();
+        assert_eq!(err.arg(), "negatives");
+        let loss = TripletLoss {
+            margin: -1.0,
+            ..TripletLoss::default()
+        };
+        assert_eq!(
+            loss.forward(&batch(&a, &a, &n, 1)).unwrap_err().arg(),
+            "margin"
+        );
+        assert_eq!(Distance::parse("l1").unwrap_err().arg(), "distance");
+    }
+}
