@@ -4,6 +4,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 
 - :class:`InfoNCELoss`: InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients
   for float32 and float64 NumPy arrays.
+- :class:`TripletLoss` (Euclidean or cosine distance) and :class:`CosineSimilarityLoss`.
+- :class:`LocalContrastiveLoss` and :class:`SpectralRegularization`: graph losses over an
+  ``(E, 2)`` edge list.
 - :class:`SGD`, :class:`Adam`, :class:`AdamW`: ``torch.optim``'s update rules applied in place to
   lists of NumPy arrays, with optional fused gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
@@ -14,7 +17,11 @@ from ruvector_training._core import (
     SGD,
     Adam,
     AdamW,
+    CosineSimilarityLoss,
     InfoNCELoss,
+    LocalContrastiveLoss,
+    SpectralRegularization,
+    TripletLoss,
     __version__,
     clip_grad_norm,
 )
@@ -24,7 +31,11 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "CosineSimilarityLoss",
     "InfoNCELoss",
+    "LocalContrastiveLoss",
+    "SpectralRegularization",
+    "TripletLoss",
     "__version__",
     "clip_grad_norm",
 ]

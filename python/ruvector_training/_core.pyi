@@ -89,6 +89,178 @@ class InfoNCELoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Same as :meth:`forward`."""
 
+_IntArray = npt.NDArray[np.integer[Any]]
+_BoolArray = npt.NDArray[np.bool_]
+
+class TripletLoss:
+    """Triplet margin loss ``max(0, d(a, p) - d(a, n) + margin)`` with exact gradients.
+
+    Args:
+        margin: finite float >= 0.
+        distance: ``"euclidean"`` (``||x - y||``; its gradient is 0 where the distance is 0,
+            e.g. an anchor equal to its positive) or ``"cosine"`` (``1 - cos(x, y)``, rows
+            normalised by ``max(||x||, 1e-12)`` with gradients through the normalisation).
+        reduction: ``"mean"`` (over all ``B * K`` triplets), ``"sum"`` or ``"none"``.
+
+    A triplet with ``d(a, p) - d(a, n) + margin <= 0`` contributes 0 and no gradient. All
+    attributes are readable and writable between calls. Bad values raise ``ValueError``.
+    """
+
+    margin: float
+    distance: Literal["euclidean", "cosine"]
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self,
+        margin: float = 1.0,
+        distance: Literal["euclidean", "cosine"] = "euclidean",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+    ) -> None: ...
+    def forward(
+        self, anchors: _FloatArray, positives: _FloatArray, negatives: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray]]:
+        """Loss and gradients for one batch.
+
+        Args:
+            anchors: ``(B, D)`` float32 or float64.
+            positives: ``(B, D)``, same dtype.
+            negatives: ``(B, D)`` (one negative per anchor) or ``(B, K, D)``, same dtype.
+
+        Returns:
+            ``(loss, (grad_anchors, grad_positives, grad_negatives))``: ``loss`` is a float for
+            ``"mean"``/``"sum"``; for ``"none"`` it is ``(B,)`` with ``(B, D)`` negatives and
+            ``(B, K)`` with ``(B, K, D)`` negatives. Gradients have their input's shape/dtype.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes (including K=0), an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, anchors: _FloatArray, positives: _FloatArray, negatives: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray]]:
+        """Same as :meth:`forward`."""
+
+class CosineSimilarityLoss:
+    """``(cos(u_i, v_i) - score_i)^2`` per pair (sentence-transformers' CosineSimilarityLoss).
+
+    Rows are normalised by ``max(||x||, 1e-12)`` and gradients flow through the normalisation.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (readable and writable).
+    """
+
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(self, reduction: Literal["mean", "sum", "none"] = "mean") -> None: ...
+    def forward(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            u: ``(B, D)`` float32 or float64.
+            v: ``(B, D)``, same dtype.
+            scores: ``(B,)`` target cosines, same dtype (no gradient: its slot is ``None``).
+
+        Returns:
+            ``(loss, (grad_u, grad_v, None))``; ``loss`` is ``(B,)`` for ``"none"``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+class LocalContrastiveLoss:
+    """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
+    ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.
+
+    A dissimilar self-loop (``d = 0``) costs ``margin^2`` with a zero gradient (never NaN).
+    Parallel over edges, then over nodes through a CSR incidence list: no atomics, and the
+    result does not depend on the thread count.
+
+    Args:
+        margin: finite float >= 0 (dissimilar edges).
+        reduction: ``"mean"`` (over edges), ``"sum"`` or ``"none"``.
+    """
+
+    margin: float
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self, margin: float = 1.0, reduction: Literal["mean", "sum", "none"] = "mean"
+    ) -> None: ...
+    def forward(
+        self, embeddings: _FloatArray, edges: _IntArray, labels: _BoolArray | None = None
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
+        """Loss and gradient.
+
+        Args:
+            embeddings: ``(N, D)`` float32 or float64.
+            edges: ``(E, 2)`` node indices of any integer dtype, each in ``[0, N)``; duplicate
+                edges count once per occurrence. ``E = 0`` is allowed except with ``"mean"``.
+            labels: optional ``(E,)`` bool array: ``True`` = similar edge, ``False`` =
+                dissimilar. Without labels every edge is similar.
+
+        Returns:
+            ``(loss, (grad_embeddings, None, None))``; ``loss`` is ``(E,)`` for ``"none"``.
+
+        Raises:
+            TypeError: ``embeddings`` not float32/float64, ``edges`` not an integer array,
+                ``labels`` not bool.
+            ValueError: wrong shapes, negative or out-of-range node indices, a labels length
+                other than E, NaN/Inf values, no edges with ``"mean"``.
+        """
+    def __call__(
+        self, embeddings: _FloatArray, edges: _IntArray, labels: _BoolArray | None = None
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
+        """Same as :meth:`forward`."""
+
+class SpectralRegularization:
+    """Laplacian smoothness ``lam * tr(Z^T L Z)`` with exact gradient.
+
+    Unnormalised, ``L = D - W``: ``lam * sum_e w_e ||z_i - z_j||^2``. Normalised,
+    ``L_sym = I - D^-1/2 W D^-1/2``: ``lam * sum_e w_e ||z_i / sqrt(d_i) - z_j / sqrt(d_j)||^2``
+    with ``d_i`` the weighted degree. Self-loops are ignored (they are not part of ``W`` or of
+    the degrees); isolated nodes contribute nothing and get a zero gradient.
+
+    Args:
+        lam: finite float >= 0.
+        normalized: use ``L_sym`` (default) or ``D - W``.
+    """
+
+    lam: float
+    normalized: bool
+
+    def __init__(self, lam: float = 0.01, normalized: bool = True) -> None: ...
+    def forward(
+        self, embeddings: _FloatArray, edges: _IntArray, weights: _FloatArray | None = None
+    ) -> tuple[float, tuple[_FloatArray, None, None]]:
+        """Loss (always a float) and gradient.
+
+        Args:
+            embeddings: ``(N, D)`` float32 or float64.
+            edges: ``(E, 2)`` undirected edges of any integer dtype, each pair listed once;
+                duplicates add their weights.
+            weights: optional ``(E,)`` float32/float64 edge weights, finite and >= 0 (default
+                1). No gradient is computed for them: their slot is ``None``.
+
+        Returns:
+            ``(loss, (grad_embeddings, None, None))``.
+
+        Raises:
+            TypeError: ``embeddings``/``weights`` not float32/float64, ``edges`` not integer.
+            ValueError: wrong shapes, negative or out-of-range node indices, a weights length
+                other than E, negative or NaN/Inf weights, NaN/Inf embeddings.
+        """
+    def __call__(
+        self, embeddings: _FloatArray, edges: _IntArray, weights: _FloatArray | None = None
+    ) -> tuple[float, tuple[_FloatArray, None, None]]:
+        """Same as :meth:`forward`."""
+
 _Params = Sequence[_FloatArray]
 
 def clip_grad_norm(grads: _Params, max_norm: float) -> float:

@@ -5,6 +5,7 @@
 
 mod arrays;
 mod infonce;
+mod losses;
 mod optim;
 
 use pyo3::prelude::*;
@@ -18,6 +19,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES,
     )?;
     m.add_class::<infonce::PyInfoNceLoss>()?;
+    m.add_class::<losses::PyTripletLoss>()?;
+    m.add_class::<losses::PyCosineSimilarityLoss>()?;
+    m.add_class::<losses::PyLocalContrastiveLoss>()?;
+    m.add_class::<losses::PySpectralRegularization>()?;
     m.add_class::<optim::PySgd>()?;
     m.add_class::<optim::PyAdam>()?;
     m.add_class::<optim::PyAdamW>()?;

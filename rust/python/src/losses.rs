@@ -1,0 +1,616 @@
+//! The `TripletLoss`, `CosineSimilarityLoss`, `LocalContrastiveLoss` and
+//! `SpectralRegularization` Python classes.
+
+use numpy::{
+    Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArrayDyn,
+    PyUntypedArrayMethods,
+};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyFloat, PyTuple};
+
+use ruvector_training_core::validate::ensure_non_negative;
+use ruvector_training_core::{
+    CosineSimilarityLoss, Distance, Float, GraphLossOutput, LocalContrastiveLoss, MatRef,
+    NegativesRef, Reduction, SpectralRegularization, TripletBatch, TripletLoss,
+    DEFAULT_SPECTRAL_LAMBDA,
+};
+
+use crate::arrays::{
+    as_ndarray, ensure_same_dtype, float_dtype, format_shape, to_py_err, value_error, FloatArray,
+    FloatDtype,
+};
+
+/// The loss as Python returns it: a float for `mean`/`sum`, an array shaped `shape` for `none`.
+fn loss_object<'py, T: Float + Element>(
+    py: Python<'py>,
+    reduction: Reduction,
+    loss: f64,
+    items: &[f64],
+    shape: Vec<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if reduction == Reduction::None {
+        let values: Vec<T> = items.iter().map(|&v| T::from_f64(v)).collect();
+        Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
+    } else {
+        Ok(PyFloat::new(py, loss).into_any())
+    }
+}
+
+/// `(loss, grads)` with `None` in place of every missing gradient.
+fn result_tuple<'py, T: Element>(
+    py: Python<'py>,
+    loss: Bound<'py, PyAny>,
+    grads: Vec<Option<(Vec<T>, Vec<usize>)>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let items = grads
+        .into_iter()
+        .map(|grad| match grad {
+            Some((data, shape)) => Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let grads = PyTuple::new(py, items)?;
+    PyTuple::new(py, [loss, grads.into_any()])
+}
+
+/// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
+/// `ValueError` (indices past N are checked by the core against the embeddings).
+fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
+    let array = as_ndarray("edges", obj)?;
+    let kind = array.dtype().kind();
+    if kind != b'i' && kind != b'u' {
+        return Err(PyTypeError::new_err(format!(
+            "edges: expected an integer dtype, got {}",
+            array.dtype()
+        )));
+    }
+    let shape = array.shape().to_vec();
+    if shape.len() != 2 || shape[1] != 2 {
+        return Err(value_error(
+            "edges",
+            format!("expected shape (E, 2), got {}", format_shape(&shape)),
+        ));
+    }
+    let to_pair = |chunk: &[usize]| [chunk[0], chunk[1]];
+    if kind == b'u' {
+        let wide = obj.call_method1("astype", ("uint64",))?;
+        let values: PyReadonlyArrayDyn<'_, u64> = wide.extract()?;
+        let flat: Vec<usize> = values.as_array().iter().map(|&v| v as usize).collect();
+        return Ok(flat.chunks_exact(2).map(to_pair).collect());
+    }
+    let wide = obj.call_method1("astype", ("int64",))?;
+    let values: PyReadonlyArrayDyn<'_, i64> = wide.extract()?;
+    let mut flat = Vec::with_capacity(values.len());
+    for (position, &v) in values.as_array().iter().enumerate() {
+        if v < 0 {
+            return Err(value_error(
+                "edges",
+                format!("node indices must be >= 0, got {v} in row {}", position / 2),
+            ));
+        }
+        flat.push(v as usize);
+    }
+    Ok(flat.chunks_exact(2).map(to_pair).collect())
+}
+
+/// Reads a 1-D array of dtype `bool`.
+fn extract_labels(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
+    let array = as_ndarray("labels", obj)?;
+    if !array.dtype().is_equiv_to(&numpy::dtype::<bool>(obj.py())) {
+        return Err(PyTypeError::new_err(format!(
+            "labels: expected dtype bool (True = similar edge), got {}",
+            array.dtype()
+        )));
+    }
+    let labels = FloatArray::<bool>::extract("labels", obj, 1, "(E,)")?;
+    Ok(labels.elements().into_owned())
+}
+
+/// Reads a 1-D float32/float64 array as `f64`.
+fn extract_weights(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+    Ok(match float_dtype("weights", obj)? {
+        FloatDtype::F32 => FloatArray::<f32>::extract("weights", obj, 1, "(E,)")?
+            .elements()
+            .iter()
+            .map(|&w| w as f64)
+            .collect(),
+        FloatDtype::F64 => FloatArray::<f64>::extract("weights", obj, 1, "(E,)")?
+            .elements()
+            .into_owned(),
+    })
+}
+
+fn parse_reduction(name: &str) -> PyResult<Reduction> {
+    Reduction::parse(name).map_err(to_py_err)
+}
+
+fn check_non_negative(arg: &'static str, value: f64) -> PyResult<f64> {
+    ensure_non_negative(arg, value).map_err(to_py_err)?;
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Triplet margin loss (see the stub file).
+#[pyclass(name = "TripletLoss", module = "ruvector_training._core")]
+pub struct PyTripletLoss {
+    inner: TripletLoss,
+}
+
+#[pymethods]
+impl PyTripletLoss {
+    #[new]
+    #[pyo3(signature = (margin=1.0, distance="euclidean", reduction="mean"))]
+    fn new(margin: f64, distance: &str, reduction: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: TripletLoss {
+                margin: check_non_negative("margin", margin)?,
+                distance: Distance::parse(distance).map_err(to_py_err)?,
+                reduction: parse_reduction(reduction)?,
+            },
+        })
+    }
+
+    /// Margin (>= 0).
+    #[getter]
+    fn margin(&self) -> f64 {
+        self.inner.margin
+    }
+
+    #[setter]
+    fn set_margin(&mut self, value: f64) -> PyResult<()> {
+        self.inner.margin = check_non_negative("margin", value)?;
+        Ok(())
+    }
+
+    /// `"euclidean"` or `"cosine"`.
+    #[getter]
+    fn distance(&self) -> &'static str {
+        self.inner.distance.name()
+    }
+
+    #[setter]
+    fn set_distance(&mut self, value: &str) -> PyResult<()> {
+        self.inner.distance = Distance::parse(value).map_err(to_py_err)?;
+        Ok(())
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
+        self.inner.reduction = parse_reduction(value)?;
+        Ok(())
+    }
+
+    /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        anchors: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("anchors", anchors)?;
+        ensure_same_dtype("positives", positives, dtype, "anchors")?;
+        ensure_same_dtype("negatives", negatives, dtype, "anchors")?;
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, anchors, positives, negatives),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, anchors, positives, negatives),
+        }
+    }
+
+    /// Same as [`forward`](Self::forward).
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        anchors: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, anchors, positives, negatives)
+    }
+
+    fn __repr__(&self) -> String {
+        let c = &self.inner;
+        format!(
+            "TripletLoss(margin={:?}, distance='{}', reduction='{}')",
+            c.margin,
+            c.distance.name(),
+            c.reduction.name()
+        )
+    }
+}
+
+impl PyTripletLoss {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        anchors: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let anchors = FloatArray::<T>::extract("anchors", anchors, 2, "(B, D)")?;
+        let positives = FloatArray::<T>::extract("positives", positives, 2, "(B, D)")?;
+        let ndim = as_ndarray("negatives", negatives)?.ndim();
+        let negatives = FloatArray::<T>::extract(
+            "negatives",
+            negatives,
+            if ndim == 3 { 3 } else { 2 },
+            "(B, D) or (B, K, D)",
+        )?;
+        let (a, p, n) = (
+            anchors.elements(),
+            positives.elements(),
+            negatives.elements(),
+        );
+        let (per_row, dim) = match negatives.shape[..] {
+            [_, k, d] => (k, d),
+            [_, d] => (1, d),
+            _ => unreachable!("checked to be 2-D or 3-D"),
+        };
+        let batch = TripletBatch {
+            anchors: MatRef::new(&a, anchors.shape[0], anchors.shape[1]),
+            positives: MatRef::new(&p, positives.shape[0], positives.shape[1]),
+            negatives: NegativesRef {
+                data: &n,
+                batch: negatives.shape[0],
+                per_row,
+                dim,
+            },
+        };
+        let config = self.inner.clone();
+        let out = py.detach(|| config.forward(&batch)).map_err(to_py_err)?;
+        // "none": one loss per triplet, shaped like the negatives without D.
+        let loss_shape = negatives.shape[..negatives.shape.len() - 1].to_vec();
+        let loss = loss_object::<T>(
+            py,
+            config.reduction,
+            out.loss,
+            &out.triplet_losses,
+            loss_shape,
+        )?;
+        result_tuple(
+            py,
+            loss,
+            vec![
+                Some((out.grad_anchors, anchors.shape.clone())),
+                Some((out.grad_positives, positives.shape.clone())),
+                Some((out.grad_negatives, negatives.shape.clone())),
+            ],
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// `(cos(u_i, v_i) - score_i)^2` (see the stub file).
+#[pyclass(name = "CosineSimilarityLoss", module = "ruvector_training._core")]
+pub struct PyCosineSimilarityLoss {
+    inner: CosineSimilarityLoss,
+}
+
+#[pymethods]
+impl PyCosineSimilarityLoss {
+    #[new]
+    #[pyo3(signature = (reduction="mean"))]
+    fn new(reduction: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: CosineSimilarityLoss {
+                reduction: parse_reduction(reduction)?,
+            },
+        })
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
+        self.inner.reduction = parse_reduction(value)?;
+        Ok(())
+    }
+
+    /// Computes `(loss, (grad_u, grad_v, None))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        u: &Bound<'py, PyAny>,
+        v: &Bound<'py, PyAny>,
+        scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("u", u)?;
+        ensure_same_dtype("v", v, dtype, "u")?;
+        ensure_same_dtype("scores", scores, dtype, "u")?;
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, u, v, scores),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, u, v, scores),
+        }
+    }
+
+    /// Same as [`forward`](Self::forward).
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        u: &Bound<'py, PyAny>,
+        v: &Bound<'py, PyAny>,
+        scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, u, v, scores)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "CosineSimilarityLoss(reduction='{}')",
+            self.inner.reduction.name()
+        )
+    }
+}
+
+impl PyCosineSimilarityLoss {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        u: &Bound<'py, PyAny>,
+        v: &Bound<'py, PyAny>,
+        scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let u = FloatArray::<T>::extract("u", u, 2, "(B, D)")?;
+        let v = FloatArray::<T>::extract("v", v, 2, "(B, D)")?;
+        let scores = FloatArray::<T>::extract("scores", scores, 1, "(B,)")?;
+        let (u_data, v_data, s_data) = (u.elements(), v.elements(), scores.elements());
+        let u_mat = MatRef::new(&u_data, u.shape[0], u.shape[1]);
+        let v_mat = MatRef::new(&v_data, v.shape[0], v.shape[1]);
+        let config = self.inner.clone();
+        let out = py
+            .detach(|| config.forward(u_mat, v_mat, &s_data))
+            .map_err(to_py_err)?;
+        let loss = loss_object::<T>(
+            py,
+            config.reduction,
+            out.loss,
+            &out.pair_losses,
+            vec![u.shape[0]],
+        )?;
+        result_tuple(
+            py,
+            loss,
+            vec![
+                Some((out.grad_u, u.shape.clone())),
+                Some((out.grad_v, v.shape.clone())),
+                None,
+            ],
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Local contrastive loss on graph edges (see the stub file).
+#[pyclass(name = "LocalContrastiveLoss", module = "ruvector_training._core")]
+pub struct PyLocalContrastiveLoss {
+    inner: LocalContrastiveLoss,
+}
+
+#[pymethods]
+impl PyLocalContrastiveLoss {
+    #[new]
+    #[pyo3(signature = (margin=1.0, reduction="mean"))]
+    fn new(margin: f64, reduction: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: LocalContrastiveLoss {
+                margin: check_non_negative("margin", margin)?,
+                reduction: parse_reduction(reduction)?,
+            },
+        })
+    }
+
+    /// Margin of dissimilar edges (>= 0).
+    #[getter]
+    fn margin(&self) -> f64 {
+        self.inner.margin
+    }
+
+    #[setter]
+    fn set_margin(&mut self, value: f64) -> PyResult<()> {
+        self.inner.margin = check_non_negative("margin", value)?;
+        Ok(())
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
+        self.inner.reduction = parse_reduction(value)?;
+        Ok(())
+    }
+
+    /// Computes `(loss, (grad_embeddings, None, None))`.
+    #[pyo3(signature = (embeddings, edges, labels=None))]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("embeddings", embeddings)?;
+        let edges = extract_edges(edges)?;
+        let labels = labels.map(extract_labels).transpose()?;
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, &edges, labels),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, &edges, labels),
+        }
+    }
+
+    /// Same as [`forward`](Self::forward).
+    #[pyo3(signature = (embeddings, edges, labels=None))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &Bound<'py, PyAny>,
+        labels: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, embeddings, edges, labels)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LocalContrastiveLoss(margin={:?}, reduction='{}')",
+            self.inner.margin,
+            self.inner.reduction.name()
+        )
+    }
+}
+
+impl PyLocalContrastiveLoss {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &[[usize; 2]],
+        labels: Option<Vec<bool>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let config = self.inner.clone();
+        graph_forward(py, embeddings, config.reduction, |z: MatRef<'_, T>| {
+            config.forward(z, edges, labels.as_deref())
+        })
+    }
+}
+
+/// Runs a graph loss on `embeddings` with the GIL released and builds
+/// `(loss, (grad_embeddings, None, None))`.
+fn graph_forward<'py, T: Float + Element>(
+    py: Python<'py>,
+    embeddings: &Bound<'py, PyAny>,
+    reduction: Reduction,
+    run: impl FnOnce(MatRef<'_, T>) -> ruvector_training_core::Result<GraphLossOutput<T>> + Send,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let z = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
+    let data = z.elements();
+    let matrix = MatRef::new(&data, z.shape[0], z.shape[1]);
+    let out = py.detach(|| run(matrix)).map_err(to_py_err)?;
+    let edge_count = vec![out.edge_losses.len()];
+    let loss = loss_object::<T>(py, reduction, out.loss, &out.edge_losses, edge_count)?;
+    result_tuple(
+        py,
+        loss,
+        vec![Some((out.grad_embeddings, z.shape.clone())), None, None],
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// `lam * tr(Z^T L Z)` (see the stub file).
+#[pyclass(name = "SpectralRegularization", module = "ruvector_training._core")]
+pub struct PySpectralRegularization {
+    inner: SpectralRegularization,
+}
+
+#[pymethods]
+impl PySpectralRegularization {
+    #[new]
+    #[pyo3(signature = (lam=DEFAULT_SPECTRAL_LAMBDA, normalized=true))]
+    fn new(lam: f64, normalized: bool) -> PyResult<Self> {
+        Ok(Self {
+            inner: SpectralRegularization {
+                lam: check_non_negative("lam", lam)?,
+                normalized,
+            },
+        })
+    }
+
+    /// Scale of the regulariser (>= 0).
+    #[getter]
+    fn lam(&self) -> f64 {
+        self.inner.lam
+    }
+
+    #[setter]
+    fn set_lam(&mut self, value: f64) -> PyResult<()> {
+        self.inner.lam = check_non_negative("lam", value)?;
+        Ok(())
+    }
+
+    /// Whether the symmetric normalised Laplacian is used.
+    #[getter]
+    fn normalized(&self) -> bool {
+        self.inner.normalized
+    }
+
+    #[setter]
+    fn set_normalized(&mut self, value: bool) {
+        self.inner.normalized = value;
+    }
+
+    /// Computes `(loss, (grad_embeddings, None, None))`.
+    #[pyo3(signature = (embeddings, edges, weights=None))]
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &Bound<'py, PyAny>,
+        weights: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("embeddings", embeddings)?;
+        let edges = extract_edges(edges)?;
+        let weights = weights.map(extract_weights).transpose()?;
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, &edges, weights),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, &edges, weights),
+        }
+    }
+
+    /// Same as [`forward`](Self::forward).
+    #[pyo3(signature = (embeddings, edges, weights=None))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &Bound<'py, PyAny>,
+        weights: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, embeddings, edges, weights)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "SpectralRegularization(lam={:?}, normalized={})",
+            self.inner.lam,
+            if self.inner.normalized {
+                "True"
+            } else {
+                "False"
+            }
+        )
+    }
+}
+
+impl PySpectralRegularization {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        edges: &[[usize; 2]],
+        weights: Option<Vec<f64>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let config = self.inner.clone();
+        // The regulariser is one number: reported like a summed loss.
+        graph_forward(py, embeddings, Reduction::Sum, |z: MatRef<'_, T>| {
+            config.forward(z, edges, weights.as_deref())
+        })
+    }
+}
