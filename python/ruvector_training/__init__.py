@@ -7,6 +7,7 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 - :class:`TripletLoss` (Euclidean or cosine distance) and :class:`CosineSimilarityLoss`.
 - :class:`LocalContrastiveLoss` and :class:`SpectralRegularization`: graph losses over an
   ``(E, 2)`` edge list.
+- :class:`MatryoshkaLoss`: any of these losses over nested embedding prefixes.
 - :class:`SGD`, :class:`Adam`, :class:`AdamW`: ``torch.optim``'s update rules applied in place to
   lists of NumPy arrays, with optional fused gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
@@ -25,6 +26,7 @@ from ruvector_training._core import (
     __version__,
     clip_grad_norm,
 )
+from ruvector_training.matryoshka import MatryoshkaLoss
 
 __all__ = [
     "DEFAULT_LOGITS_BUDGET_BYTES",
@@ -34,6 +36,7 @@ __all__ = [
     "CosineSimilarityLoss",
     "InfoNCELoss",
     "LocalContrastiveLoss",
+    "MatryoshkaLoss",
     "SpectralRegularization",
     "TripletLoss",
     "__version__",
