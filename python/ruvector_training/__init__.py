@@ -8,6 +8,8 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 - :class:`LocalContrastiveLoss` and :class:`SpectralRegularization`: graph losses over an
   ``(E, 2)`` edge list.
 - :class:`MatryoshkaLoss`: any of these losses over nested embedding prefixes.
+- :class:`MultiObjectiveLoss` with :class:`LossWeights` / :class:`LossComponents`: fixed,
+  uncertainty-weighted (Kendall et al. 2018) or GradNorm-balanced combination of loss terms.
 - :class:`SGD`, :class:`Adam`, :class:`AdamW`: ``torch.optim``'s update rules applied in place to
   lists of NumPy arrays, with optional fused gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
@@ -27,6 +29,7 @@ from ruvector_training._core import (
     clip_grad_norm,
 )
 from ruvector_training.matryoshka import MatryoshkaLoss
+from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
 
 __all__ = [
     "DEFAULT_LOGITS_BUDGET_BYTES",
@@ -36,7 +39,10 @@ __all__ = [
     "CosineSimilarityLoss",
     "InfoNCELoss",
     "LocalContrastiveLoss",
+    "LossComponents",
+    "LossWeights",
     "MatryoshkaLoss",
+    "MultiObjectiveLoss",
     "SpectralRegularization",
     "TripletLoss",
     "__version__",
