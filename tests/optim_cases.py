@@ -108,6 +108,15 @@ def run_trajectory(problem: Problem, optimizer, params, steps: int) -> list[floa
     return [optimizer.step(problem.grads(params)) for _ in range(steps)]
 
 
+def ours_trajectory(name: str, options: dict, dtype, steps: int, seed: int = 0):
+    """``(params, optimizer, norms)`` after ``steps`` steps of our ``name`` on ``Problem(seed)``."""
+    problem = Problem(seed, dtype)
+    params = problem.fresh_params()
+    optimizer = make_ours(name, params, options)
+    norms = run_trajectory(problem, optimizer, params, steps)
+    return params, optimizer, norms
+
+
 def assert_trajectories_close(actual, expected, dtype, rtol=None, context=""):
     """Every array within ``rtol`` (default :data:`RTOL`) of the reference, relative to the
     array's largest magnitude (parameters cross zero, so a purely elementwise relative test

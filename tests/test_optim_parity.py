@@ -14,6 +14,7 @@ from optim_cases import (
     each_sgd,
     make_ours,
     make_reference,
+    ours_trajectory,
     run_trajectory,
 )
 
@@ -23,11 +24,10 @@ STEPS = 200
 def check_against_reference(name: str, options: dict, dtype, seed: int = 0) -> None:
     """Runs ours and the reference for :data:`STEPS` steps on the same problem and compares
     parameters, returned norms and (for Adam) the moment buffers."""
-    ours_problem, ref_problem = Problem(seed, dtype), Problem(seed, dtype)
-    ours_params, ref_params = ours_problem.fresh_params(), ref_problem.fresh_params()
-    ours = make_ours(name, ours_params, options)
+    ours_params, ours, ours_norms = ours_trajectory(name, options, dtype, STEPS, seed)
+    ref_problem = Problem(seed, dtype)
+    ref_params = ref_problem.fresh_params()
     reference = make_reference(name, ref_params, options)
-    ours_norms = run_trajectory(ours_problem, ours, ours_params, STEPS)
     ref_norms = run_trajectory(ref_problem, reference, ref_params, STEPS)
     context = f"{name} {options} {np.dtype(dtype).name}"
     assert_trajectories_close(ours_params, ref_params, dtype, context=context)

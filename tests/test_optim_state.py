@@ -175,7 +175,9 @@ def test_lr_change_takes_effect_on_the_next_step():
 def test_introspection():
     params = [np.ones((2, 3), np.float32), np.ones(5)]
     adamw = rt.AdamW(params, max_grad_norm=1.0)
-    assert isinstance(adamw, rt.Adam)
+    assert isinstance(adamw, rt.Adam) and isinstance(adamw, rt.Optimizer)
+    with pytest.raises(TypeError):
+        rt.Optimizer()
     assert adamw.param_count == 11
     assert all(a is b for a, b in zip(adamw.params, params))
     assert adamw.last_grad_norm is None and adamw.step_count == 0

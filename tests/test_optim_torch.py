@@ -13,8 +13,7 @@ from optim_cases import (
     assert_trajectories_close,
     each_adam,
     each_sgd,
-    make_ours,
-    run_trajectory,
+    ours_trajectory,
 )
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (optional extra 'torch')")
@@ -46,10 +45,8 @@ def run_torch(name: str, options: dict, problem: Problem, steps: int) -> list[np
 
 
 def check_against_torch(name: str, options: dict, dtype) -> None:
-    ours_problem, torch_problem = Problem(0, dtype), Problem(0, dtype)
-    ours_params = ours_problem.fresh_params()
-    run_trajectory(ours_problem, make_ours(name, ours_params, options), ours_params, STEPS)
-    expected = run_torch(name, options, torch_problem, STEPS)
+    ours_params, _, _ = ours_trajectory(name, options, dtype, STEPS)
+    expected = run_torch(name, options, Problem(0, dtype), STEPS)
     context = f"torch.optim.{name} {options} {np.dtype(dtype).name}"
     rtol = TORCH_RTOL[np.dtype(dtype)]
     assert_trajectories_close(ours_params, expected, dtype, rtol=rtol, context=context)

@@ -10,8 +10,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 - :class:`MatryoshkaLoss`: any of these losses over nested embedding prefixes.
 - :class:`MultiObjectiveLoss` with :class:`LossWeights` / :class:`LossComponents`: fixed,
   uncertainty-weighted (Kendall et al. 2018) or GradNorm-balanced combination of loss terms.
-- :class:`SGD`, :class:`Adam`, :class:`AdamW`: ``torch.optim``'s update rules applied in place to
-  lists of NumPy arrays, with optional fused gradient clipping and exact state dicts;
+- :class:`SGD`, :class:`Adam`, :class:`AdamW` (subclasses of :class:`Optimizer`):
+  ``torch.optim``'s update rules applied in place to lists of NumPy arrays, with optional fused
+  gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
 """
 
@@ -23,6 +24,7 @@ from ruvector_training._core import (
     CosineSimilarityLoss,
     InfoNCELoss,
     LocalContrastiveLoss,
+    Optimizer,
     SpectralRegularization,
     TripletLoss,
     __version__,
@@ -42,6 +44,7 @@ __all__ = [
     "LossComponents",
     "LossWeights",
     "MatryoshkaLoss",
+    "Optimizer",
     "MultiObjectiveLoss",
     "SpectralRegularization",
     "TripletLoss",

@@ -284,9 +284,10 @@ def clip_grad_norm(grads: _Params, max_norm: float) -> float:
             non-contiguous or repeated array; NaN/Inf in ``grads[i]`` (nothing is modified).
     """
 
-class _Optimizer:
-    """The members every optimizer has. A typing-only base: at runtime :class:`SGD` and
-    :class:`Adam` each define them (and :class:`AdamW` subclasses :class:`Adam`)."""
+class Optimizer:
+    """The base class of :class:`SGD` and :class:`Adam` (and :class:`AdamW`, a subclass of
+    :class:`Adam`, as in torch): the members every optimizer has. It has no constructor of its
+    own; ``state_dict`` / ``load_state_dict`` are defined by each subclass."""
 
     lr: float
     max_grad_norm: float | None
@@ -337,7 +338,7 @@ class _Optimizer:
         checked before anything changes (``TypeError`` for dtypes, ``ValueError`` for shapes,
         counts, missing keys and invalid values). Parameters themselves are not part of it."""
 
-class SGD(_Optimizer):
+class SGD(Optimizer):
     """``torch.optim.SGD`` applied in place to NumPy arrays.
 
     Per element, with ``g`` the gradient (times the clipping factor with ``max_grad_norm``):
@@ -375,7 +376,7 @@ class SGD(_Optimizer):
         max_grad_norm: float | None = None,
     ) -> None: ...
 
-class Adam(_Optimizer):
+class Adam(Optimizer):
     """``torch.optim.Adam`` applied in place to NumPy arrays (L2 weight decay).
 
     Per element at step ``t``, with ``g`` the gradient (times the clipping factor):

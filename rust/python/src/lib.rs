@@ -23,6 +23,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<losses::PyCosineSimilarityLoss>()?;
     m.add_class::<losses::PyLocalContrastiveLoss>()?;
     m.add_class::<losses::PySpectralRegularization>()?;
+    m.add_class::<optim::PyOptimizer>()?;
     m.add_class::<optim::PySgd>()?;
     m.add_class::<optim::PyAdam>()?;
     m.add_class::<optim::PyAdamW>()?;

@@ -6,8 +6,7 @@ use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
 use super::{
-    check_layout, check_max_grad_norm, check_state_specs, ensure_non_negative, prepare_step,
-    Optimizer, CHUNK,
+    check_max_grad_norm, check_state_specs, ensure_non_negative, Optimizer, Progress, CHUNK,
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -119,16 +118,13 @@ impl AdamMoments {
 #[derive(Debug, Clone)]
 pub struct Adam {
     config: AdamConfig,
-    layout: Vec<ParamSpec>,
+    progress: Progress,
     moments: Vec<AdamMoments>,
-    steps: u64,
-    last_grad_norm: Option<f64>,
 }
 
 impl Adam {
     /// An optimizer for parameters of the given types and lengths (at least one array).
     pub fn new(config: AdamConfig, layout: &[ParamSpec]) -> Result<Self> {
-        check_layout(layout)?;
         let moments = layout
             .iter()
             .map(|spec| AdamMoments::zeros(*spec, config.amsgrad))
@@ -146,7 +142,6 @@ impl Adam {
         moments: Vec<AdamMoments>,
     ) -> Result<Self> {
         config.validate()?;
-        check_layout(layout)?;
         check_state_specs("exp_avg", layout, moments.iter().map(|m| Some(&m.exp_avg)))?;
         check_state_specs(
             "exp_avg_sq",
@@ -161,10 +156,8 @@ impl Adam {
         check_amsgrad_buffers(&config, &moments)?;
         Ok(Self {
             config,
-            layout: layout.to_vec(),
+            progress: Progress::new(layout, steps)?,
             moments,
-            steps,
-            last_grad_norm: None,
         })
     }
 
@@ -219,8 +212,10 @@ fn check_amsgrad_buffers(config: &AdamConfig, moments: &[AdamMoments]) -> Result
 
 impl Optimizer for Adam {
     fn step(&mut self, params: &mut [FloatSliceMut<'_>], grads: &[FloatSlice<'_>]) -> Result<f64> {
-        let stats = prepare_step(&self.layout, params, grads, self.config.max_grad_norm)?;
-        let step = self.steps + 1;
+        let stats = self
+            .progress
+            .begin_step(params, grads, self.config.max_grad_norm)?;
+        let step = self.progress.steps + 1;
         let config = self.config;
         self.moments
             .par_iter_mut()
@@ -229,21 +224,11 @@ impl Optimizer for Adam {
             .for_each(|((moments, param), grad)| {
                 update_array(moments, param, *grad, &config, step, stats.scale)
             });
-        self.steps = step;
-        self.last_grad_norm = Some(stats.norm);
-        Ok(stats.norm)
+        Ok(self.progress.end_step(stats))
     }
 
-    fn layout(&self) -> &[ParamSpec] {
-        &self.layout
-    }
-
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    fn last_grad_norm(&self) -> Option<f64> {
-        self.last_grad_norm
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     fn lr(&self) -> f64 {
@@ -252,6 +237,17 @@ impl Optimizer for Adam {
 
     fn set_lr(&mut self, lr: f64) -> Result<()> {
         self.set_config(AdamConfig { lr, ..self.config })
+    }
+
+    fn max_grad_norm(&self) -> Option<f64> {
+        self.config.max_grad_norm
+    }
+
+    fn set_max_grad_norm(&mut self, max_grad_norm: Option<f64>) -> Result<()> {
+        self.set_config(AdamConfig {
+            max_grad_norm,
+            ..self.config
+        })
     }
 }
 
@@ -383,7 +379,7 @@ fn update_array(
             Some(vmax),
             AdamScalars::new(config, step, grad_scale),
         ),
-        _ => unreachable!("prepare_step and restore check that all dtypes agree"),
+        _ => unreachable!("begin_step and restore check that all dtypes agree"),
     }
 }
 

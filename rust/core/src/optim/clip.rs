@@ -8,7 +8,7 @@ use super::arrays::{FloatSlice, FloatSliceMut};
 use super::CHUNK;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::validate::ensure_finite;
+use crate::validate::{ensure_finite, ensure_positive};
 
 /// Added to the norm before dividing, as `torch.nn.utils.clip_grad_norm_` does.
 pub const CLIP_EPS: f64 = 1e-6;
@@ -43,25 +43,13 @@ pub fn clip_coefficient(total_norm: f64, max_norm: f64) -> f64 {
     (max_norm / (total_norm + CLIP_EPS)).min(1.0)
 }
 
-/// Fails unless `max_norm` is a finite number > 0.
-pub fn validate_max_norm(arg: &'static str, max_norm: f64) -> Result<()> {
-    if max_norm.is_finite() && max_norm > 0.0 {
-        Ok(())
-    } else {
-        Err(TrainingError::value(
-            arg,
-            format!("must be a finite number > 0, got {max_norm}"),
-        ))
-    }
-}
-
 /// Clips the global L2 norm of `grads` in place, as `torch.nn.utils.clip_grad_norm_`: computes
 /// [`grad_norm`], and when [`clip_coefficient`] is below 1 multiplies every element by it
 /// (rounded to the array's type). Returns the norm before clipping.
 ///
 /// Errors (nothing is modified): `max_norm` not finite and > 0, or a NaN/Inf in `grads[i]`.
 pub fn clip_grad_norm(grads: &mut [FloatSliceMut<'_>], max_norm: f64) -> Result<f64> {
-    validate_max_norm("max_norm", max_norm)?;
+    ensure_positive("max_norm", max_norm)?;
     let views: Vec<FloatSlice<'_>> = grads.iter().map(FloatSliceMut::as_slice).collect();
     let total = grad_norm(&views)?;
     let coefficient = clip_coefficient(total, max_norm);

@@ -33,16 +33,17 @@ mod tests;
 
 pub use adam::{Adam, AdamConfig, AdamMoments};
 pub use arrays::{Dtype, FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-pub use clip::{clip_coefficient, clip_grad_norm, grad_norm, validate_max_norm, CLIP_EPS};
+pub use clip::{clip_coefficient, clip_grad_norm, grad_norm, CLIP_EPS};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::{Result, TrainingError};
+use crate::validate::ensure_positive;
 
 /// Elements per parallel task of every optimizer pass.
 pub(crate) const CHUNK: usize = 1 << 16;
 
-/// What every optimizer offers: a step over matching parameter and gradient lists, its step
-/// count, the norm of the last gradients, and a writable learning rate.
+/// What every optimizer offers: a step over matching parameter and gradient lists, its
+/// [`Progress`], and writable learning rate and clipping threshold.
 pub trait Optimizer: Send {
     /// Updates `params` in place from `grads` (one array each, in the order of
     /// [`layout`](Self::layout), same types and lengths) and returns the global L2 norm of
@@ -53,20 +54,45 @@ pub trait Optimizer: Send {
     /// NaN/Inf in a gradient, or a failed state allocation.
     fn step(&mut self, params: &mut [FloatSliceMut<'_>], grads: &[FloatSlice<'_>]) -> Result<f64>;
 
-    /// The type and length of each parameter array, as given at construction.
-    fn layout(&self) -> &[ParamSpec];
-
-    /// Number of steps taken so far.
-    fn steps(&self) -> u64;
-
-    /// Global L2 norm of the last step's gradients before clipping (`None` before any step).
-    fn last_grad_norm(&self) -> Option<f64>;
+    /// Layout, step count and last gradient norm.
+    fn progress(&self) -> &Progress;
 
     /// The learning rate.
     fn lr(&self) -> f64;
 
     /// Sets the learning rate (finite and >= 0, as torch requires).
     fn set_lr(&mut self, lr: f64) -> Result<()>;
+
+    /// The gradient-norm clipping threshold applied inside [`step`](Self::step).
+    fn max_grad_norm(&self) -> Option<f64>;
+
+    /// Sets the clipping threshold (`None`, or finite and > 0).
+    fn set_max_grad_norm(&mut self, max_grad_norm: Option<f64>) -> Result<()>;
+
+    /// The type and length of each parameter array, as given at construction.
+    fn layout(&self) -> &[ParamSpec] {
+        &self.progress().layout
+    }
+
+    /// Number of steps taken so far.
+    fn steps(&self) -> u64 {
+        self.progress().steps
+    }
+
+    /// Global L2 norm of the last step's gradients before clipping (`None` before any step).
+    fn last_grad_norm(&self) -> Option<f64> {
+        self.progress().last_grad_norm
+    }
+}
+
+/// What every optimizer tracks besides its hyper-parameters and buffers: the parameter layout,
+/// the step count and the last gradient norm. It also runs the checks and the gradient pass
+/// that start every step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    layout: Vec<ParamSpec>,
+    steps: u64,
+    last_grad_norm: Option<f64>,
 }
 
 /// How a step treats its gradients, from the first pass.
@@ -78,19 +104,58 @@ pub(crate) struct GradStats {
     pub scale: f64,
 }
 
-/// Checks the step arguments against `layout`, then runs the gradient pass: finiteness, norm,
-/// and the clipping factor for `max_grad_norm`.
-pub(crate) fn prepare_step(
-    layout: &[ParamSpec],
-    params: &[FloatSliceMut<'_>],
-    grads: &[FloatSlice<'_>],
-    max_grad_norm: Option<f64>,
-) -> Result<GradStats> {
-    check_list("params", layout, params.iter().map(FloatSliceMut::spec))?;
-    check_list("grads", layout, grads.iter().map(FloatSlice::spec))?;
-    let norm = grad_norm(grads)?;
-    let scale = max_grad_norm.map_or(1.0, |max_norm| clip_coefficient(norm, max_norm));
-    Ok(GradStats { norm, scale })
+impl Progress {
+    /// Progress after `steps` steps over parameters of `layout` (at least one array).
+    pub(crate) fn new(layout: &[ParamSpec], steps: u64) -> Result<Self> {
+        if layout.is_empty() {
+            return Err(TrainingError::value(
+                "params",
+                "expected at least one parameter array, got an empty list",
+            ));
+        }
+        Ok(Self {
+            layout: layout.to_vec(),
+            steps,
+            last_grad_norm: None,
+        })
+    }
+
+    /// Checks the step arguments against the layout, then runs the gradient pass: finiteness,
+    /// norm, and the clipping factor for `max_grad_norm`.
+    pub(crate) fn begin_step(
+        &self,
+        params: &[FloatSliceMut<'_>],
+        grads: &[FloatSlice<'_>],
+        max_grad_norm: Option<f64>,
+    ) -> Result<GradStats> {
+        check_list(
+            "params",
+            &self.layout,
+            params.iter().map(FloatSliceMut::spec),
+        )?;
+        check_list("grads", &self.layout, grads.iter().map(FloatSlice::spec))?;
+        let norm = grad_norm(grads)?;
+        let scale = max_grad_norm.map_or(1.0, |max_norm| clip_coefficient(norm, max_norm));
+        Ok(GradStats { norm, scale })
+    }
+
+    /// Records a completed step; returns its gradient norm.
+    pub(crate) fn end_step(&mut self, stats: GradStats) -> f64 {
+        self.steps += 1;
+        self.last_grad_norm = Some(stats.norm);
+        stats.norm
+    }
+}
+
+/// Fails unless `got` arrays were given for `expected` parameters.
+fn check_count(arg: &'static str, what: &str, expected: usize, got: usize) -> Result<()> {
+    if got == expected {
+        return Ok(());
+    }
+    Err(TrainingError::value(
+        arg,
+        format!("expected {expected} {what} (one per parameter), got {got}"),
+    ))
 }
 
 /// Fails unless `specs` has one entry per `layout` entry, each of the same type and length.
@@ -99,16 +164,7 @@ fn check_list(
     layout: &[ParamSpec],
     specs: impl ExactSizeIterator<Item = ParamSpec>,
 ) -> Result<()> {
-    if specs.len() != layout.len() {
-        return Err(TrainingError::value(
-            arg,
-            format!(
-                "expected {} arrays (one per parameter), got {}",
-                layout.len(),
-                specs.len()
-            ),
-        ));
-    }
+    check_count(arg, "arrays", layout.len(), specs.len())?;
     for (position, (want, got)) in layout.iter().zip(specs).enumerate() {
         if got.dtype != want.dtype {
             let message = format!(
@@ -122,17 +178,6 @@ fn check_list(
             let message = format!("expected {} elements, got {}", want.len, got.len);
             return Err(TrainingError::item(arg, position, message));
         }
-    }
-    Ok(())
-}
-
-/// Fails unless the optimizer was given at least one parameter array.
-pub(crate) fn check_layout(layout: &[ParamSpec]) -> Result<()> {
-    if layout.is_empty() {
-        return Err(TrainingError::value(
-            "params",
-            "expected at least one parameter array, got an empty list",
-        ));
     }
     Ok(())
 }
@@ -151,7 +196,7 @@ pub(crate) fn ensure_non_negative(arg: &'static str, value: f64) -> Result<()> {
 
 /// Fails unless `max_grad_norm` is `None` or finite and > 0.
 pub(crate) fn check_max_grad_norm(max_grad_norm: Option<f64>) -> Result<()> {
-    max_grad_norm.map_or(Ok(()), |value| validate_max_norm("max_grad_norm", value))
+    max_grad_norm.map_or(Ok(()), |value| ensure_positive("max_grad_norm", value))
 }
 
 /// Fails unless `state` has one entry per parameter, each with the parameter's type and length.
@@ -160,16 +205,7 @@ pub(crate) fn check_state_specs<'a>(
     layout: &[ParamSpec],
     state: impl ExactSizeIterator<Item = Option<&'a FloatVec>>,
 ) -> Result<()> {
-    if state.len() != layout.len() {
-        return Err(TrainingError::value(
-            arg,
-            format!(
-                "expected {} buffers (one per parameter), got {}",
-                layout.len(),
-                state.len()
-            ),
-        ));
-    }
+    check_count(arg, "buffers", layout.len(), state.len())?;
     for (position, (want, buffer)) in layout.iter().zip(state).enumerate() {
         if let Some(buffer) = buffer {
             let got = buffer.spec();

@@ -6,8 +6,7 @@ use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
 use super::{
-    check_layout, check_max_grad_norm, check_state_specs, ensure_non_negative, prepare_step,
-    Optimizer, CHUNK,
+    check_max_grad_norm, check_state_specs, ensure_non_negative, Optimizer, Progress, CHUNK,
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -78,10 +77,8 @@ impl SgdConfig {
 #[derive(Debug, Clone)]
 pub struct Sgd {
     config: SgdConfig,
-    layout: Vec<ParamSpec>,
+    progress: Progress,
     momentum_buffers: Vec<Option<FloatVec>>,
-    steps: u64,
-    last_grad_norm: Option<f64>,
 }
 
 impl Sgd {
@@ -100,7 +97,6 @@ impl Sgd {
         momentum_buffers: Vec<Option<FloatVec>>,
     ) -> Result<Self> {
         config.validate()?;
-        check_layout(layout)?;
         check_state_specs(
             "momentum_buffer",
             layout,
@@ -108,10 +104,8 @@ impl Sgd {
         )?;
         Ok(Self {
             config,
-            layout: layout.to_vec(),
+            progress: Progress::new(layout, steps)?,
             momentum_buffers,
-            steps,
-            last_grad_norm: None,
         })
     }
 
@@ -137,7 +131,7 @@ impl Sgd {
     fn missing_buffers(&self) -> Result<Vec<Option<FloatVec>>> {
         self.momentum_buffers
             .iter()
-            .zip(&self.layout)
+            .zip(&self.progress.layout)
             .map(|(buffer, spec)| match buffer {
                 Some(_) => Ok(None),
                 None => FloatVec::zeros("momentum_buffer", *spec).map(Some),
@@ -148,9 +142,11 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn step(&mut self, params: &mut [FloatSliceMut<'_>], grads: &[FloatSlice<'_>]) -> Result<f64> {
-        let stats = prepare_step(&self.layout, params, grads, self.config.max_grad_norm)?;
+        let stats = self
+            .progress
+            .begin_step(params, grads, self.config.max_grad_norm)?;
         let use_momentum = self.config.momentum != 0.0;
-        let mut first = vec![false; self.layout.len()];
+        let mut first = vec![false; self.momentum_buffers.len()];
         if use_momentum {
             let fresh = self.missing_buffers()?;
             for ((slot, new), first) in self.momentum_buffers.iter_mut().zip(fresh).zip(&mut first)
@@ -176,21 +172,11 @@ impl Optimizer for Sgd {
             .for_each(|(((buffer, param), grad), &first)| {
                 update_array(buffer, first, param, *grad, &config, stats.scale)
             });
-        self.steps += 1;
-        self.last_grad_norm = Some(stats.norm);
-        Ok(stats.norm)
+        Ok(self.progress.end_step(stats))
     }
 
-    fn layout(&self) -> &[ParamSpec] {
-        &self.layout
-    }
-
-    fn steps(&self) -> u64 {
-        self.steps
-    }
-
-    fn last_grad_norm(&self) -> Option<f64> {
-        self.last_grad_norm
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     fn lr(&self) -> f64 {
@@ -199,6 +185,17 @@ impl Optimizer for Sgd {
 
     fn set_lr(&mut self, lr: f64) -> Result<()> {
         self.set_config(SgdConfig { lr, ..self.config })
+    }
+
+    fn max_grad_norm(&self) -> Option<f64> {
+        self.config.max_grad_norm
+    }
+
+    fn set_max_grad_norm(&mut self, max_grad_norm: Option<f64>) -> Result<()> {
+        self.set_config(SgdConfig {
+            max_grad_norm,
+            ..self.config
+        })
     }
 }
 
@@ -263,7 +260,7 @@ fn update_array(
         (Some(FloatVec::F64(b)), FloatSliceMut::F64(p), FloatSlice::F64(g)) => {
             momentum_update(p, g, b, first, SgdScalars::new(config, grad_scale))
         }
-        _ => unreachable!("prepare_step and restore check that all dtypes agree"),
+        _ => unreachable!("begin_step and restore check that all dtypes agree"),
     }
 }
 

@@ -1,13 +1,19 @@
-//! The optimizer classes (`SGD`, `Adam`, `AdamW`) and `clip_grad_norm`: parameters are NumPy
-//! arrays updated in place, the state lives in the core optimizer (see the stub file).
+//! The optimizer classes (`Optimizer`, its subclasses `SGD` and `Adam`, and `AdamW(Adam)`) and
+//! `clip_grad_norm`: parameters are NumPy arrays updated in place, the state lives in the core
+//! optimizer (see the stub file).
 
 mod adam;
 mod params;
 mod sgd;
 mod state;
 
+use std::any::Any;
+
+use numpy::PyUntypedArray;
 use pyo3::prelude::*;
-use ruvector_training_core::optim::{self, validate_max_norm, Optimizer};
+use ruvector_training_core::optim::{self, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use ruvector_training_core::validate::ensure_positive;
+use ruvector_training_core::Result as CoreResult;
 
 pub use adam::{PyAdam, PyAdamW};
 pub use sgd::PySgd;
@@ -19,23 +25,181 @@ use params::ParamList;
 #[pyfunction]
 #[pyo3(signature = (grads, max_norm))]
 pub fn clip_grad_norm(grads: &Bound<'_, PyAny>, max_norm: f64) -> PyResult<f64> {
-    validate_max_norm("max_norm", max_norm).map_err(to_py_err)?;
+    ensure_positive("max_norm", max_norm).map_err(to_py_err)?;
     let arrays = ParamList::new("grads", grads)?;
     arrays
         .run_in_place(grads.py(), |views| optim::clip_grad_norm(views, max_norm))?
         .map_err(to_py_err)
 }
 
-/// One step of `optimizer` over `params` with `grads`, the GIL released; returns the gradient
-/// norm before clipping.
-fn step_with(
-    params: &ParamList,
-    optimizer: &mut impl Optimizer,
-    grads: &Bound<'_, PyAny>,
-) -> PyResult<f64> {
-    params
-        .run(grads, |p, g| optimizer.step(p, g))?
-        .map_err(to_py_err)
+/// A core optimizer with typed hyper-parameters, held by the Python base class.
+trait Held: Optimizer + Sync + Any {
+    /// The hyper-parameter struct.
+    type Config: Copy;
+
+    /// The current hyper-parameters.
+    fn current(&self) -> Self::Config;
+
+    /// Replaces the hyper-parameters if valid.
+    fn install(&mut self, config: Self::Config) -> CoreResult<()>;
+}
+
+impl Held for Sgd {
+    type Config = SgdConfig;
+
+    fn current(&self) -> SgdConfig {
+        *self.config()
+    }
+
+    fn install(&mut self, config: SgdConfig) -> CoreResult<()> {
+        self.set_config(config)
+    }
+}
+
+impl Held for Adam {
+    type Config = AdamConfig;
+
+    fn current(&self) -> AdamConfig {
+        *self.config()
+    }
+
+    fn install(&mut self, config: AdamConfig) -> CoreResult<()> {
+        self.set_config(config)
+    }
+}
+
+/// The object-safe view of a [`Held`] optimizer, with downcasting for the subclasses.
+trait AnyOptimizer: Optimizer + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<O: Held> AnyOptimizer for O {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// The base class: the parameter list, the core optimizer, and what all optimizers share.
+#[pyclass(name = "Optimizer", subclass, module = "ruvector_training._core")]
+pub struct PyOptimizer {
+    params: ParamList,
+    inner: Box<dyn AnyOptimizer>,
+}
+
+#[pymethods]
+impl PyOptimizer {
+    /// Updates every parameter in place; returns the gradient norm before clipping.
+    fn step(&mut self, grads: &Bound<'_, PyAny>) -> PyResult<f64> {
+        let inner = &mut self.inner;
+        self.params
+            .run(grads, |p, g| inner.step(p, g))?
+            .map_err(to_py_err)
+    }
+
+    /// Learning rate (finite, >= 0).
+    #[getter]
+    fn lr(&self) -> f64 {
+        self.inner.lr()
+    }
+
+    #[setter]
+    fn set_lr(&mut self, value: f64) -> PyResult<()> {
+        self.inner.set_lr(value).map_err(to_py_err)
+    }
+
+    /// Gradient-norm clipping threshold applied inside `step` (None: off).
+    #[getter]
+    fn max_grad_norm(&self) -> Option<f64> {
+        self.inner.max_grad_norm()
+    }
+
+    #[setter]
+    fn set_max_grad_norm(&mut self, value: Option<f64>) -> PyResult<()> {
+        self.inner.set_max_grad_norm(value).map_err(to_py_err)
+    }
+
+    /// Number of steps taken.
+    #[getter]
+    fn step_count(&self) -> u64 {
+        self.inner.steps()
+    }
+
+    /// Global L2 norm of the last step's gradients before clipping (None before a step).
+    #[getter]
+    fn last_grad_norm(&self) -> Option<f64> {
+        self.inner.last_grad_norm()
+    }
+
+    /// Total number of scalar parameters.
+    #[getter]
+    fn param_count(&self) -> usize {
+        self.params.element_count()
+    }
+
+    /// The parameter arrays (the objects given at construction).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyUntypedArray>> {
+        self.params.arrays(py)
+    }
+}
+
+impl PyOptimizer {
+    /// The base part of a new optimizer object: records `params`, then builds the core
+    /// optimizer for their layout with `build`.
+    fn create<O: Held>(
+        params: &Bound<'_, PyAny>,
+        build: impl FnOnce(&ParamList) -> CoreResult<O>,
+    ) -> PyResult<Self> {
+        let params = ParamList::new("params", params)?;
+        let inner = build(&params).map_err(to_py_err)?;
+        Ok(Self {
+            params,
+            inner: Box::new(inner),
+        })
+    }
+
+    /// The core optimizer, as the subclass's type.
+    fn get<O: Held>(&self) -> &O {
+        self.inner
+            .as_any()
+            .downcast_ref()
+            .expect("each class holds the core optimizer it was built with")
+    }
+
+    /// Applies `change` to a copy of the hyper-parameters and installs it if valid.
+    fn configure<O: Held>(&mut self, change: impl FnOnce(&mut O::Config)) -> PyResult<()> {
+        let optimizer: &mut O = self
+            .inner
+            .as_any_mut()
+            .downcast_mut()
+            .expect("each class holds the core optimizer it was built with");
+        let mut config = optimizer.current();
+        change(&mut config);
+        optimizer.install(config).map_err(to_py_err)
+    }
+
+    /// `"Name(3 arrays, 1000 parameters, lr=0.001, {details}, max_grad_norm=None)"`.
+    fn describe(&self, py: Python<'_>, name: &str, details: &str) -> String {
+        let arrays = self.params.len();
+        let plural = if arrays == 1 { "" } else { "s" };
+        format!(
+            "{name}({arrays} array{plural}, {} parameters, lr={}, {details}, max_grad_norm={})",
+            self.params.element_count(),
+            repr_float(py, self.inner.lr()),
+            repr_option(py, self.inner.max_grad_norm()),
+        )
+    }
+
+    /// Replaces the core optimizer (after a successful `load_state_dict`).
+    fn replace<O: Held>(&mut self, restored: CoreResult<O>) -> PyResult<()> {
+        self.inner = Box::new(restored.map_err(to_py_err)?);
+        Ok(())
+    }
 }
 
 /// `repr` of an optional float as Python prints it.

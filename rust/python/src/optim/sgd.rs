@@ -1,20 +1,24 @@
 //! The `SGD` Python class.
 
-use numpy::PyUntypedArray;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Optimizer, Sgd, SgdConfig};
 
-use super::params::ParamList;
 use super::state::{buffer_to_numpy, load_buffer, new_state_dict, LoadedState};
-use super::{repr_bool, repr_float, repr_option, step_with};
-use crate::arrays::to_py_err;
+use super::{repr_bool, repr_float, Held, PyOptimizer};
 
 /// `torch.optim.SGD` on NumPy arrays updated in place (see the stub file).
-#[pyclass(name = "SGD", module = "ruvector_training._core")]
-pub struct PySgd {
-    params: ParamList,
-    inner: Sgd,
+#[pyclass(name = "SGD", extends = PyOptimizer, module = "ruvector_training._core")]
+pub struct PySgd;
+
+/// The hyper-parameters of the `SGD` object `slf`.
+fn config(slf: &PyRef<'_, PySgd>) -> SgdConfig {
+    slf.as_super().get::<Sgd>().current()
+}
+
+/// Applies `change` to the hyper-parameters of `slf` if the result is valid.
+fn configure(mut slf: PyRefMut<'_, PySgd>, change: impl FnOnce(&mut SgdConfig)) -> PyResult<()> {
+    slf.as_super().configure::<Sgd>(change)
 }
 
 #[pymethods]
@@ -29,7 +33,7 @@ impl PySgd {
         nesterov: bool,
         weight_decay: f64,
         max_grad_norm: Option<f64>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<PyClassInitializer<Self>> {
         let config = SgdConfig {
             lr,
             momentum,
@@ -38,123 +42,74 @@ impl PySgd {
             weight_decay,
             max_grad_norm,
         };
-        config.validate().map_err(to_py_err)?;
-        let params = ParamList::new("params", params)?;
-        let inner = Sgd::new(config, params.layout()).map_err(to_py_err)?;
-        Ok(Self { params, inner })
-    }
-
-    /// Updates every parameter in place; returns the gradient norm before clipping.
-    fn step(&mut self, grads: &Bound<'_, PyAny>) -> PyResult<f64> {
-        step_with(&self.params, &mut self.inner, grads)
-    }
-
-    /// Learning rate (finite, >= 0).
-    #[getter]
-    fn lr(&self) -> f64 {
-        self.inner.config().lr
-    }
-
-    #[setter]
-    fn set_lr(&mut self, value: f64) -> PyResult<()> {
-        self.configure(|c| c.lr = value)
+        config.validate().map_err(crate::arrays::to_py_err)?;
+        let base = PyOptimizer::create(params, |p| Sgd::new(config, p.layout()))?;
+        Ok(PyClassInitializer::from(base).add_subclass(Self))
     }
 
     /// Momentum factor (finite, >= 0).
     #[getter]
-    fn momentum(&self) -> f64 {
-        self.inner.config().momentum
+    fn momentum(slf: PyRef<'_, Self>) -> f64 {
+        config(&slf).momentum
     }
 
     #[setter]
-    fn set_momentum(&mut self, value: f64) -> PyResult<()> {
-        self.configure(|c| c.momentum = value)
+    fn set_momentum(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+        configure(slf, |c| c.momentum = value)
     }
 
     /// Dampening of the momentum update.
     #[getter]
-    fn dampening(&self) -> f64 {
-        self.inner.config().dampening
+    fn dampening(slf: PyRef<'_, Self>) -> f64 {
+        config(&slf).dampening
     }
 
     #[setter]
-    fn set_dampening(&mut self, value: f64) -> PyResult<()> {
-        self.configure(|c| c.dampening = value)
+    fn set_dampening(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+        configure(slf, |c| c.dampening = value)
     }
 
     /// Nesterov momentum.
     #[getter]
-    fn nesterov(&self) -> bool {
-        self.inner.config().nesterov
+    fn nesterov(slf: PyRef<'_, Self>) -> bool {
+        config(&slf).nesterov
     }
 
     #[setter]
-    fn set_nesterov(&mut self, value: bool) -> PyResult<()> {
-        self.configure(|c| c.nesterov = value)
+    fn set_nesterov(slf: PyRefMut<'_, Self>, value: bool) -> PyResult<()> {
+        configure(slf, |c| c.nesterov = value)
     }
 
     /// L2 penalty (finite, >= 0).
     #[getter]
-    fn weight_decay(&self) -> f64 {
-        self.inner.config().weight_decay
+    fn weight_decay(slf: PyRef<'_, Self>) -> f64 {
+        config(&slf).weight_decay
     }
 
     #[setter]
-    fn set_weight_decay(&mut self, value: f64) -> PyResult<()> {
-        self.configure(|c| c.weight_decay = value)
-    }
-
-    /// Gradient-norm clipping threshold applied inside `step` (None: off).
-    #[getter]
-    fn max_grad_norm(&self) -> Option<f64> {
-        self.inner.config().max_grad_norm
-    }
-
-    #[setter]
-    fn set_max_grad_norm(&mut self, value: Option<f64>) -> PyResult<()> {
-        self.configure(|c| c.max_grad_norm = value)
-    }
-
-    /// Number of steps taken.
-    #[getter]
-    fn step_count(&self) -> u64 {
-        self.inner.steps()
-    }
-
-    /// Global L2 norm of the last step's gradients before clipping (None before a step).
-    #[getter]
-    fn last_grad_norm(&self) -> Option<f64> {
-        self.inner.last_grad_norm()
-    }
-
-    /// Total number of scalar parameters.
-    #[getter]
-    fn param_count(&self) -> usize {
-        self.params.element_count()
-    }
-
-    /// The parameter arrays (the objects given at construction).
-    #[getter]
-    fn params<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyUntypedArray>> {
-        self.params.arrays(py)
+    fn set_weight_decay(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+        configure(slf, |c| c.weight_decay = value)
     }
 
     /// Hyper-parameters, step count and NumPy copies of the momentum buffers.
-    fn state_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let config = self.inner.config();
-        let dict = new_state_dict(py, "SGD", self.inner.steps())?;
-        dict.set_item("lr", config.lr)?;
-        dict.set_item("momentum", config.momentum)?;
-        dict.set_item("dampening", config.dampening)?;
-        dict.set_item("nesterov", config.nesterov)?;
-        dict.set_item("weight_decay", config.weight_decay)?;
-        dict.set_item("max_grad_norm", config.max_grad_norm)?;
-        let mut state = Vec::with_capacity(self.params.len());
-        for (i, buffer) in self.inner.momentum_buffers().iter().enumerate() {
+    fn state_dict<'py>(slf: PyRef<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let py = slf.py();
+        let base = slf.as_super();
+        let sgd = base.get::<Sgd>();
+        let c = sgd.config();
+        let dict = new_state_dict(py, "SGD", sgd.steps())?;
+        dict.set_item("lr", c.lr)?;
+        dict.set_item("momentum", c.momentum)?;
+        dict.set_item("dampening", c.dampening)?;
+        dict.set_item("nesterov", c.nesterov)?;
+        dict.set_item("weight_decay", c.weight_decay)?;
+        dict.set_item("max_grad_norm", c.max_grad_norm)?;
+        let mut state = Vec::with_capacity(base.params.len());
+        for (i, buffer) in sgd.momentum_buffers().iter().enumerate() {
             let entry = PyDict::new(py);
             let array = buffer
                 .as_ref()
-                .map(|b| buffer_to_numpy(py, b, self.params.shape(i)))
+                .map(|b| buffer_to_numpy(py, b, base.params.shape(i)))
                 .transpose()?;
             entry.set_item("momentum_buffer", array)?;
             state.push(entry);
@@ -164,7 +119,8 @@ impl PySgd {
     }
 
     /// Restores a `state_dict()`; checked completely before anything changes.
-    fn load_state_dict(&mut self, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn load_state_dict(mut slf: PyRefMut<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
+        let base = slf.as_super();
         let loaded = LoadedState::open(state_dict, "SGD")?;
         let config = SgdConfig {
             lr: loaded.extract("lr", "a float")?,
@@ -175,37 +131,26 @@ impl PySgd {
             max_grad_norm: loaded.extract("max_grad_norm", "a float or None")?,
         };
         let buffers = loaded
-            .per_param(&self.params)?
+            .per_param(&base.params)?
             .iter()
             .enumerate()
-            .map(|(i, entry)| load_buffer(entry, "momentum_buffer", &self.params, i))
+            .map(|(i, entry)| load_buffer(entry, "momentum_buffer", &base.params, i))
             .collect::<PyResult<Vec<_>>>()?;
-        self.inner = Sgd::restore(config, self.params.layout(), loaded.steps()?, buffers)
-            .map_err(to_py_err)?;
-        Ok(())
+        let steps = loaded.steps()?;
+        let restored = Sgd::restore(config, base.params.layout(), steps, buffers);
+        base.replace(restored)
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let c = self.inner.config();
-        format!(
-            "SGD({} arrays, {} parameters, lr={}, momentum={}, dampening={}, nesterov={}, weight_decay={}, max_grad_norm={})",
-            self.params.len(),
-            self.params.element_count(),
-            repr_float(py, c.lr),
+    fn __repr__(slf: PyRef<'_, Self>) -> String {
+        let py = slf.py();
+        let c = config(&slf);
+        let details = format!(
+            "momentum={}, dampening={}, nesterov={}, weight_decay={}",
             repr_float(py, c.momentum),
             repr_float(py, c.dampening),
             repr_bool(c.nesterov),
             repr_float(py, c.weight_decay),
-            repr_option(py, c.max_grad_norm),
-        )
-    }
-}
-
-impl PySgd {
-    /// Applies `change` to a copy of the hyper-parameters and installs it if valid.
-    fn configure(&mut self, change: impl FnOnce(&mut SgdConfig)) -> PyResult<()> {
-        let mut config = *self.inner.config();
-        change(&mut config);
-        self.inner.set_config(config).map_err(to_py_err)
+        );
+        slf.as_super().describe(py, "SGD", &details)
     }
 }
