@@ -55,7 +55,7 @@ impl<'py> LoadedState<'py> {
         let saved: String = this.extract("optimizer", "a string")?;
         if saved != optimizer {
             return Err(PyValueError::new_err(format!(
-                "state_dict['optimizer']: this is a {optimizer}, the state was saved by {saved}"
+                "state_dict['optimizer']: expected '{optimizer}', got '{saved}' (saved by another optimizer class)"
             )));
         }
         Ok(this)
