@@ -1,0 +1,227 @@
+"""Graph-loss benchmark: ruvector_training vs NumPy (np.add.at) vs PyTorch (CPU), forward +
+backward, on the Facebook page-page graph (``../shared/data/facebook/edges.csv``: 22,470 nodes,
+171,002 edges).
+
+What is timed, per case, is one call that returns the loss *and* the gradient w.r.t. the
+embeddings (N=22,470, D=128, standard normal, seed 0):
+
+- ``local``: LocalContrastiveLoss(margin=1.0, mean) over the graph's edges labelled similar plus
+  as many uniformly random node pairs labelled dissimilar (seed 0);
+- ``spectral``: SpectralRegularization(lam=0.01, normalized=True) over the graph's edges.
+
+Peers: a self-contained NumPy implementation (gather rows, per-edge terms, ``np.add.at`` scatter
+of the edge gradients into both endpoints) and, when torch is importable, the same computation
+with autograd (``index_select`` + ``.backward()``). The first call of each library is also the
+check that its loss and gradient agree with ours. Times are best-of-N, round-robin. Threads:
+``RAYON_NUM_THREADS`` if set, else the CPUs this process may run on (torch gets the same).
+
+Run::
+
+    python benches/losses.py                 # float32, 10 rounds
+    python benches/losses.py --dtype float64 --rounds 5
+    PYTHONPATH=python /work/benchvenv/bin/python benches/losses.py   # with torch from a venv
+
+Skips cleanly (exit 0) when the data file is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "facebook" / "edges.csv"
+DIM = 128
+SEED = 0
+MARGIN = 1.0
+LAM = 0.01
+LOSS_RTOL = 1e-4
+GRAD_TOL = 1e-4  # max |ours - peer| / max |peer|
+
+
+def thread_count() -> int:
+    env = os.environ.get("RAYON_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def import_torch(n_threads: int, wanted: bool) -> Any | None:
+    if not wanted:
+        return None
+    try:
+        import torch
+    except ImportError as exc:
+        print(f"note: torch is not importable ({exc}); the torch column is n/a")
+        return None
+    torch.set_num_threads(n_threads)
+    return torch
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy peers
+
+
+def numpy_local(z: np.ndarray, edges: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    i, j = edges[:, 0], edges[:, 1]
+    diff = z[i] - z[j]
+    d2 = np.einsum("ed,ed->e", diff, diff)
+    d = np.sqrt(d2)
+    gap = MARGIN - d
+    items = np.where(labels, d2, np.maximum(gap, 0) ** 2)
+    weight = 1.0 / len(edges)
+    safe = np.where(d > 0, d, 1)
+    coef = np.where(labels, 2.0, np.where(gap > 0, -2.0 * gap / safe, 0.0)) * weight
+    g_edge = coef[:, None].astype(z.dtype) * diff
+    grad = np.zeros_like(z)
+    np.add.at(grad, i, g_edge)
+    np.add.at(grad, j, -g_edge)
+    return float(items.sum(dtype=np.float64) * weight), grad
+
+
+def numpy_spectral(z: np.ndarray, edges: np.ndarray) -> tuple[float, np.ndarray]:
+    keep = edges[:, 0] != edges[:, 1]
+    i, j = edges[keep, 0], edges[keep, 1]
+    degree = np.bincount(i, minlength=len(z)) + np.bincount(j, minlength=len(z))
+    scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1)), 0.0).astype(z.dtype)
+    y = z * scale[:, None]
+    diff = y[i] - y[j]
+    loss = LAM * float(np.einsum("ed,ed->", diff, diff, dtype=np.float64))
+    g_edge = (2.0 * LAM) * diff
+    grad_y = np.zeros_like(z)
+    np.add.at(grad_y, i, g_edge)
+    np.add.at(grad_y, j, -g_edge)
+    return loss, grad_y * scale[:, None]
+
+
+# --------------------------------------------------------------------------------------------
+# torch peers
+
+
+def torch_local(torch: Any, z: np.ndarray, edges: np.ndarray, labels: np.ndarray) -> Callable:
+    i, j = torch.from_numpy(edges[:, 0]), torch.from_numpy(edges[:, 1])
+    similar = torch.from_numpy(labels)
+
+    def run() -> tuple[float, np.ndarray]:
+        zt = torch.from_numpy(z).requires_grad_(True)
+        diff = zt.index_select(0, i) - zt.index_select(0, j)
+        d2 = (diff * diff).sum(dim=1)
+        # sqrt(d2 + 0) has an infinite gradient at 0; clamp like a careful torch user would.
+        d = d2.clamp_min(1e-30).sqrt()
+        items = torch.where(similar, d2, (MARGIN - d).clamp_min(0) ** 2)
+        loss = items.mean()
+        loss.backward()
+        return float(loss.detach()), zt.grad.numpy()
+
+    return run
+
+
+def torch_spectral(torch: Any, z: np.ndarray, edges: np.ndarray) -> Callable:
+    keep = edges[:, 0] != edges[:, 1]
+    i, j = torch.from_numpy(edges[keep, 0]), torch.from_numpy(edges[keep, 1])
+    degree = torch.bincount(i, minlength=len(z)) + torch.bincount(j, minlength=len(z))
+    scale = torch.where(degree > 0, degree.clamp_min(1).to(torch.float64).rsqrt(), 0.0)
+    scale = scale.to(torch.from_numpy(z).dtype)[:, None]
+
+    def run() -> tuple[float, np.ndarray]:
+        zt = torch.from_numpy(z).requires_grad_(True)
+        y = zt * scale
+        diff = y.index_select(0, i) - y.index_select(0, j)
+        loss = LAM * (diff * diff).sum()
+        loss.backward()
+        return float(loss.detach()), zt.grad.numpy()
+
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def best_of(cases: dict[str, Callable], rounds: int) -> dict[str, float]:
+    best = {name: float("inf") for name in cases}
+    for _ in range(rounds):
+        for name, run in cases.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def check(name: str, ours: tuple[float, np.ndarray], peer: tuple[float, np.ndarray]) -> None:
+    loss_err = abs(ours[0] - peer[0]) / max(abs(peer[0]), 1e-30)
+    grad_err = float(np.max(np.abs(ours[1] - peer[1])) / max(np.max(np.abs(peer[1])), 1e-30))
+    if loss_err > LOSS_RTOL or grad_err > GRAD_TOL:
+        sys.exit(f"{name}: disagrees with ours (loss rel {loss_err:.2e}, grad {grad_err:.2e})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+    if not DATA.exists():
+        print(f"skipped: {DATA} not found")
+        return
+    import ruvector_training as rt
+
+    n_threads = thread_count()
+    torch = import_torch(n_threads, not args.no_torch)
+    edges = np.loadtxt(DATA, delimiter=",", skiprows=1, dtype=np.int64)
+    n = int(edges.max()) + 1
+    rng = np.random.default_rng(SEED)
+    z = rng.standard_normal((n, DIM)).astype(args.dtype)
+    random_pairs = rng.integers(0, n, size=edges.shape)
+    local_edges = np.concatenate([edges, random_pairs])
+    labels = np.concatenate([np.ones(len(edges), bool), np.zeros(len(random_pairs), bool)])
+
+    local = rt.LocalContrastiveLoss(margin=MARGIN)
+    spectral = rt.SpectralRegularization(lam=LAM, normalized=True)
+
+    def ours_local():
+        value, grads = local(z, local_edges, labels)
+        return value, grads[0]
+
+    def ours_spectral():
+        value, grads = spectral(z, edges)
+        return value, grads[0]
+
+    suites = {
+        f"local contrastive (E={len(local_edges):,})": {
+            "ours": ours_local,
+            "numpy": lambda: numpy_local(z, local_edges, labels),
+            **({"torch": torch_local(torch, z, local_edges, labels)} if torch else {}),
+        },
+        f"spectral, normalized (E={len(edges):,})": {
+            "ours": ours_spectral,
+            "numpy": lambda: numpy_spectral(z, edges),
+            **({"torch": torch_spectral(torch, z, edges)} if torch else {}),
+        },
+    }
+    print(
+        f"Facebook graph: N={n:,}, D={DIM}, {args.dtype}, {n_threads} threads, "
+        f"best of {args.rounds} (forward + backward)\n"
+    )
+    print("| case | ours (ms) | numpy (ms) | torch (ms) | numpy / ours | torch / ours |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for case, runs in suites.items():
+        ours = runs["ours"]()
+        for name, run in runs.items():
+            if name != "ours":
+                check(f"{case} {name}", ours, run())
+        best = best_of(runs, args.rounds)
+        t_ours = best["ours"]
+        cells = [f"{best[k] * 1e3:.1f}" if k in best else "n/a" for k in ("numpy", "torch")]
+        ratios = [f"{best[k] / t_ours:.1f}x" if k in best else "n/a" for k in ("numpy", "torch")]
+        print(f"| {case} | {t_ours * 1e3:.1f} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+
+
+if __name__ == "__main__":
+    main()
