@@ -1,0 +1,130 @@
+//! Criterion benchmark of the graph losses and the triplet loss, forward + backward (one
+//! `forward` call computes the loss and the gradient).
+//!
+//! Run with `cargo bench -p ruvector-training-core --bench losses`. The graph cases use a random
+//! graph the size of the Facebook page-page graph (N = 22,470, E = 171,002, D = 128) so the bench
+//! needs no data file; `benches/losses.py` times the real graph against NumPy and PyTorch.
+//!
+//! Cases (f32):
+//! - `graph_losses/local_contrastive`: every edge similar.
+//! - `graph_losses/spectral_normalized`: `L_sym`, unit weights.
+//! - `triplet/{euclidean,cosine}`: B = 4096, K = 8, D = 128.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use ruvector_training_core::{
+    Distance, LocalContrastiveLoss, MatRef, NegativesRef, Reduction, SpectralRegularization,
+    TripletBatch, TripletLoss,
+};
+
+const NODES: usize = 22_470;
+const EDGES: usize = 171_002;
+const DIM: usize = 128;
+
+/// A tiny deterministic LCG (Knuth's MMIX constants) so the bench needs no `rand` dependency.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0
+    }
+
+    /// Next value uniform in `[-1, 1)`.
+    fn next_f32(&mut self) -> f32 {
+        let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        2.0 * unit - 1.0
+    }
+
+    fn values(&mut self, len: usize) -> Vec<f32> {
+        (0..len).map(|_| self.next_f32()).collect()
+    }
+}
+
+fn graph_losses(c: &mut Criterion) {
+    let mut rng = Lcg(0x5eed);
+    let z = rng.values(NODES * DIM);
+    let edges: Vec<[usize; 2]> = (0..EDGES)
+        .map(|_| {
+            let i = (rng.next_u64() >> 33) as usize % NODES;
+            let j = (rng.next_u64() >> 33) as usize % NODES;
+            [i, j]
+        })
+        .collect();
+    let embeddings = MatRef::new(&z, NODES, DIM);
+    let local = LocalContrastiveLoss {
+        margin: 1.0,
+        reduction: Reduction::Mean,
+    };
+    let spectral = SpectralRegularization {
+        lam: 0.01,
+        normalized: true,
+    };
+    local
+        .forward(embeddings, &edges, None)
+        .expect("valid input");
+    spectral
+        .forward(embeddings, &edges, None)
+        .expect("valid input");
+
+    let mut group = c.benchmark_group("graph_losses");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements(EDGES as u64));
+    group.bench_function("local_contrastive", |b| {
+        b.iter(|| black_box(local.forward(embeddings, &edges, None).unwrap()))
+    });
+    group.bench_function("spectral_normalized", |b| {
+        b.iter(|| black_box(spectral.forward(embeddings, &edges, None).unwrap()))
+    });
+    group.finish();
+}
+
+fn triplet(c: &mut Criterion) {
+    const B: usize = 4096;
+    const K: usize = 8;
+    let mut rng = Lcg(0x7219);
+    let (anchors, positives, negatives) = (
+        rng.values(B * DIM),
+        rng.values(B * DIM),
+        rng.values(B * K * DIM),
+    );
+    let batch = TripletBatch {
+        anchors: MatRef::new(&anchors, B, DIM),
+        positives: MatRef::new(&positives, B, DIM),
+        negatives: NegativesRef {
+            data: &negatives,
+            batch: B,
+            per_row: K,
+            dim: DIM,
+        },
+    };
+    let mut group = c.benchmark_group("triplet");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Elements((B * K) as u64));
+    for distance in [Distance::Euclidean, Distance::Cosine] {
+        let loss = TripletLoss {
+            margin: 1.0,
+            distance,
+            reduction: Reduction::Mean,
+        };
+        loss.forward(&batch).expect("valid input");
+        group.bench_function(distance.name(), |b| {
+            b.iter(|| black_box(loss.forward(&batch).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, graph_losses, triplet);
+criterion_main!(benches);
