@@ -3,13 +3,11 @@
 
 use rayon::prelude::*;
 
-use super::{ensure_non_empty, ensure_same_shape};
+use super::{ensure_non_empty, ensure_same_shape, norm_divisor, unit_backward};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
-use crate::linalg::{
-    dot, filled_vec, normalize_rows_backward, normalize_rows_into, scaled_copy, MatRef,
-};
+use crate::linalg::{dot, filled_vec, scaled_copy, MatRef};
 use crate::validate::{ensure_finite, format_shape};
 
 /// Loss value and gradients of one forward pass.
@@ -68,10 +66,6 @@ impl CosineSimilarityLoss {
             Reduction::Mean => 1.0 / b as f64,
             Reduction::Sum | Reduction::None => 1.0,
         };
-        let mut unit_u = filled_vec("u", b * d, T::ZERO)?;
-        let mut unit_v = filled_vec("v", b * d, T::ZERO)?;
-        let div_u = normalize_rows_into("u", u, &mut unit_u)?;
-        let div_v = normalize_rows_into("v", v, &mut unit_v)?;
         let mut out = CosineSimilarityOutput {
             pair_losses: filled_vec("scores", b, 0.0)?,
             loss: 0.0,
@@ -84,15 +78,19 @@ impl CosineSimilarityLoss {
             .zip(out.pair_losses.par_iter_mut())
             .enumerate()
             .for_each(|(i, ((grad_u, grad_v), loss))| {
-                let (ui, vi) = (&unit_u[i * d..(i + 1) * d], &unit_v[i * d..(i + 1) * d]);
-                let residual = dot(ui, vi).to_f64() - scores[i].to_f64();
+                let (ui, vi) = (u.row(i), v.row(i));
+                let (div_u, div_v) = (norm_divisor(ui), norm_divisor(vi));
+                let (inv_u, inv_v) = (T::ONE / div_u, T::ONE / div_v);
+                let cosine = dot(ui, vi) * inv_u * inv_v;
+                let residual = cosine.to_f64() - scores[i].to_f64();
                 *loss = residual * residual;
+                // d/d(unit u) = c * unit v and vice versa, then back through each normalisation.
                 let c = T::from_f64(2.0 * residual * weight);
-                scaled_copy(c, vi, grad_u);
-                scaled_copy(c, ui, grad_v);
+                scaled_copy(c * inv_v, vi, grad_u);
+                scaled_copy(c * inv_u, ui, grad_v);
+                unit_backward(grad_u, ui, div_u);
+                unit_backward(grad_v, vi, div_v);
             });
-        normalize_rows_backward(&mut out.grad_u, &unit_u, &div_u, d);
-        normalize_rows_backward(&mut out.grad_v, &unit_v, &div_v, d);
         let total: f64 = out.pair_losses.iter().sum();
         out.loss = total
             * if self.reduction == Reduction::Mean {

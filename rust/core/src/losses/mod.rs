@@ -18,7 +18,7 @@ use multiversion::multiversion;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::MatRef;
+use crate::linalg::{dot, MatRef, NORM_EPS};
 use crate::validate::format_shape;
 
 /// `||x - y||^2`, with several accumulators so it vectorises.
@@ -68,6 +68,28 @@ pub(crate) fn euclidean_distance<T: Float>(x: &[T], y: &[T]) -> (T, T) {
         T::ZERO
     };
     (distance, inverse)
+}
+
+/// `max(||x||, NORM_EPS)`: the divisor of the cosine normalisation `u = x / max(||x||, eps)`.
+#[inline]
+pub(crate) fn norm_divisor<T: Float>(x: &[T]) -> T {
+    dot(x, x).sqrt().max_of(T::from_f64(NORM_EPS))
+}
+
+/// Maps `g`, a gradient w.r.t. `u = x / divisor` (`divisor` from [`norm_divisor`]), to the
+/// gradient w.r.t. `x`, in place: `(g - u (u . g)) / ||x||` above the floor, `g / eps` at it.
+/// The row form of [`crate::linalg::normalize_rows_backward`], for kernels that never store `u`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub(crate) fn unit_backward<T: Float>(g: &mut [T], x: &[T], divisor: T) {
+    let inv = T::ONE / divisor;
+    if divisor > T::from_f64(NORM_EPS) {
+        let projection = dot(x, g) * inv * inv;
+        for (gi, &xi) in g.iter_mut().zip(x) {
+            *gi = (*gi - xi * projection) * inv;
+        }
+    } else {
+        g.iter_mut().for_each(|v| *v *= inv);
+    }
 }
 
 /// Fails unless `x` has at least one row and one column.

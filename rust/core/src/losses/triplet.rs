@@ -3,11 +3,14 @@
 
 use rayon::prelude::*;
 
-use super::{add_scaled_difference, ensure_non_empty, ensure_same_shape, euclidean_distance};
+use super::{
+    add_scaled_difference, ensure_non_empty, ensure_same_shape, euclidean_distance, norm_divisor,
+    unit_backward,
+};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::{NegativesRef, Reduction};
-use crate::linalg::{axpy, dot, filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
+use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
 
 /// How a triplet's distances are measured.
@@ -88,7 +91,7 @@ impl Default for TripletLoss {
     }
 }
 
-/// The three inputs as the kernel sees them (normalised rows for cosine distance).
+/// The three inputs, negatives as a `(B * K, D)` matrix.
 struct Rows<'a, T> {
     anchors: MatRef<'a, T>,
     positives: MatRef<'a, T>,
@@ -120,33 +123,12 @@ impl TripletLoss {
             grad_positives: filled_vec("positives", b * d, T::ZERO)?,
             grad_negatives: filled_vec("negatives", b * k * d, T::ZERO)?,
         };
-        match self.distance {
-            Distance::Euclidean => {
-                let rows = Rows {
-                    anchors: batch.anchors,
-                    positives: batch.positives,
-                    negatives,
-                };
-                self.run(&rows, k, weight, &mut out);
-            }
-            Distance::Cosine => {
-                let mut unit_a = filled_vec("anchors", b * d, T::ZERO)?;
-                let mut unit_p = filled_vec("positives", b * d, T::ZERO)?;
-                let mut unit_n = filled_vec("negatives", b * k * d, T::ZERO)?;
-                let div_a = normalize_rows_into("anchors", batch.anchors, &mut unit_a)?;
-                let div_p = normalize_rows_into("positives", batch.positives, &mut unit_p)?;
-                let div_n = normalize_rows_into("negatives", negatives, &mut unit_n)?;
-                let rows = Rows {
-                    anchors: MatRef::new(&unit_a, b, d),
-                    positives: MatRef::new(&unit_p, b, d),
-                    negatives: MatRef::new(&unit_n, b * k, d),
-                };
-                self.run(&rows, k, weight, &mut out);
-                normalize_rows_backward(&mut out.grad_anchors, &unit_a, &div_a, d);
-                normalize_rows_backward(&mut out.grad_positives, &unit_p, &div_p, d);
-                normalize_rows_backward(&mut out.grad_negatives, &unit_n, &div_n, d);
-            }
-        }
+        let rows = Rows {
+            anchors: batch.anchors,
+            positives: batch.positives,
+            negatives,
+        };
+        self.run(&rows, k, weight, &mut out);
         let total: f64 = out.triplet_losses.iter().sum();
         out.loss = total
             * if self.reduction == Reduction::Mean {
@@ -174,11 +156,10 @@ impl TripletLoss {
         Ok(())
     }
 
-    /// Fills losses and gradients (w.r.t. the kernel's rows) one anchor per task.
+    /// Fills losses and gradients one anchor per task.
     fn run<T: Float>(&self, rows: &Rows<'_, T>, k: usize, weight: f64, out: &mut TripletOutput<T>) {
         let d = rows.anchors.cols;
-        let margin = self.margin;
-        let distance = self.distance;
+        let (margin, distance) = (self.margin, self.distance);
         out.grad_anchors
             .par_chunks_mut(d)
             .zip(out.grad_positives.par_chunks_mut(d))
@@ -186,62 +167,107 @@ impl TripletLoss {
             .zip(out.triplet_losses.par_chunks_mut(k))
             .enumerate()
             .for_each(|(i, (((grad_a, grad_p), grad_n), losses))| {
-                let a = rows.anchors.row(i);
-                let p = rows.positives.row(i);
-                let negatives = &rows.negatives.data[i * k * d..(i + 1) * k * d];
-                let (d_ap, inv_ap) = measure(distance, a, p);
-                // Sum of the weights of the active triplets: the coefficient of d(a, p).
-                let mut active = 0.0;
-                for ((n, grad_n), loss) in negatives
-                    .chunks_exact(d)
-                    .zip(grad_n.chunks_exact_mut(d))
-                    .zip(losses.iter_mut())
-                {
-                    let (d_an, inv_an) = measure(distance, a, n);
-                    let hinge = (d_ap - d_an).to_f64() + margin;
-                    if hinge <= 0.0 {
-                        continue;
-                    }
-                    *loss = hinge;
-                    active += weight;
-                    let w = T::from_f64(weight);
-                    match distance {
-                        // d(a, n) = ||a - n||: da -= w (a - n)/d, dn += w (a - n)/d
-                        Distance::Euclidean => {
-                            add_scaled_difference(-w * inv_an, a, n, grad_a);
-                            add_scaled_difference(w * inv_an, a, n, grad_n);
-                        }
-                        // d(a, n) = 1 - a.n: da += w n, dn += w a
-                        Distance::Cosine => {
-                            axpy(w, n, grad_a);
-                            axpy(w, a, grad_n);
-                        }
-                    }
-                }
-                if active > 0.0 {
-                    let c = T::from_f64(active);
-                    match distance {
-                        Distance::Euclidean => {
-                            add_scaled_difference(c * inv_ap, a, p, grad_a);
-                            add_scaled_difference(-c * inv_ap, a, p, grad_p);
-                        }
-                        Distance::Cosine => {
-                            axpy(-c, p, grad_a);
-                            axpy(-c, a, grad_p);
-                        }
-                    }
+                let row = RowInputs {
+                    a: rows.anchors.row(i),
+                    p: rows.positives.row(i),
+                    negatives: &rows.negatives.data[i * k * d..(i + 1) * k * d],
+                    margin,
+                    weight,
+                };
+                let grads = RowGrads {
+                    a: grad_a,
+                    p: grad_p,
+                    negatives: grad_n,
+                };
+                match distance {
+                    Distance::Euclidean => euclidean_row(&row, grads, losses),
+                    Distance::Cosine => cosine_row(&row, grads, losses),
                 }
             });
     }
 }
 
-/// `(d(x, y), 1/d)` for Euclidean distance (`1/d` is 0 at `d = 0`); `(1 - x.y, 0)` for cosine
-/// distance on normalised rows (its gradient needs no factor).
-#[inline]
-fn measure<T: Float>(distance: Distance, x: &[T], y: &[T]) -> (T, T) {
-    match distance {
-        Distance::Euclidean => euclidean_distance(x, y),
-        Distance::Cosine => (T::ONE - dot(x, y), T::ZERO),
+/// One anchor's inputs and the scalars its triplets need.
+struct RowInputs<'a, T> {
+    a: &'a [T],
+    p: &'a [T],
+    /// `K * D`: the anchor's negatives.
+    negatives: &'a [T],
+    margin: f64,
+    /// d(reduced loss) / d(triplet loss).
+    weight: f64,
+}
+
+/// One anchor's gradient rows (zero on entry).
+struct RowGrads<'a, T> {
+    a: &'a mut [T],
+    p: &'a mut [T],
+    negatives: &'a mut [T],
+}
+
+/// `d = ||x - y||`: `dd/dx = (x - y) / d` (0 at `d = 0`), `dd/dy = -dd/dx`.
+fn euclidean_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losses: &mut [f64]) {
+    let (a, p, d) = (row.a, row.p, row.a.len());
+    let (d_ap, inv_ap) = euclidean_distance(a, p);
+    // Sum of the weights of the active triplets: the coefficient of d(a, p).
+    let mut active = 0.0;
+    for ((n, grad_n), loss) in row
+        .negatives
+        .chunks_exact(d)
+        .zip(grads.negatives.chunks_exact_mut(d))
+        .zip(losses.iter_mut())
+    {
+        let (d_an, inv_an) = euclidean_distance(a, n);
+        let hinge = (d_ap - d_an).to_f64() + row.margin;
+        if hinge > 0.0 {
+            *loss = hinge;
+            active += row.weight;
+            let w = T::from_f64(row.weight);
+            add_scaled_difference(-w * inv_an, a, n, grads.a);
+            add_scaled_difference(w * inv_an, a, n, grad_n);
+        }
+    }
+    if active > 0.0 {
+        let c = T::from_f64(active);
+        add_scaled_difference(c * inv_ap, a, p, grads.a);
+        add_scaled_difference(-c * inv_ap, a, p, grads.p);
+    }
+}
+
+/// `d = 1 - u_x . u_y` with `u = x / max(||x||, eps)`: `dd/du_x = -u_y`, then back through each
+/// row's normalisation, in one pass that never stores the unit rows.
+fn cosine_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losses: &mut [f64]) {
+    let (a, p, d) = (row.a, row.p, row.a.len());
+    let (div_a, div_p) = (norm_divisor(a), norm_divisor(p));
+    let (inv_a, inv_p) = (T::ONE / div_a, T::ONE / div_p);
+    let d_ap = T::ONE - dot(a, p) * inv_a * inv_p;
+    let mut active = 0.0;
+    for ((n, grad_n), loss) in row
+        .negatives
+        .chunks_exact(d)
+        .zip(grads.negatives.chunks_exact_mut(d))
+        .zip(losses.iter_mut())
+    {
+        let div_n = norm_divisor(n);
+        let inv_n = T::ONE / div_n;
+        let d_an = T::ONE - dot(a, n) * inv_a * inv_n;
+        let hinge = (d_ap - d_an).to_f64() + row.margin;
+        if hinge > 0.0 {
+            *loss = hinge;
+            active += row.weight;
+            let w = T::from_f64(row.weight);
+            // The -d(a, n) term: d/du_a += w u_n, d/du_n = w u_a.
+            axpy(w * inv_n, n, grads.a);
+            scaled_copy(w * inv_a, a, grad_n);
+            unit_backward(grad_n, n, div_n);
+        }
+    }
+    if active > 0.0 {
+        let c = T::from_f64(active);
+        axpy(-c * inv_p, p, grads.a);
+        scaled_copy(-c * inv_a, a, grads.p);
+        unit_backward(grads.p, p, div_p);
+        unit_backward(grads.a, a, div_a);
     }
 }
 
