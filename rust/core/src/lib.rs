@@ -5,6 +5,10 @@
 //! parallelised with rayon, and optimizers ([`Sgd`], [`Adam`]/AdamW) that update parameter slices
 //! in place with `torch.optim`'s exact rules. No Python here: the `ruvector-training-py` crate binds it.
 //!
+//! Besides InfoNCE, [`losses`] holds [`TripletLoss`], [`CosineSimilarityLoss`] and the graph
+//! losses [`LocalContrastiveLoss`] and [`SpectralRegularization`] (edge pass, then a CSR gather:
+//! no float atomics, results independent of the thread count).
+//!
 //! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
 
 pub mod error;
