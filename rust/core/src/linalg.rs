@@ -24,6 +24,30 @@ pub fn filled_vec<V: Clone>(arg: &'static str, len: usize, value: V) -> Result<V
 /// Norm floor of the cosine normalisation `x / max(||x||, NORM_EPS)` (as `torch.nn.functional.normalize`).
 pub const NORM_EPS: f64 = 1e-12;
 
+/// A vector of `len` zeros from the allocator's zeroed memory (`calloc`: large blocks come
+/// straight from the OS already zeroed, so no separate zero-filling pass runs), or
+/// [`TrainingError::OutOfMemory`] naming `arg`.
+pub fn zeroed_vec<T: Float>(arg: &'static str, len: usize) -> Result<Vec<T>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let out_of_memory = || TrainingError::OutOfMemory {
+        arg,
+        bytes: len.saturating_mul(T::BYTES),
+    };
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| out_of_memory())?;
+    // SAFETY: `layout` has non-zero size; a null return is handled. All-zero bits are 0.0 for
+    // f32 and f64 (the only `Float` types), and the block was allocated by the global
+    // allocator with exactly the layout `Vec<T>` uses for capacity `len`.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout).cast::<T>();
+        if ptr.is_null() {
+            return Err(out_of_memory());
+        }
+        Ok(Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
 /// A borrowed row-major matrix: `rows x cols` elements, row `i` at `data[i*cols..(i+1)*cols]`.
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a, T> {

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::{KernelOutput, KernelParams};
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{filled_vec, gemm_into, Accumulate, MatRef, Product};
+use crate::linalg::{filled_vec, gemm_into, zeroed_vec, Accumulate, MatRef, Product};
 use crate::similarity::{similarity_panel, PanelPlan};
 
 /// Columns per task when column statistics are gathered.
@@ -33,8 +33,8 @@ pub(super) fn contrast_dense<T: Float>(
     let scale = T::from_f64(params.inv_temperature);
     let mut output = KernelOutput {
         row_losses: filled_vec("anchors", b, 0.0)?,
-        grad_queries: filled_vec("anchors", b * d, T::ZERO)?,
-        grad_candidates: filled_vec("positives", nc * d, T::ZERO)?,
+        grad_queries: zeroed_vec("anchors", b * d)?,
+        grad_candidates: zeroed_vec("positives", nc * d)?,
     };
 
     let column_lse = if params.symmetric {
@@ -84,7 +84,12 @@ pub(super) fn contrast_dense<T: Float>(
             queries.rows_range(panel.start, panel.end),
             &mut output.grad_candidates,
             scale,
-            Accumulate::Add,
+            // The first panel writes every element; later panels add to it.
+            if panel.start == 0 {
+                Accumulate::Overwrite
+            } else {
+                Accumulate::Add
+            },
             true,
         );
     }

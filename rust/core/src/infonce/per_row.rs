@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::KernelParams;
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
+use crate::linalg::{axpy, dot, filled_vec, scaled_copy, zeroed_vec, MatRef};
 
 /// Losses and gradients w.r.t. the (normalised) anchors, positives and negatives.
 pub(super) struct PerRowOutput<T> {
@@ -27,9 +27,9 @@ pub(super) fn contrast_per_row<T: Float>(
     let (b, d) = (queries.rows, queries.cols);
     let mut out = PerRowOutput {
         row_losses: filled_vec("anchors", b, 0.0)?,
-        grad_queries: filled_vec("anchors", b * d, T::ZERO)?,
-        grad_positives: filled_vec("positives", b * d, T::ZERO)?,
-        grad_negatives: filled_vec("negatives", b * per_row * d, T::ZERO)?,
+        grad_queries: zeroed_vec("anchors", b * d)?,
+        grad_positives: zeroed_vec("positives", b * d)?,
+        grad_negatives: zeroed_vec("negatives", b * per_row * d)?,
     };
     if per_row == 0 {
         // The positive is the only candidate: every loss is exactly 0 and so is every gradient.
