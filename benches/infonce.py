@@ -45,6 +45,7 @@ import time
 from typing import Any, Callable
 
 import numpy as np
+from bench_env import thread_count
 
 TEMPERATURE = 0.07
 DIM = 768
@@ -61,16 +62,6 @@ CLEAN_LOAD_CORES = 0.1  # other processes' CPU use (cores) above which a row is 
 
 # --------------------------------------------------------------------------------------------
 # Environment
-
-
-def thread_count() -> int:
-    """The thread count rayon uses: RAYON_NUM_THREADS, else the CPUs we may run on."""
-    env = os.environ.get("RAYON_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def import_ours() -> Any:

@@ -27,13 +27,13 @@ Skips cleanly (exit 0) when the data file is missing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from bench_env import thread_count
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "facebook" / "edges.csv"
 DIM = 128
@@ -42,15 +42,6 @@ MARGIN = 1.0
 LAM = 0.01
 LOSS_RTOL = 1e-4
 GRAD_TOL = 1e-4  # max |ours - peer| / max |peer|
-
-
-def thread_count() -> int:
-    env = os.environ.get("RAYON_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def import_torch(n_threads: int, wanted: bool) -> Any | None:

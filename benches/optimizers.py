@@ -46,6 +46,7 @@ from functools import partial
 from typing import Any, Callable
 
 import numpy as np
+from bench_env import thread_count
 
 LR = 1e-3
 BETAS = (0.9, 0.999)
@@ -57,16 +58,6 @@ MAX_GRAD_NORM = 1.0
 BYTES_PER_PARAM = {"AdamW": 28, "SGD": 20}
 SETTLE_SECONDS = 0.01
 TIMED_STEPS = 2
-
-
-def thread_count() -> int:
-    """The thread count rayon uses: RAYON_NUM_THREADS, else the CPUs we may run on."""
-    env = os.environ.get("RAYON_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def import_torch(n_threads: int, wanted: bool) -> Any | None:

@@ -34,18 +34,18 @@ from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
 
 __all__ = [
-    "DEFAULT_LOGITS_BUDGET_BYTES",
-    "SGD",
     "Adam",
     "AdamW",
     "CosineSimilarityLoss",
+    "DEFAULT_LOGITS_BUDGET_BYTES",
     "InfoNCELoss",
     "LocalContrastiveLoss",
     "LossComponents",
     "LossWeights",
     "MatryoshkaLoss",
-    "Optimizer",
     "MultiObjectiveLoss",
+    "Optimizer",
+    "SGD",
     "SpectralRegularization",
     "TripletLoss",
     "__version__",

@@ -5,11 +5,10 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-use super::{
-    check_max_grad_norm, check_state_specs, ensure_non_negative, Optimizer, Progress, CHUNK,
-};
+use super::{check_max_grad_norm, check_state_specs, Optimizer, Progress, CHUNK};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
+use crate::validate::ensure_non_negative;
 
 /// Hyper-parameters of [`Adam`], with torch's names and meanings.
 ///

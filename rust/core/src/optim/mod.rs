@@ -182,18 +182,6 @@ fn check_list(
     Ok(())
 }
 
-/// Fails unless `value` is finite and >= 0.
-pub(crate) fn ensure_non_negative(arg: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value >= 0.0 {
-        Ok(())
-    } else {
-        Err(TrainingError::value(
-            arg,
-            format!("must be a finite number >= 0, got {value}"),
-        ))
-    }
-}
-
 /// Fails unless `max_grad_norm` is `None` or finite and > 0.
 pub(crate) fn check_max_grad_norm(max_grad_norm: Option<f64>) -> Result<()> {
     max_grad_norm.map_or(Ok(()), |value| ensure_positive("max_grad_norm", value))
