@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import ruvector_training as rt
 from helpers import each_dtype, each_layout, make_batch, run_loss
 
@@ -39,3 +40,20 @@ def test_workspace_is_held_and_released():
     second = loss(batch.anchors, batch.positives)
     assert first[0] == second[0]
     np.testing.assert_array_equal(first[1][0], second[1][0])
+
+
+def test_logits_budget_is_validated_and_zero_streams_row_by_row():
+    """A negative budget is a ValueError naming it; 0 is valid (one row per panel) and gives
+    the same result as the default budget."""
+
+    with pytest.raises(ValueError, match="^logits_budget_bytes: must be a number of bytes >= 0"):
+        rt.InfoNCELoss(logits_budget_bytes=-1)
+    loss = rt.InfoNCELoss()
+    with pytest.raises(ValueError, match="^logits_budget_bytes"):
+        loss.logits_budget_bytes = -5
+    batch = make_batch(3, 9, 4, 0, np.float64)
+    expected = loss(batch.anchors, batch.positives)
+    loss.logits_budget_bytes = 0
+    got = loss(batch.anchors, batch.positives)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    np.testing.assert_allclose(got[1][0], expected[1][0], rtol=1e-10, atol=1e-15)

@@ -11,7 +11,9 @@ use ruvector_training_core::{
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 
-use crate::arrays::{ensure_same_dtype, float_dtype, to_py_err, FloatArray, FloatDtype};
+use crate::arrays::{
+    ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
+};
 
 /// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
 #[pyclass(name = "InfoNCELoss", module = "ruvector_training._core")]
@@ -48,13 +50,13 @@ impl WorkspaceSlot for f64 {
 #[pymethods]
 impl PyInfoNceLoss {
     #[new]
-    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_LOGITS_BUDGET_BYTES))]
+    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
     fn new(
         temperature: f64,
         similarity: &str,
         symmetric: bool,
         reduction: &str,
-        logits_budget_bytes: usize,
+        logits_budget_bytes: i64,
     ) -> PyResult<Self> {
         ensure_positive("temperature", temperature).map_err(to_py_err)?;
         Ok(Self {
@@ -63,7 +65,7 @@ impl PyInfoNceLoss {
                 similarity: Similarity::parse(similarity).map_err(to_py_err)?,
                 symmetric,
                 reduction: Reduction::parse(reduction).map_err(to_py_err)?,
-                logits_budget_bytes,
+                logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
             },
             workspaces: Mutex::new(Workspaces::default()),
         })
@@ -124,8 +126,9 @@ impl PyInfoNceLoss {
     }
 
     #[setter]
-    fn set_logits_budget_bytes(&mut self, value: usize) {
-        self.inner.logits_budget_bytes = value;
+    fn set_logits_budget_bytes(&mut self, value: i64) -> PyResult<()> {
+        self.inner.logits_budget_bytes = budget_bytes(value)?;
+        Ok(())
     }
 
     /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
@@ -193,6 +196,19 @@ impl PyInfoNceLoss {
             c.logits_budget_bytes
         )
     }
+}
+
+/// The default budget as the signature's integer type (256 MiB fits any `i64`).
+const DEFAULT_BUDGET_BYTES: i64 = DEFAULT_LOGITS_BUDGET_BYTES as i64;
+
+/// Validates a logits budget: a non-negative number of bytes (0 streams one row at a time).
+fn budget_bytes(value: i64) -> PyResult<usize> {
+    usize::try_from(value).map_err(|_| {
+        value_error(
+            "logits_budget_bytes",
+            format!("must be a number of bytes >= 0, got {value}"),
+        )
+    })
 }
 
 /// The array arguments of one call.
