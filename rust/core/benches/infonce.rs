@@ -10,6 +10,7 @@
 //!   logits matrix is kept between the forward and backward passes.
 //! - `infonce_in_batch_cosine_f32/streamed/4096`: an 8 MiB budget forces the panel-streaming
 //!   path (the one large batches take) at a size where it can be compared with the kept one.
+//! - `gemm_f32/nt_4096x768x4096`: the similarity GEMM alone (throughput in FLOP/s).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -17,7 +18,8 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use ruvector_training_core::{InfoNceBatch, InfoNceLoss, MatRef, Reduction, Similarity};
+use ruvector_training_core::linalg::{gemm_into, Accumulate, Product};
+use ruvector_training_core::{InfoNceBatch, InfoNceLoss, MatRef, Reduction, Similarity, Workspace};
 
 const DIM: usize = 768;
 const TEMPERATURE: f64 = 0.07;
@@ -68,6 +70,8 @@ fn run_case(
     assert!(check.loss.is_finite(), "non-finite loss {}", check.loss);
     assert_eq!(check.grad_anchors.len(), b * DIM);
 
+    // Scratch is reused across iterations, as the Python `InfoNCELoss` object does.
+    let mut workspace = Workspace::new();
     group.throughput(Throughput::Elements(b as u64));
     group.bench_with_input(BenchmarkId::new(name, b), &b, |bencher, &b| {
         bencher.iter(|| {
@@ -77,7 +81,10 @@ fn run_case(
                 negatives: None,
                 in_batch: None,
             };
-            black_box(loss.forward(&batch).expect("InfoNCE forward failed"))
+            black_box(
+                loss.forward_with(&batch, &mut workspace)
+                    .expect("InfoNCE forward failed"),
+            )
         });
     });
 }
@@ -108,5 +115,39 @@ fn bench_infonce(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_infonce);
+/// The similarity GEMM alone, `(B, D) x (B, D)^T` at B=4096, D=768, reported in FLOP/s so it
+/// can be set against NumPy's float32 matmul rate (`benches/infonce.py` prints its time).
+fn bench_gemm(c: &mut Criterion) {
+    let b = 4096;
+    let (anchors, positives) = make_batch(b, 7);
+    let mut logits = vec![0.0f32; b * b];
+    let mut group = c.benchmark_group("gemm_f32");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements((2 * b * b * DIM) as u64));
+    group.bench_function("nt_4096x768x4096", |bencher| {
+        bencher.iter(|| {
+            let (lhs, rhs) = (
+                MatRef::new(&anchors, b, DIM),
+                MatRef::new(&positives, b, DIM),
+            );
+            gemm_into(
+                Product::NT,
+                lhs,
+                rhs,
+                &mut logits,
+                1.0,
+                Accumulate::Overwrite,
+                true,
+            );
+            black_box(logits[0])
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_infonce, bench_gemm);
 criterion_main!(benches);
