@@ -1,13 +1,16 @@
-//! Reading NumPy arguments: type and dtype checks, zero-copy views, and error mapping.
+//! NumPy arguments in (type and dtype checks, zero-copy views, error mapping) and results out
+//! (the loss object and the `(loss, grads)` tuple every loss returns).
 
 use std::borrow::Cow;
 
 use numpy::{
-    dtype, Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+    dtype, Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArrayDyn,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use ruvector_training_core::TrainingError;
+use pyo3::types::{PyFloat, PyTuple};
+use ruvector_training_core::{Float, Reduction, TrainingError};
 
 /// The float element types the kernels accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,4 +139,37 @@ impl<'py, T: Element + Copy> FloatArray<'py, T> {
 /// Formats a shape as NumPy prints it.
 pub fn format_shape(shape: &[usize]) -> String {
     ruvector_training_core::validate::format_shape(shape)
+}
+
+/// The loss as Python returns it: a float for `mean`/`sum`, an array shaped `shape` for `none`.
+pub fn loss_object<'py, T: Float + Element>(
+    py: Python<'py>,
+    reduction: Reduction,
+    loss: f64,
+    items: &[f64],
+    shape: Vec<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if reduction == Reduction::None {
+        let values: Vec<T> = items.iter().map(|&v| T::from_f64(v)).collect();
+        Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
+    } else {
+        Ok(PyFloat::new(py, loss).into_any())
+    }
+}
+
+/// `(loss, grads)` with `None` in place of every missing gradient.
+pub fn result_tuple<'py, T: Element>(
+    py: Python<'py>,
+    loss: Bound<'py, PyAny>,
+    grads: Vec<Option<(Vec<T>, Vec<usize>)>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let items = grads
+        .into_iter()
+        .map(|grad| match grad {
+            Some((data, shape)) => Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any()),
+            None => Ok(py.None().into_bound(py)),
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let grads = PyTuple::new(py, items)?;
+    PyTuple::new(py, [loss, grads.into_any()])
 }

@@ -1,8 +1,8 @@
 //! The `InfoNCELoss` Python class.
 
-use numpy::{Element, PyArray1, PyArrayMethods};
+use numpy::Element;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::PyTuple;
 use ruvector_training_core::validate::ensure_positive;
 use std::sync::Mutex;
 
@@ -12,7 +12,8 @@ use ruvector_training_core::{
 };
 
 use crate::arrays::{
-    ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
+    ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
+    FloatDtype,
 };
 
 /// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
@@ -256,30 +257,23 @@ impl PyInfoNceLoss {
             })
             .map_err(to_py_err)?;
 
-        let loss: Bound<'py, PyAny> = if config.reduction == Reduction::None {
-            let per_row: Vec<T> = output.row_losses.iter().map(|&v| T::from_f64(v)).collect();
-            PyArray1::from_vec(py, per_row).into_any()
-        } else {
-            PyFloat::new(py, output.loss).into_any()
-        };
-        let grad_anchors =
-            PyArray1::from_vec(py, output.grad_anchors).reshape(anchors.shape.clone())?;
-        let grad_positives =
-            PyArray1::from_vec(py, output.grad_positives).reshape(positives.shape.clone())?;
-        let grad_negatives: Bound<'py, PyAny> = match (output.grad_negatives, &negatives) {
-            (Some(grad), Some(n)) => PyArray1::from_vec(py, grad)
-                .reshape(n.shape.clone())?
-                .into_any(),
-            _ => py.None().into_bound(py),
-        };
-        let grads = PyTuple::new(
+        let b = anchors.shape[0];
+        let loss = loss_object::<T>(
             py,
-            [
-                grad_anchors.into_any(),
-                grad_positives.into_any(),
+            config.reduction,
+            output.loss,
+            &output.row_losses,
+            vec![b],
+        )?;
+        let grad_negatives = output.grad_negatives.zip(negatives.map(|n| n.shape));
+        result_tuple(
+            py,
+            loss,
+            vec![
+                Some((output.grad_anchors, anchors.shape)),
+                Some((output.grad_positives, positives.shape)),
                 grad_negatives,
             ],
-        )?;
-        PyTuple::new(py, [loss, grads.into_any()])
+        )
     }
 }

@@ -1,13 +1,10 @@
 //! The `TripletLoss`, `CosineSimilarityLoss`, `LocalContrastiveLoss` and
 //! `SpectralRegularization` Python classes.
 
-use numpy::{
-    Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArrayDyn,
-    PyUntypedArrayMethods,
-};
+use numpy::{Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::PyTuple;
 
 use ruvector_training_core::validate::ensure_non_negative;
 use ruvector_training_core::{
@@ -17,42 +14,9 @@ use ruvector_training_core::{
 };
 
 use crate::arrays::{
-    as_ndarray, ensure_same_dtype, float_dtype, format_shape, to_py_err, value_error, FloatArray,
-    FloatDtype,
+    as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, result_tuple, to_py_err,
+    value_error, FloatArray, FloatDtype,
 };
-
-/// The loss as Python returns it: a float for `mean`/`sum`, an array shaped `shape` for `none`.
-fn loss_object<'py, T: Float + Element>(
-    py: Python<'py>,
-    reduction: Reduction,
-    loss: f64,
-    items: &[f64],
-    shape: Vec<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if reduction == Reduction::None {
-        let values: Vec<T> = items.iter().map(|&v| T::from_f64(v)).collect();
-        Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
-    } else {
-        Ok(PyFloat::new(py, loss).into_any())
-    }
-}
-
-/// `(loss, grads)` with `None` in place of every missing gradient.
-fn result_tuple<'py, T: Element>(
-    py: Python<'py>,
-    loss: Bound<'py, PyAny>,
-    grads: Vec<Option<(Vec<T>, Vec<usize>)>>,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let items = grads
-        .into_iter()
-        .map(|grad| match grad {
-            Some((data, shape)) => Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any()),
-            None => Ok(py.None().into_bound(py)),
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    let grads = PyTuple::new(py, items)?;
-    PyTuple::new(py, [loss, grads.into_any()])
-}
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
