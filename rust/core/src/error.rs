@@ -42,6 +42,14 @@ pub enum TrainingError {
         /// The offending value, printed.
         value: String,
     },
+    /// A numerical method failed on valid input (an eigensolver that did not converge).
+    #[error("{arg}: {message}")]
+    Numerical {
+        /// The argument whose data the method was working on.
+        arg: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// One array of a list argument is wrong: displayed as `grads[3]: ...`.
     #[error("{arg}[{position}]: {message}")]
     Item {
@@ -87,6 +95,7 @@ impl TrainingError {
             | Self::Value { arg, .. }
             | Self::OutOfMemory { arg, .. }
             | Self::NonFinite { arg, .. }
+            | Self::Numerical { arg, .. }
             | Self::Item { arg, .. } => arg,
         }
     }

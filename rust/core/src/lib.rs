@@ -7,10 +7,12 @@
 //!
 //! Besides InfoNCE, [`losses`] holds [`TripletLoss`], [`CosineSimilarityLoss`] and the graph
 //! losses [`LocalContrastiveLoss`] and [`SpectralRegularization`] (edge pass, then a CSR gather:
-//! no float atomics, results independent of the thread count).
+//! no float atomics, results independent of the thread count), with
+//! [`SpectralRegularization::eigenvalues`] (the k smallest Laplacian eigenvalues, [`eigen`]).
 //!
 //! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
 
+pub mod eigen;
 pub mod error;
 pub mod float;
 pub mod infonce;
@@ -21,6 +23,7 @@ pub mod similarity;
 pub mod validate;
 pub mod workspace;
 
+pub use eigen::{laplacian_eigenvalues, EigenMethod};
 pub use error::{Result, TrainingError};
 pub use float::Float;
 pub use infonce::{

@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
+use crate::eigen::{laplacian_eigenvalues, EigenMethod};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
@@ -60,7 +61,7 @@ impl LocalContrastiveLoss {
     ) -> Result<GraphLossOutput<T>> {
         ensure_non_negative("margin", self.margin)?;
         ensure_non_empty("embeddings", embeddings)?;
-        validate_edges(edges, embeddings.rows)?;
+        validate_edges(edges, embeddings.rows, "embeddings rows")?;
         if let Some(labels) = labels {
             ensure_edge_length("labels", labels.len(), edges.len())?;
         }
@@ -135,17 +136,8 @@ impl SpectralRegularization {
     ) -> Result<GraphLossOutput<T>> {
         ensure_non_negative("lam", self.lam)?;
         ensure_non_empty("embeddings", embeddings)?;
-        validate_edges(edges, embeddings.rows)?;
-        if let Some(weights) = weights {
-            ensure_edge_length("weights", weights.len(), edges.len())?;
-            ensure_finite("weights", weights)?;
-            if let Some(e) = weights.iter().position(|&w| w < 0.0) {
-                return Err(TrainingError::value(
-                    "weights",
-                    format!("must be >= 0, got {} at index {e}", weights[e]),
-                ));
-            }
-        }
+        validate_edges(edges, embeddings.rows, "embeddings rows")?;
+        validate_weights(weights, edges.len())?;
         ensure_finite("embeddings", embeddings.data)?;
         let weight_of = |e: usize| weights.map_or(1.0, |w| w[e]);
         let (n, d) = (embeddings.rows, embeddings.cols);
@@ -196,6 +188,22 @@ impl SpectralRegularization {
     }
 }
 
+impl SpectralRegularization {
+    /// The `k` smallest eigenvalues (ascending) of the Laplacian this regulariser uses
+    /// (`L_sym` or `D - W` per [`normalized`](Self::normalized)) for a graph of `num_nodes`
+    /// nodes: see [`laplacian_eigenvalues`].
+    pub fn eigenvalues(
+        &self,
+        num_nodes: usize,
+        edges: &[[usize; 2]],
+        k: usize,
+        weights: Option<&[f64]>,
+        method: EigenMethod,
+    ) -> Result<Vec<f64>> {
+        laplacian_eigenvalues(num_nodes, edges, weights, self.normalized, k, method)
+    }
+}
+
 /// Per-edge `(loss, coefficient)` pairs computed in parallel by `term(edge index)`.
 fn edge_terms(
     num_edges: usize,
@@ -223,8 +231,9 @@ fn gather_gradient<T: Float>(
     Ok(grad)
 }
 
-/// Fails unless every edge index is below `num_nodes`.
-fn validate_edges(edges: &[[usize; 2]], num_nodes: usize) -> Result<()> {
+/// Fails unless every edge index is below `num_nodes`; `nodes` names what the bound counts
+/// (e.g. `"embeddings rows"`) in the message.
+pub(crate) fn validate_edges(edges: &[[usize; 2]], num_nodes: usize, nodes: &str) -> Result<()> {
     if let Some((row, pair)) = edges
         .par_iter()
         .enumerate()
@@ -237,9 +246,23 @@ fn validate_edges(edges: &[[usize; 2]], num_nodes: usize) -> Result<()> {
         };
         return Err(TrainingError::value(
             "edges",
-            format!(
-                "node index {index} in row {row} is out of range for {num_nodes} embeddings rows"
-            ),
+            format!("node index {index} in row {row} is out of range for {num_nodes} {nodes}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails unless optional edge `weights` have one entry per edge, all finite and `>= 0`.
+pub(crate) fn validate_weights(weights: Option<&[f64]>, num_edges: usize) -> Result<()> {
+    let Some(weights) = weights else {
+        return Ok(());
+    };
+    ensure_edge_length("weights", weights.len(), num_edges)?;
+    ensure_finite("weights", weights)?;
+    if let Some(e) = weights.iter().position(|&w| w < 0.0) {
+        return Err(TrainingError::value(
+            "weights",
+            format!("must be >= 0, got {} at index {e}", weights[e]),
         ));
     }
     Ok(())
