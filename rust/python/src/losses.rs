@@ -1,15 +1,15 @@
 //! The `TripletLoss`, `CosineSimilarityLoss`, `LocalContrastiveLoss` and
 //! `SpectralRegularization` Python classes.
 
-use numpy::{Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, PyArray1, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use ruvector_training_core::validate::ensure_non_negative;
 use ruvector_training_core::{
-    CosineSimilarityLoss, Distance, Float, GraphLossOutput, LocalContrastiveLoss, MatRef,
-    NegativesRef, Reduction, SpectralRegularization, TripletBatch, TripletLoss,
+    CosineSimilarityLoss, Distance, EigenMethod, Float, GraphLossOutput, LocalContrastiveLoss,
+    MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch, TripletLoss,
     DEFAULT_SPECTRAL_LAMBDA,
 };
 
@@ -548,6 +548,38 @@ impl PySpectralRegularization {
         weights: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.forward(py, embeddings, edges, weights)
+    }
+
+    /// The `k` smallest eigenvalues (ascending, float64 `(k,)`) of the Laplacian this
+    /// regulariser uses, for a graph of `num_nodes` nodes (see the stub file).
+    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto"))]
+    fn eigenvalues<'py>(
+        &self,
+        py: Python<'py>,
+        num_nodes: i64,
+        edges: &Bound<'py, PyAny>,
+        k: i64,
+        weights: Option<&Bound<'py, PyAny>>,
+        method: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let method = EigenMethod::parse(method).map_err(to_py_err)?;
+        let num_nodes = usize::try_from(num_nodes)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| value_error("num_nodes", format!("must be >= 1, got {num_nodes}")))?;
+        let k = usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(|| {
+            value_error(
+                "k",
+                format!("must be in 1..=num_nodes ({num_nodes}), got {k}"),
+            )
+        })?;
+        let edges = extract_edges(edges)?;
+        let weights = weights.map(extract_weights).transpose()?;
+        let config = self.inner.clone();
+        let values = py
+            .detach(|| config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method))
+            .map_err(to_py_err)?;
+        Ok(PyArray1::from_vec(py, values))
     }
 
     fn __repr__(&self) -> String {
