@@ -279,8 +279,10 @@ class SpectralRegularization:
         computed): a dense symmetric eigensolver for small components, shift-invert block
         Lanczos on a sparse Cholesky factor (null vector deflated, block size >= the number of
         wanted values so repeated eigenvalues are all found, every value checked by its
-        residual ``||L x - rho x||``) for large ones. Agrees with ``numpy.linalg.eigvalsh`` of
-        the dense Laplacian to ~1e-10 relative to ``||L||``. Runs with the GIL released.
+        residual ``||L x - rho x||``) for large ones; for expander-like graphs whose factor
+        would fill in, block Lanczos on ``c I - L`` (products only: bounded memory, slower).
+        Agrees with ``numpy.linalg.eigvalsh`` of the dense Laplacian to ~1e-10 relative to
+        ``||L||``. Runs with the GIL released.
 
         Args:
             num_nodes: number of nodes N >= 1 (nodes without edges count: each adds a zero).

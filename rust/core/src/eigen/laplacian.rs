@@ -231,15 +231,26 @@ impl ComponentLaplacian {
 
     /// `y = L x`.
     pub(super) fn apply(&self, x: &[f64], y: &mut [f64]) {
-        y.par_iter_mut().enumerate().for_each(|(a, ya)| {
-            let range = self.offsets[a]..self.offsets[a + 1];
-            let off: f64 = self.cols[range.clone()]
-                .iter()
-                .zip(&self.values[range])
-                .map(|(&c, &v)| v * x[c])
-                .sum();
-            *ya = self.diag[a] * x[a] + off;
-        });
+        y.par_iter_mut()
+            .enumerate()
+            .for_each(|(a, ya)| *ya = self.row_product(a, x));
+    }
+
+    /// `y = L x` on the calling thread (for callers that parallelise over vectors).
+    pub(super) fn apply_sequential(&self, x: &[f64], y: &mut [f64]) {
+        for (a, ya) in y.iter_mut().enumerate() {
+            *ya = self.row_product(a, x);
+        }
+    }
+
+    fn row_product(&self, a: usize, x: &[f64]) -> f64 {
+        let range = self.offsets[a]..self.offsets[a + 1];
+        let off: f64 = self.cols[range.clone()]
+            .iter()
+            .zip(&self.values[range])
+            .map(|(&c, &v)| v * x[c])
+            .sum();
+        self.diag[a] * x[a] + off
     }
 
     /// The dense `n x n` matrix, column-major (it is symmetric).

@@ -9,8 +9,9 @@
 //! finds the smallest non-zero eigenvalues component by component:
 //! - small components: a dense symmetric eigensolver (faer's self-adjoint EVD, all
 //!   eigenvalues, `O(n^3)`);
-//! - large ones: shift-invert block Lanczos on a sparse Cholesky factor, with the null vector
-//!   deflated exactly (see [`lanczos`]).
+//! - large ones: shift-invert block Lanczos on a sparse Cholesky factor (plain block Lanczos
+//!   on `c I - L` when the factor would fill in), with the null vector deflated exactly (see
+//!   `lanczos.rs`).
 //!
 //! The k smallest of the union are returned, ascending.
 
