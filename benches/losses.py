@@ -9,6 +9,12 @@ embeddings (N=22,470, D=128, standard normal, seed 0):
   as many uniformly random node pairs labelled dissimilar (seed 0);
 - ``spectral``: SpectralRegularization(lam=0.01, normalized=True) over the graph's edges.
 
+Also timed: ``SpectralRegularization.eigenvalues(N, edges, k=10)`` (the 10 smallest Laplacian
+eigenvalues, ``L_sym`` and ``D - W``; target under 5 s), against ``scipy.sparse.linalg.eigsh(L,
+k=10, which="SA")`` (ARPACK Lanczos, the usual call) when scipy is installed; scipy runs once per
+case (it takes from ~1 s to over a minute here) and the table gives the largest difference
+between its values and ours.
+
 Peers: a self-contained NumPy implementation (gather rows, per-edge terms, ``np.add.at`` scatter
 of the edge gradients into both endpoints) and, when torch is importable, the same computation
 with autograd (``index_select`` + ``.backward()``). The first call of each library is also the
@@ -19,6 +25,7 @@ Run::
 
     python benches/losses.py                 # float32, 10 rounds
     python benches/losses.py --dtype float64 --rounds 5
+    python benches/losses.py --no-scipy      # skip the (slow) scipy eigsh baseline
     PYTHONPATH=python /work/benchvenv/bin/python benches/losses.py   # with torch from a venv
 
 Skips cleanly (exit 0) when the data file is missing.
@@ -133,6 +140,61 @@ def torch_spectral(torch: Any, z: np.ndarray, edges: np.ndarray) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------
+# eigenvalues
+
+
+def import_scipy(wanted: bool) -> Any | None:
+    if not wanted:
+        return None
+    try:
+        import scipy.sparse
+        import scipy.sparse.linalg
+    except ImportError as exc:
+        print(f"note: scipy is not importable ({exc}); the scipy column is n/a")
+        return None
+    return scipy
+
+
+def scipy_laplacian(scipy: Any, n: int, edges: np.ndarray, normalized: bool) -> Any:
+    """The same Laplacian as ours, as a scipy CSR matrix (self-loops dropped, duplicates summed)."""
+    sparse = scipy.sparse
+    keep = edges[:, 0] != edges[:, 1]
+    i, j = edges[keep, 0], edges[keep, 1]
+    w = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    w = w + w.T
+    degree = np.asarray(w.sum(axis=1)).ravel()
+    if not normalized:
+        return (sparse.diags(degree) - w).tocsr()
+    scale = np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-300)), 0.0)
+    s = sparse.diags(scale)
+    return (sparse.diags((degree > 0).astype(float)) - s @ w @ s).tocsr()
+
+
+def eigenvalue_table(rt: Any, scipy: Any, n: int, edges: np.ndarray, rounds: int) -> None:
+    k = 10
+    print(f"\neigenvalues(k={k}), N={n:,}, E={len(edges):,}, best of {rounds} (scipy: one run)\n")
+    print("| Laplacian | ours (s) | scipy eigsh SA (s) | scipy / ours | max abs diff |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for normalized in (True, False):
+        spectral = rt.SpectralRegularization(normalized=normalized)
+        best = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            ours = spectral.eigenvalues(n, edges, k)
+            best = min(best, time.perf_counter() - start)
+        cells = ["n/a", "n/a", "n/a"]
+        if scipy is not None:
+            lap = scipy_laplacian(scipy, n, edges, normalized)
+            start = time.perf_counter()
+            theirs = scipy.sparse.linalg.eigsh(lap, k=k, which="SA", return_eigenvectors=False)
+            elapsed = time.perf_counter() - start
+            diff = float(np.max(np.abs(np.sort(theirs) - ours)))
+            cells = [f"{elapsed:.2f}", f"{elapsed / best:.1f}x", f"{diff:.1e}"]
+        name = "L_sym" if normalized else "D - W"
+        print(f"| {name} | {best:.2f} | {' | '.join(cells)} |")
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def best_of(cases: dict[str, Callable], rounds: int) -> dict[str, float]:
@@ -157,6 +219,8 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-scipy", action="store_true")
+    parser.add_argument("--eigen-rounds", type=int, default=3)
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found")
@@ -212,6 +276,7 @@ def main() -> None:
         cells = [f"{best[k] * 1e3:.1f}" if k in best else "n/a" for k in ("numpy", "torch")]
         ratios = [f"{best[k] / t_ours:.1f}x" if k in best else "n/a" for k in ("numpy", "torch")]
         print(f"| {case} | {t_ours * 1e3:.1f} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+    eigenvalue_table(rt, import_scipy(not args.no_scipy), n, edges, args.eigen_rounds)
 
 
 if __name__ == "__main__":

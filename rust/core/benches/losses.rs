@@ -9,14 +9,18 @@
 //! - `graph_losses/local_contrastive`: every edge similar.
 //! - `graph_losses/spectral_normalized`: `L_sym`, unit weights.
 //! - `triplet/{euclidean,cosine}`: B = 4096, K = 8, D = 128.
+//! - `eigenvalues/{normalized,unnormalized}_k10`: the 10 smallest Laplacian eigenvalues of a
+//!   150 x 150 torus (22,500 nodes, 45,000 edges, eigenvalues of multiplicity up to 4; a random
+//!   graph would be an expander, the solver's slowest case, unlike real graphs);
+//!   `benches/losses.py` times the real Facebook graph against scipy.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use ruvector_training_core::{
-    Distance, LocalContrastiveLoss, MatRef, NegativesRef, Reduction, SpectralRegularization,
-    TripletBatch, TripletLoss,
+    Distance, EigenMethod, LocalContrastiveLoss, MatRef, NegativesRef, Reduction,
+    SpectralRegularization, TripletBatch, TripletLoss,
 };
 
 const NODES: usize = 22_470;
@@ -126,5 +130,40 @@ fn triplet(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, graph_losses, triplet);
+fn eigenvalues(c: &mut Criterion) {
+    const SIDE: usize = 150;
+    let id = |i: usize, j: usize| (i % SIDE) * SIDE + j % SIDE;
+    let edges: Vec<[usize; 2]> = (0..SIDE * SIDE)
+        .flat_map(|v| {
+            let (i, j) = (v / SIDE, v % SIDE);
+            [[v, id(i + 1, j)], [v, id(i, j + 1)]]
+        })
+        .collect();
+    let mut group = c.benchmark_group("eigenvalues");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for normalized in [true, false] {
+        let spectral = SpectralRegularization {
+            lam: 0.01,
+            normalized,
+        };
+        let run = || {
+            spectral
+                .eigenvalues(SIDE * SIDE, &edges, 10, None, EigenMethod::Auto)
+                .expect("valid input")
+        };
+        run();
+        let name = if normalized {
+            "normalized_k10"
+        } else {
+            "unnormalized_k10"
+        };
+        group.bench_function(name, |b| b.iter(|| black_box(run())));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, graph_losses, triplet, eigenvalues);
 criterion_main!(benches);
