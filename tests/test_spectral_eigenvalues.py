@@ -111,6 +111,25 @@ def test_duplicates_add_weights_and_self_loops_are_ignored():
         np.testing.assert_array_equal(spectral.eigenvalues(50, loops, 20, loop_weights), a)
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e-20, 1e20, 1e200])
+def test_weight_magnitude_does_not_matter(scale):
+    """Eigenvalues scale with the weights (D - W) or not at all (L_sym); tiny or huge weights
+    must neither underflow nor overflow inside the solvers (relative 1e-10 here)."""
+    rng = np.random.default_rng(7)
+    num_nodes = 1100
+    path = np.stack([np.arange(num_nodes - 1), np.arange(1, num_nodes)], axis=1)
+    edges = np.concatenate([path, rng.integers(0, num_nodes, size=(1500, 2))])
+    weights = rng.uniform(0.5, 1.5, size=len(edges))
+    for normalized in (True, False):
+        for method in ("dense", "sparse"):
+            spectral = rt.SpectralRegularization(normalized=normalized)
+            unit = spectral.eigenvalues(num_nodes, edges, 12, weights, method=method)
+            scaled = spectral.eigenvalues(num_nodes, edges, 12, weights * scale, method=method)
+            assert unit[1] > 1e-4
+            factor = 1.0 if normalized else scale
+            np.testing.assert_allclose(scaled, unit * factor, rtol=1e-10, atol=1e-12 * factor)
+
+
 @pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.uint64])
 def test_edge_dtypes(dtype):
     edges = np.array([[0, 1], [1, 2], [2, 3], [3, 0]], dtype=dtype)

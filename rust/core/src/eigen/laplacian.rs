@@ -144,9 +144,15 @@ impl Adjacency {
 
 /// The Laplacian of one connected component (local node ids `0..n`): `L = D - W` or
 /// `L_sym = I - D^-1/2 W D^-1/2`. Its null space is one-dimensional and known exactly.
+///
+/// Stored divided by [`scale`](Self::scale) (the largest degree for `D - W`, 1 for `L_sym`) so
+/// the solvers see entries of order 1 whatever the weights' magnitude (1e-200 or 1e200 would
+/// under/overflow in squared norms); eigenvalues are multiplied back by `scale`.
 pub(super) struct ComponentLaplacian {
     /// Number of nodes.
     pub(super) n: usize,
+    /// The stored matrix is `L / scale`.
+    pub(super) scale: f64,
     offsets: Vec<usize>,
     cols: Vec<usize>,
     /// Off-diagonal entries `L_ij` (negative), row by row, columns sorted.
@@ -154,7 +160,7 @@ pub(super) struct ComponentLaplacian {
     diag: Vec<f64>,
     /// Unit vector spanning the null space: `1 / sqrt(n)`, or `sqrt(d_i / sum d)` normalised.
     pub(super) null: Vec<f64>,
-    /// Largest diagonal entry (1 for `L_sym`, the largest degree for `D - W`).
+    /// Largest stored diagonal entry (1 for both Laplacians once scaled).
     pub(super) diag_max: f64,
     /// Gershgorin bound on the spectral norm (`max_i L_ii + sum_j |L_ij|`).
     pub(super) norm_bound: f64,
@@ -178,6 +184,8 @@ impl ComponentLaplacian {
         let mut cols = filled_vec("edges", nnz, 0usize)?;
         let mut values = filled_vec("edges", nnz, 0.0)?;
         let degree = |g: usize| adjacency.degrees[g];
+        let max_degree = nodes.iter().map(|&g| degree(g)).fold(0.0, f64::max);
+        let scale = if normalized { 1.0 } else { max_degree };
         for (a, &g) in nodes.iter().enumerate() {
             let (neighbors, weights) = adjacency.row(g);
             let range = offsets[a]..offsets[a + 1];
@@ -191,17 +199,20 @@ impl ComponentLaplacian {
                 *v = if normalized {
                     -w / (degree(g).sqrt() * degree(h).sqrt())
                 } else {
-                    -w
+                    -w / scale
                 };
             }
         }
         let diag: Vec<f64> = if normalized {
             vec![1.0; n]
         } else {
-            nodes.iter().map(|&g| degree(g)).collect()
+            nodes.iter().map(|&g| degree(g) / scale).collect()
         };
         let mut null: Vec<f64> = if normalized {
-            nodes.iter().map(|&g| degree(g).sqrt()).collect()
+            nodes
+                .iter()
+                .map(|&g| (degree(g) / max_degree).sqrt())
+                .collect()
         } else {
             vec![1.0; n]
         };
@@ -219,6 +230,7 @@ impl ComponentLaplacian {
             .fold(0.0, f64::max);
         Ok(Self {
             n,
+            scale,
             offsets,
             cols,
             values,
@@ -333,17 +345,16 @@ mod tests {
         let adjacency = Adjacency::build(3, &[[0, 1], [2, 1]], Some(&[1.0, 3.0])).unwrap();
         let local = [0, 1, 2];
         let lap = ComponentLaplacian::build(&adjacency, &[0, 1, 2], &local, false).unwrap();
-        assert_eq!(
-            lap.dense().unwrap(),
-            vec![1.0, -1.0, 0.0, -1.0, 4.0, -3.0, 0.0, -3.0, 3.0]
-        );
+        assert_eq!(lap.scale, 4.0);
+        let dense: Vec<f64> = lap.dense().unwrap().iter().map(|v| v * 4.0).collect();
+        assert_eq!(dense, vec![1.0, -1.0, 0.0, -1.0, 4.0, -3.0, 0.0, -3.0, 3.0]);
         let mut y = [0.0; 3];
         lap.apply(&lap.null, &mut y);
         assert!(y.iter().all(|v| v.abs() < 1e-15));
         let (col_ptr, rows, vals) = lap.shifted_lower_csc(0.5).unwrap();
         assert_eq!(col_ptr, vec![0, 2, 4, 5]);
         assert_eq!(rows, vec![0, 1, 1, 2, 2]);
-        assert_eq!(vals, vec![1.5, -1.0, 4.5, -3.0, 3.5]);
+        assert_eq!(vals, vec![0.75, -0.25, 1.5, -0.75, 1.25]);
         let sym = ComponentLaplacian::build(&adjacency, &[0, 1, 2], &local, true).unwrap();
         sym.apply(&sym.null, &mut y);
         assert!(y.iter().all(|v| v.abs() < 1e-15));

@@ -115,11 +115,13 @@ pub fn laplacian_eigenvalues(
     let solve = |(c, nodes): (usize, &Vec<usize>)| -> Result<Vec<f64>> {
         let lap = ComponentLaplacian::build(&adjacency, nodes, &local, normalized)?;
         let want = needed.min(lap.n - 1);
-        if use_sparse(method, lap.n, want) {
-            lanczos::smallest_nonzero(&lap, want, c as u64)
+        let mut values = if use_sparse(method, lap.n, want) {
+            lanczos::smallest_nonzero(&lap, want, c as u64)?
         } else {
-            dense_smallest_nonzero(&lap, want)
-        }
+            dense_smallest_nonzero(&lap, want)?
+        };
+        values.iter_mut().for_each(|v| *v *= lap.scale);
+        Ok(values)
     };
     // Small dense components run in parallel; sparse ones one at a time (each is parallel).
     let (sparse, dense): (Vec<_>, Vec<_>) = components
