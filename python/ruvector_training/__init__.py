@@ -14,6 +14,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   ``torch.optim``'s update rules applied in place to lists of NumPy arrays, with optional fused
   gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
+- :class:`TemperatureScheduler` (over an :class:`AnnealingSchedule`), :class:`CurriculumScheduler`
+  (over :class:`CurriculumStage` s) and :class:`LossWeightScheduler`: per-epoch schedules with
+  JSON-able state dicts (:mod:`ruvector_training.schedulers`).
 """
 
 from ruvector_training._core import (
@@ -32,21 +35,33 @@ from ruvector_training._core import (
 )
 from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
+from ruvector_training.schedulers import (
+    AnnealingSchedule,
+    CurriculumScheduler,
+    CurriculumStage,
+    LossWeightScheduler,
+    TemperatureScheduler,
+)
 
 __all__ = [
     "Adam",
     "AdamW",
+    "AnnealingSchedule",
     "CosineSimilarityLoss",
+    "CurriculumScheduler",
+    "CurriculumStage",
     "DEFAULT_LOGITS_BUDGET_BYTES",
     "InfoNCELoss",
     "LocalContrastiveLoss",
     "LossComponents",
+    "LossWeightScheduler",
     "LossWeights",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
     "Optimizer",
     "SGD",
     "SpectralRegularization",
+    "TemperatureScheduler",
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
