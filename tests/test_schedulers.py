@@ -368,7 +368,7 @@ def test_curriculum_state_round_trip_resumes_exactly():
         (
             lambda: CurriculumScheduler.from_state_dict({"type": "CurriculumScheduler"}),
             ValueError,
-            "missing keys",
+            "state: missing keys",
         ),
         (
             lambda: CurriculumScheduler.from_state_dict(
