@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Union
 
 from ruvector_training.multi_objective import COMPONENTS, LossWeights
-from ruvector_training.schedulers._checks import Resumable, check_float, check_int, check_state
+from ruvector_training._checks import Resumable, check_float, check_int, check_state
 
 WeightsLike = Union[LossWeights, float]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ruvector_training.schedulers._checks import Resumable, check_float, check_int, check_state
+from ruvector_training._checks import Resumable, check_float, check_int, check_state
 
 #: The schedule kinds, in the order the docs list them.
 KINDS = ("linear", "exponential", "cosine", "step")

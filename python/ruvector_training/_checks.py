@@ -1,6 +1,6 @@
-"""What the schedulers share: argument checks (each returns the plain Python value or raises a
-``TypeError`` / ``ValueError`` whose message starts with the argument's name) and the
-:class:`Resumable` base that gives them ``load_state_dict``."""
+"""Helpers shared by the pure-Python modules: argument checks (each returns the plain Python
+value or raises a ``TypeError`` / ``ValueError`` whose message starts with the argument's name)
+and the :class:`Resumable` base that gives the schedulers ``load_state_dict``."""
 
 from __future__ import annotations
 
