@@ -14,6 +14,8 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   ``torch.optim``'s update rules applied in place to lists of NumPy arrays, with optional fused
   gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
+- :func:`topk`: exact blocked top-k search (cosine or dot), the kernel the miners and metrics
+  share.
 - :class:`TemperatureScheduler` (over an :class:`AnnealingSchedule`), :class:`CurriculumScheduler`
   (over :class:`CurriculumStage` s) and :class:`LossWeightScheduler`: per-epoch schedules with
   JSON-able state dicts (:mod:`ruvector_training.schedulers`).
@@ -32,6 +34,7 @@ from ruvector_training._core import (
     TripletLoss,
     __version__,
     clip_grad_norm,
+    topk,
 )
 from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
@@ -65,4 +68,5 @@ __all__ = [
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
+    "topk",
 ]

@@ -433,3 +433,40 @@ class AdamW(Adam):
         amsgrad: bool = False,
         max_grad_norm: float | None = None,
     ) -> None: ...
+
+_IndexLists = Sequence[Sequence[int] | npt.NDArray[np.integer]] | npt.NDArray[np.integer]
+
+def topk(
+    queries: _FloatArray,
+    corpus: _FloatArray,
+    k: int,
+    similarity: Literal["cosine", "dot"] = "cosine",
+    exclude: _IndexLists | None = None,
+) -> tuple[_FloatArray, npt.NDArray[np.int64]]:
+    """Exact top-k search: the ``k`` corpus rows most similar to each query.
+
+    Blocked and streaming: query blocks x corpus tiles are multiplied by one GEMM each and
+    folded into per-query bounded heaps, in parallel, with the GIL released. Working memory is
+    ``O(Q*k)`` plus one tile per thread, never ``O(Q*M)``; the corpus is read in place (cosine
+    scales it by its inverse row norms inside the scan instead of copying it). Results are
+    identical on any thread count.
+
+    Args:
+        queries: ``(Q, D)`` float32 or float64.
+        corpus: ``(M, D)``, same dtype and ``D``.
+        k: number of results per query, >= 1. ``k > M`` is allowed (padded).
+        similarity: ``"cosine"`` (rows normalised by ``max(||x||, 1e-12)``; zero rows score 0)
+            or ``"dot"``.
+        exclude: per-query corpus indices never to return: a sequence of ``Q`` iterables of
+            ints, or a ``(Q, E)`` integer array; ``-1`` entries are ignored (padding).
+
+    Returns:
+        ``(scores, indices)``, both ``(Q, k)``: similarities in the input dtype, sorted
+        descending with ties broken by the lower corpus index, and ``int64`` corpus indices.
+        Slots beyond the available candidates hold index ``-1`` and score ``-inf``.
+
+    Raises:
+        TypeError: non-arrays, non-float or mismatched dtypes; non-integer ``exclude`` entries.
+        ValueError: ``k < 1``; wrong dimensions or mismatched ``D``; NaN/Inf; an ``exclude``
+            index outside ``[0, M)`` or a number of lists other than ``Q``; unknown similarity.
+    """

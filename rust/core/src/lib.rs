@@ -17,6 +17,7 @@ pub mod infonce;
 pub mod linalg;
 pub mod losses;
 pub mod optim;
+pub mod search;
 pub mod similarity;
 pub mod validate;
 pub mod workspace;
@@ -33,4 +34,5 @@ pub use losses::{
     SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+pub use search::{topk, ExcludeLists, TopKResult};
 pub use workspace::Workspace;

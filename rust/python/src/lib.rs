@@ -4,9 +4,11 @@
 //! errors to Python exceptions; all math lives in the core crate.
 
 mod arrays;
+mod indices;
 mod infonce;
 mod losses;
 mod optim;
+mod search;
 
 use pyo3::prelude::*;
 
@@ -28,5 +30,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optim::PyAdam>()?;
     m.add_class::<optim::PyAdamW>()?;
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(search::topk, m)?)?;
     Ok(())
 }
