@@ -19,8 +19,11 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 - :class:`TemperatureScheduler` (over an :class:`AnnealingSchedule`), :class:`CurriculumScheduler`
   (over :class:`CurriculumStage` s) and :class:`LossWeightScheduler`: per-epoch schedules with
   JSON-able state dicts (:mod:`ruvector_training.schedulers`).
+- :mod:`ruvector_training.metrics`: MRR@k, recall@k and nDCG@k over :func:`topk`, Spearman
+  correlation and link-prediction ROC AUC.
 """
 
+from ruvector_training import metrics
 from ruvector_training._core import (
     DEFAULT_LOGITS_BUDGET_BYTES,
     SGD,
@@ -68,5 +71,6 @@ __all__ = [
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
+    "metrics",
     "topk",
 ]
