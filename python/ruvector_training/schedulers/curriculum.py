@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import accumulate
 
-from ruvector_training.multi_objective import LossWeights
 from ruvector_training._checks import Resumable, check_float, check_int, check_state
+from ruvector_training.multi_objective import LossWeights
 
 #: The units a curriculum is counted in.
 UNITS = ("epochs", "samples")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Union
 
-from ruvector_training.multi_objective import COMPONENTS, LossWeights
 from ruvector_training._checks import Resumable, check_float, check_int, check_state
+from ruvector_training.multi_objective import COMPONENTS, LossWeights
 
 WeightsLike = Union[LossWeights, float]
 
