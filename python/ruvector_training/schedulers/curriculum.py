@@ -23,7 +23,8 @@ class CurriculumStage:
             samples for a curriculum built by :meth:`CurriculumScheduler.linear`).
         temperature: the InfoNCE temperature during the stage (> 0).
         num_negatives: hard negatives to mine per anchor (K, an integer >= 1).
-        loss_weights: weights of the loss terms during the stage, or None to leave them alone.
+        loss_weights: weights of the loss terms during the stage (a LossWeights; a dict of its
+            fields is converted), or None to leave them alone.
         difficulty_threshold: samples with difficulty ``<= difficulty_threshold`` are used
             (finite; difficulties are conventionally in ``[0, 1]``, 0 easiest).
 
