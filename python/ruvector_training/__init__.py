@@ -21,6 +21,10 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   JSON-able state dicts (:mod:`ruvector_training.schedulers`).
 - :mod:`ruvector_training.metrics`: MRR@k, recall@k and nDCG@k over :func:`topk`, Spearman
   correlation and link-prediction ROC AUC.
+- :class:`Trainer` (configured by :class:`TrainerConfig`, reporting :class:`TrainingMetrics`,
+  with the :class:`Evaluation` and :class:`EarlyStopping` callbacks): contrastive node
+  embeddings from a graph's structure, with exact checkpoint/resume; the ``ruvector-train``
+  command (:mod:`ruvector_training.cli`) runs it on a demo graph or a user's edge list.
 """
 
 from ruvector_training import metrics
@@ -39,6 +43,7 @@ from ruvector_training._core import (
     clip_grad_norm,
     topk,
 )
+from ruvector_training.callbacks import EarlyStopping, Evaluation
 from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
 from ruvector_training.schedulers import (
@@ -48,6 +53,9 @@ from ruvector_training.schedulers import (
     LossWeightScheduler,
     TemperatureScheduler,
 )
+from ruvector_training.trainer import Trainer
+from ruvector_training.trainer_config import TrainerConfig
+from ruvector_training.training_metrics import TrainingMetrics
 
 __all__ = [
     "Adam",
@@ -57,6 +65,8 @@ __all__ = [
     "CurriculumScheduler",
     "CurriculumStage",
     "DEFAULT_LOGITS_BUDGET_BYTES",
+    "EarlyStopping",
+    "Evaluation",
     "InfoNCELoss",
     "LocalContrastiveLoss",
     "LossComponents",
@@ -68,6 +78,9 @@ __all__ = [
     "SGD",
     "SpectralRegularization",
     "TemperatureScheduler",
+    "Trainer",
+    "TrainerConfig",
+    "TrainingMetrics",
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
