@@ -51,3 +51,85 @@ def topk_reference(
         out_indices[i, :n] = order[:n]
         out_scores[i, :n] = scores[i, order[:n]]
     return out_scores, out_indices
+
+
+def candidate_mask(
+    anchors: np.ndarray,
+    pool: np.ndarray,
+    *,
+    strategy: str,
+    similarity: str = "cosine",
+    positives: np.ndarray | None = None,
+    anchor_labels: np.ndarray | None = None,
+    pool_labels: np.ndarray | None = None,
+    exclude: list | None = None,
+    margin: float = 0.2,
+    relative_margin: float | None = None,
+    max_similarity: float | None = None,
+    nonzero_loss_cutoff: float = 1.4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(similarities (B, M), allowed (B, M))`` per the miner contract: a pool item is a
+    candidate unless it shares the anchor's label, is excluded, is above ``max_similarity``, is
+    above the relative-margin bound, or (semi-hard) is outside the band, or (distance-weighted)
+    has zero weight."""
+    sims = similarity_matrix(anchors, pool, similarity)
+    allowed = np.ones(sims.shape, dtype=bool)
+    if anchor_labels is not None:
+        allowed &= anchor_labels[:, None] != pool_labels[None, :]
+    for i, skip in enumerate(exclude or []):
+        allowed[i, [j for j in skip if j != -1]] = False
+    if max_similarity is not None:
+        allowed &= sims <= max_similarity
+    sp = None
+    if positives is not None:
+        sp = np.diag(similarity_matrix(anchors, positives, similarity))[:, None]
+    if relative_margin is not None:
+        allowed &= sims <= sp - relative_margin * np.abs(sp)
+    if strategy == "semi_hard":
+        allowed &= (sims > sp - margin) & (sims < sp)
+    if strategy == "distance_weighted":
+        allowed &= sims > 1.0 - 0.5 * nonzero_loss_cutoff**2
+    return sims, allowed
+
+
+def distance_log_weight(sims: np.ndarray, dim: int, cutoff: float = 0.5) -> np.ndarray:
+    """Wu et al. (2017): ``-log q(d)`` on unit vectors, distance clipped below at ``cutoff``."""
+    d = np.maximum(np.sqrt(np.maximum(2.0 - 2.0 * sims, 0.0)), cutoff)
+    return -(dim - 2.0) * np.log(d) - 0.5 * (dim - 3.0) * np.log(1.0 - 0.25 * d * d)
+
+
+def pair_probabilities(weights: np.ndarray) -> dict[frozenset, float]:
+    """Exact probability of every unordered pair drawn by two weighted draws without
+    replacement (probability proportional to ``weights``)."""
+    total = weights.sum()
+    out = {}
+    for i in range(len(weights)):
+        for j in range(i + 1, len(weights)):
+            wi, wj = weights[i], weights[j]
+            out[frozenset((i, j))] = wi / total * wj / (total - wi) + wj / total * wi / (total - wj)
+    return out
+
+
+def neighbour_sets(num_nodes: int, edges: np.ndarray) -> list[set[int]]:
+    """Undirected adjacency as one set per node (self-loops dropped)."""
+    neighbours = [set() for _ in range(num_nodes)]
+    for i, j in edges:
+        if i != j:
+            neighbours[i].add(int(j))
+            neighbours[j].add(int(i))
+    return neighbours
+
+
+def bfs_candidates(neighbours: list[set[int]], anchor: int, hops: int) -> set[int]:
+    """Nodes at hop distance 2..hops from ``anchor`` (plain BFS)."""
+    depth = {anchor: 0}
+    frontier = [anchor]
+    for level in range(1, hops + 1):
+        nxt = []
+        for node in frontier:
+            for other in neighbours[node]:
+                if other not in depth:
+                    depth[other] = level
+                    nxt.append(other)
+        frontier = nxt
+    return {node for node, level in depth.items() if level >= 2}

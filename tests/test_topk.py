@@ -3,14 +3,10 @@ installed, and its bad-input contract."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import ruvector_training as rt
-from helpers import each_dtype
+from helpers import each_dtype, outputs_per_thread_count
 from reference_search import similarity_matrix, topk_reference
 
 SIMILARITIES = ("cosine", "dot")
@@ -128,12 +124,7 @@ def test_results_do_not_depend_on_the_thread_count(tmp_path):
         "s, i = rt.topk(q, c, 7)\n"
         "np.savez(sys.argv[1], s=s, i=i)\n"
     )
-    outputs = []
-    for threads in ("1", "2"):
-        out = tmp_path / f"t{threads}.npz"
-        env = dict(os.environ, RAYON_NUM_THREADS=threads)
-        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
-        outputs.append(np.load(out))
+    outputs = outputs_per_thread_count(script, tmp_path)
     np.testing.assert_array_equal(outputs[0]["i"], outputs[1]["i"])
     np.testing.assert_array_equal(outputs[0]["s"], outputs[1]["s"])
 

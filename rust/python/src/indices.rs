@@ -33,6 +33,28 @@ pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<u
     Ok((values.as_array().iter().copied().collect(), shape))
 }
 
+/// A 1-D integer array of exactly `expected` entries (`what` describes them in errors).
+pub fn int_vector(
+    arg: &str,
+    obj: &Bound<'_, PyAny>,
+    expected: Option<usize>,
+    what: &str,
+) -> PyResult<Vec<i64>> {
+    let (values, shape) = int_array(arg, obj)?;
+    let matches = shape.len() == 1 && expected.is_none_or(|n| shape[0] == n);
+    if !matches {
+        let wanted = expected.map_or("(n,)".to_string(), |n| format!("({n},)"));
+        return Err(value_error(
+            arg,
+            format!(
+                "expected shape {wanted} ({what}), got {}",
+                format_shape(&shape)
+            ),
+        ));
+    }
+    Ok(values)
+}
+
 /// Reads `exclude=`: `None`, a 2-D integer array (one row per query, `-1` as padding), or a
 /// sequence of one iterable of integer indices per query.
 pub fn exclude_lists(

@@ -7,6 +7,7 @@ mod arrays;
 mod indices;
 mod infonce;
 mod losses;
+mod mining;
 mod optim;
 mod search;
 
@@ -25,6 +26,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<losses::PyCosineSimilarityLoss>()?;
     m.add_class::<losses::PyLocalContrastiveLoss>()?;
     m.add_class::<losses::PySpectralRegularization>()?;
+    m.add_class::<mining::PyHardNegativeMiner>()?;
+    m.add_class::<mining::PyGraphHardNegativeMiner>()?;
     m.add_class::<optim::PyOptimizer>()?;
     m.add_class::<optim::PySgd>()?;
     m.add_class::<optim::PyAdam>()?;

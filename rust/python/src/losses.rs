@@ -21,7 +21,7 @@ use crate::indices::int_array;
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
-fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
+pub fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
     let (flat, shape) = int_array("edges", obj)?;
     if shape.len() != 2 || shape[1] != 2 {
         return Err(value_error(

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 pub use exclude::ExcludeLists;
 pub use selection::{BestK, Scored};
+pub(crate) use topk::{offer_by_similarity, SKIP_CHUNK};
 pub use topk::{topk, TopKResult};
 
 use crate::error::{Result, TrainingError};

@@ -147,3 +147,22 @@ pub fn max_value<T: Float>(values: &[T]) -> T {
     }
     best
 }
+
+/// The smallest value of `values` (`+inf` for an empty slice; NaN-free input assumed).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn min_value<T: Float>(values: &[T]) -> T {
+    let mut lanes = [T::from_f64(f64::INFINITY); 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane = if value < *lane { value } else { *lane };
+        }
+    }
+    let mut best = T::from_f64(f64::INFINITY);
+    for &value in lanes.iter().chain(chunks.remainder()) {
+        if value < best {
+            best = value;
+        }
+    }
+    best
+}

@@ -60,7 +60,34 @@ pub fn topk<T: Float>(
 }
 
 /// Slice length of the cheap "can anything here enter?" test before the exact scan.
-const SKIP_CHUNK: usize = 32;
+pub(crate) const SKIP_CHUNK: usize = 32;
+
+/// Offers `scores` (corpus rows `start..`) to `best` keyed by similarity, keeping only
+/// candidates above `floor` that `allows(index, sim)` accepts. Slices whose maximum cannot
+/// reach the current threshold are skipped after one vectorised reduction (scores are exact in
+/// f64, so the test never skips a candidate that could enter).
+pub(crate) fn offer_by_similarity<T: Float>(
+    best: &mut BestK,
+    start: usize,
+    scores: &[T],
+    floor: f64,
+    allows: impl Fn(usize, f64) -> bool,
+) {
+    let mut threshold = best.threshold().max(floor);
+    for (chunk_index, chunk) in scores.chunks(SKIP_CHUNK).enumerate() {
+        if max_value(chunk).to_f64() < threshold {
+            continue;
+        }
+        let base = start + chunk_index * SKIP_CHUNK;
+        for (offset, &score) in chunk.iter().enumerate() {
+            let sim = score.to_f64();
+            if sim >= threshold && allows(base + offset, sim) {
+                best.offer(sim, base + offset);
+                threshold = best.threshold().max(floor);
+            }
+        }
+    }
+}
 
 struct TopKCollector<'a> {
     best: BestK,
@@ -69,22 +96,14 @@ struct TopKCollector<'a> {
 
 impl<T: Float> Collector<T> for TopKCollector<'_> {
     fn visit(&mut self, start: usize, scores: &[T]) {
-        let mut threshold = self.best.threshold();
-        for (chunk_index, chunk) in scores.chunks(SKIP_CHUNK).enumerate() {
-            // Scores are exact in f64, so comparing the chunk maximum skips nothing that
-            // could enter.
-            if max_value(chunk).to_f64() < threshold {
-                continue;
-            }
-            let base = start + chunk_index * SKIP_CHUNK;
-            for (offset, &score) in chunk.iter().enumerate() {
-                let score = score.to_f64();
-                if score >= threshold && !is_excluded(self.excluded, base + offset) {
-                    self.best.offer(score, base + offset);
-                    threshold = self.best.threshold();
-                }
-            }
-        }
+        let excluded = self.excluded;
+        offer_by_similarity(
+            &mut self.best,
+            start,
+            scores,
+            f64::NEG_INFINITY,
+            |index, _| !is_excluded(excluded, index),
+        );
     }
 
     fn absorb(&mut self, other: Self) {
