@@ -15,7 +15,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
 - :func:`topk`: exact blocked top-k search (cosine or dot), the kernel the miners and metrics
-  share.
+  share; :class:`HardNegativeMiner` (hardest, semi-hard, weighted, distance-weighted, random,
+  mixed; label / exclude / similarity filters in the same pass) and
+  :class:`GraphHardNegativeMiner` (k-hop graph neighbourhoods).
 - :class:`TemperatureScheduler` (over an :class:`AnnealingSchedule`), :class:`CurriculumScheduler`
   (over :class:`CurriculumStage` s) and :class:`LossWeightScheduler`: per-epoch schedules with
   JSON-able state dicts (:mod:`ruvector_training.schedulers`).
