@@ -42,7 +42,8 @@ def test_one_step_matches_numpy(sbm):
     graph = Graph(n, edges)
     order = rng.permutation(graph.non_isolated())
     positives = graph.window_positives(order, config.window, rng)
-    loss, (ga, gp, _) = rt.InfoNCELoss(temperature=0.1)(start[order], start[positives])
+    loss_fn = rt.InfoNCELoss(temperature=config.temperature)
+    loss, (ga, gp, _) = loss_fn(start[order], start[positives])
     grad = np.zeros_like(start)
     for row, node in enumerate(order):
         grad[node] += ga[row]
@@ -53,13 +54,14 @@ def test_one_step_matches_numpy(sbm):
     np.testing.assert_allclose(trainer.params, start - 0.5 * grad, rtol=1e-5, atol=1e-6)
 
 
-def test_loss_decreases_on_planted_partition(sbm):
-    n, edges, labels = sbm
-    trainer = Trainer(n, edges, small_config(epochs=40))
+def test_loss_decreases_on_demo_graph():
+    """The demo's planted-partition graph (1000 nodes, 5 blocks) at the default settings."""
+    edges, labels = planted_partition()
+    trainer = Trainer(len(labels), edges, TrainerConfig(dim=32, epochs=50))
     history = trainer.fit(progress=False)
-    assert len(history) == 40
-    first, last = history[0].loss, np.mean([m.loss for m in history[-5:]])
-    assert last < 0.8 * first
+    losses = [m.loss for m in history]
+    assert len(losses) == 50
+    assert max(losses[-10:]) < min(losses[:3]) - 0.2
     # Embeddings separate the planted blocks: same-block pairs are more similar.
     z = trainer.embeddings()
     z /= np.linalg.norm(z, axis=1, keepdims=True)
@@ -113,6 +115,17 @@ def test_schedules_drive_temperature_and_weights(sbm):
         {"infonce", "local"}
     ]
     assert trainer.objective.weights.local == pytest.approx(0.4)
+
+
+def test_cosine_learning_rate(sbm):
+    n, edges, _ = sbm
+    trainer = Trainer(n, edges, small_config(epochs=4, lr=0.1))
+    lrs = [m.lr for m in trainer.fit(progress=False)]
+    assert lrs == pytest.approx(
+        [0.1, 0.05 * (1 + np.cos(np.pi / 4)), 0.05, 0.05 * (1 - np.cos(np.pi / 4))]
+    )
+    constant = Trainer(n, edges, small_config(epochs=3, lr=0.1, lr_schedule="constant"))
+    assert [m.lr for m in constant.fit(progress=False)] == [0.1] * 3
 
 
 def checkpoint_setup(n, edges, features=None, mining=False):

@@ -10,8 +10,8 @@ from ruvector_training._checks import check_float, check_int
 def planted_partition(
     num_blocks: int = 5,
     block_size: int = 200,
-    p_in: float = 0.05,
-    p_out: float = 0.004,
+    p_in: float = 0.08,
+    p_out: float = 0.002,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A planted-partition graph (a stochastic block model with equal blocks): each pair of

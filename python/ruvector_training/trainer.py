@@ -181,6 +181,7 @@ class Trainer:
         temperature, num_negatives, weights, stage = self.current_settings()
         self.loss_fn.temperature = temperature
         self.objective.weights = weights
+        self.optimizer.lr = self.config.lr_at(self.epoch)
         order = self.rng.permutation(self._anchors)
         positives = self.graph.window_positives(order, self.config.window, self.rng)
         if num_negatives == 0:

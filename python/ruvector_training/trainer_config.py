@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from ruvector_training._checks import check_float, check_int
@@ -11,6 +12,8 @@ from ruvector_training.multi_objective import LossWeights
 OPTIMIZERS = ("adamw", "adam", "sgd")
 #: Hard-negative mining strategies (those of the Rust ``HardNegativeMiner``).
 MINING_STRATEGIES = ("hardest", "semi_hard", "weighted", "distance_weighted", "random", "mixed")
+#: Learning-rate schedules over ``epochs``.
+LR_SCHEDULES = ("constant", "cosine")
 #: Parameter dtypes.
 DTYPES = ("float32", "float64")
 
@@ -24,8 +27,11 @@ class TrainerConfig:
     """Hyper-parameters of a :class:`~ruvector_training.Trainer`.
 
     The defaults are general settings for unsupervised node embeddings of sparse graphs
-    (thousands to tens of thousands of nodes): random-walk co-occurrence positives, in-batch
-    negatives, InfoNCE at temperature 0.1, AdamW. They are not tuned to a particular data set.
+    (thousands to tens of thousands of nodes): random-walk co-occurrence positives within
+    DeepWalk's usual window of 10, in-batch negatives over batches of 1024, InfoNCE at
+    temperature 0.3, AdamW at lr 0.05 with a cosine decay over 200 epochs. They were chosen by
+    the mean over three random edge splits of Cora and checked on the Facebook page graph; they
+    are not tuned to one split.
 
     Args:
         dim: embedding dimension.
@@ -41,7 +47,9 @@ class TrainerConfig:
         similarity: ``"cosine"`` or ``"dot"``, for InfoNCE and mining.
         symmetric: also contrast positives against all anchors (in-batch layout only).
         optimizer: ``"adamw"``, ``"adam"`` or ``"sgd"`` (SGD with momentum 0.9).
-        lr: learning rate.
+        lr: learning rate (the peak of the schedule).
+        lr_schedule: ``"cosine"``: epoch ``e`` uses ``lr * (1 + cos(pi * min(e, epochs) /
+            epochs)) / 2``, decaying to 0 at ``epochs``; ``"constant"``: always ``lr``.
         weight_decay: AdamW's decoupled decay (L2 for Adam and SGD).
         max_grad_norm: clip the global gradient norm inside each step (None: no clipping).
         init_scale: parameters start as ``N(0, init_scale^2)`` (a table) or
@@ -63,13 +71,14 @@ class TrainerConfig:
 
     dim: int = 128
     epochs: int = 200
-    batch_size: int = 4096
-    window: int = 5
-    temperature: float = 0.1
+    batch_size: int = 1024
+    window: int = 10
+    temperature: float = 0.3
     similarity: str = "cosine"
     symmetric: bool = False
     optimizer: str = "adamw"
     lr: float = 0.05
+    lr_schedule: str = "cosine"
     weight_decay: float = 0.01
     max_grad_norm: float | None = None
     init_scale: float = 0.1
@@ -97,6 +106,7 @@ class TrainerConfig:
         for name, allowed in (
             ("similarity", ("cosine", "dot")),
             ("optimizer", OPTIMIZERS),
+            ("lr_schedule", LR_SCHEDULES),
             ("mining_strategy", MINING_STRATEGIES),
             ("dtype", DTYPES),
         ):
@@ -113,6 +123,12 @@ class TrainerConfig:
             raise TypeError(
                 f"loss_weights: expected LossWeights, got {type(self.loss_weights).__name__}"
             )
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of (0-based) epoch ``epoch`` under :attr:`lr_schedule`."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
 
     def to_dict(self) -> dict:
         """The config as a plain JSON-able dict (``TrainerConfig(**d)`` rebuilds it)."""
