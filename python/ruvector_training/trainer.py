@@ -300,6 +300,7 @@ class Trainer:
             bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
         self._fit_end = self.epoch + epochs
         results = []
+        shown: dict[str, str] = {}
         try:
             for _ in range(epochs):
                 metrics = self.train_epoch()
@@ -308,7 +309,8 @@ class Trainer:
                 for callback in callbacks:
                     stop = bool(callback(self, metrics)) or stop
                 if bar is not None:
-                    bar.set_postfix(loss=f"{metrics.loss:.4f}", **_short(metrics.extra))
+                    shown.update(loss=f"{metrics.loss:.4f}", **_short(metrics.extra))
+                    bar.set_postfix(shown)
                     bar.update(1)
                 if stop:
                     break
