@@ -184,6 +184,9 @@ def test_read_graph_formats(tmp_path):
     data = read_graph(tmp_path / "c.csv", tmp_path / "l.csv")
     assert data.class_names == ["9", "10"]
     assert data.labels.tolist() == [0, -1, 1]
+    np.savez(tmp_path / "g.npz", edges=np.array([[0, 1], [1, 2]]), labels=np.array([5, -1, 2]))
+    data = read_graph(tmp_path / "g.npz")
+    assert data.class_names == ["2", "5"] and data.labels.tolist() == [1, -1, 0]
     with pytest.raises(GraphFileError, match=r"x\.csv:1: expected an edge"):
         (tmp_path / "x.csv").write_text("0\n")
         read_graph(tmp_path / "x.csv")

@@ -37,9 +37,9 @@ class GraphData:
 
 def read_graph(path, labels_path=None) -> GraphData:
     """Reads ``path``: a ``.npz`` archive (CSR ``adj_indptr``, ``adj_indices``, ``adj_shape``
-    or an ``(E, 2)`` ``edges`` array, optional ``labels``) or a delimited edge list (see
-    :func:`read_edge_list`). ``labels_path`` (see :func:`read_labels`) replaces the archive's
-    labels.
+    or an ``(E, 2)`` ``edges`` array, optional integer ``labels``, negative = unlabelled) or a
+    delimited edge list (see :func:`read_edge_list`). ``labels_path`` (see :func:`read_labels`)
+    replaces the archive's labels.
 
     Raises:
         GraphFileError: unreadable or malformed input.
@@ -170,7 +170,14 @@ def _read_npz(path) -> GraphData:
     if labels is not None:
         if labels.ndim != 1 or len(labels) != num_nodes:
             raise GraphFileError(f"{path}: 'labels' must have one entry per node ({num_nodes})")
-        classes, labels = _encode([str(v) for v in labels.tolist()])
+        if labels.dtype.kind not in "iub":
+            raise GraphFileError(f"{path}: 'labels' must be integers, got dtype {labels.dtype}")
+        known = labels >= 0
+        values = np.unique(labels[known])
+        classes = [str(v) for v in values.tolist()]
+        codes = np.full(num_nodes, -1, dtype=np.int64)
+        codes[known] = np.searchsorted(values, labels[known])
+        labels = codes
     return GraphData(num_nodes, edges, labels, classes)
 
 

@@ -246,7 +246,9 @@ class Trainer:
             value, (grad, _, _) = self.spectral_loss(z, edges)
             components["spectral"], grads["spectral"] = float(value), grad
         total, (multipliers, _) = self.objective(components)
-        grad_z = grad_info * multipliers.infonce
+        grad_z = grad_info
+        if multipliers.infonce != 1.0:
+            grad_z *= multipliers.infonce
         for name in ("local", "spectral"):
             if name in grads:
                 grad_z += grads[name] * getattr(multipliers, name)
