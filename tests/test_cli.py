@@ -115,6 +115,8 @@ def test_plot_without_matplotlib(small_graph, tmp_path, capsys, monkeypatch):
         ("bad.tsv", "0\t1\n2\n", r"bad\.tsv:2: expected an edge \(source, target\)"),
         ("neg.csv", "0,1\n-1,2\n", r"neg\.csv:2: expected a non-negative integer node id"),
         ("empty.csv", "# nothing\n\n", r"empty\.csv: no edges found"),
+        ("huge.csv", "0,1\n1,99999999999\n", r"huge\.csv:2: node id 99999999999 is above"),
+        ("sparse.csv", "0,1\n1,2000000000\n", "GiB; number the nodes 0..N-1"),
         ("loops.csv", "0,0\n1,1\n", "no edges besides self-loops"),
         ("binary.csv", b"\xff\xfe\x00\x81", "not a UTF-8 text file"),
         ("junk.npz", b"not a zip archive", "cannot read as a .npz archive"),

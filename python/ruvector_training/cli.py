@@ -30,6 +30,8 @@ from ruvector_training.trainer_config import TrainerConfig
 PROG = "ruvector-train"
 #: The demo graph: 5 planted blocks of 200 nodes (synthetic, fixed seed).
 DEMO_GRAPH = {"num_blocks": 5, "block_size": 200, "p_in": 0.08, "p_out": 0.002}
+#: Refuse graphs whose float32 table, gradient and optimizer state exceed this (16 GiB).
+MAX_TABLE_BYTES = 16 * 2**30
 ROWS = (
     ("auc", "link-prediction AUC"),
     ("mrr@10", "neighbour MRR@10"),
@@ -154,6 +156,12 @@ def _graph(args) -> None:
         except ImportError as error:
             raise CliError(f"--plot: {error}") from None
     data = read_graph(args.edges, args.labels)
+    table_bytes = 4 * data.num_nodes * max(args.dim, 1) * 4  # parameters, gradient, AdamW state
+    if table_bytes > MAX_TABLE_BYTES:
+        raise CliError(
+            f"{args.edges}: {data.num_nodes} nodes (largest id + 1) x dim {args.dim} needs "
+            f"{table_bytes / 2**30:.0f} GiB; number the nodes 0..N-1 or lower --dim"
+        )
     graph = Graph(data.num_nodes, data.edges)
     if graph.num_edges == 0:
         raise CliError(f"{args.edges}: the graph has no edges besides self-loops")

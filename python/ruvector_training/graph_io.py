@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The largest node id accepted (ids index the rows of the embedding table).
+MAX_NODE_ID = 2**31 - 2
 #: Keys of a CSR adjacency archive (the layout of the Cora file in the project's data).
 CSR_KEYS = ("adj_indptr", "adj_indices", "adj_shape")
 
@@ -192,6 +194,10 @@ def _node_id(path, number: int, field: str) -> int:
     if not _is_int(field) or int(field) < 0:
         raise GraphFileError(
             f"{path}:{number}: expected a non-negative integer node id, got {field[:40]!r}"
+        )
+    if int(field) > MAX_NODE_ID:
+        raise GraphFileError(
+            f"{path}:{number}: node id {field} is above {MAX_NODE_ID}; number nodes 0..N-1"
         )
     return int(field)
 
