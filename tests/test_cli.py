@@ -165,6 +165,9 @@ def test_missing_files_and_bad_options(small_graph, tmp_path, capsys):
     assert "labels.csv:3: node 0 already labelled on line 2" in error_line(capsys)
     assert main(["graph", str(path), "--out", str(tmp_path / "no" / "e.npy"), *QUICK]) == 2
     assert "--out: directory" in error_line(capsys)
+    (tmp_path / "taken.npy").mkdir()
+    assert main(["graph", str(path), "--out", str(tmp_path / "taken.npy"), *QUICK]) == 2
+    assert "--out: cannot write" in error_line(capsys)
     assert main(["graph", str(path), "--temperature", "0", *QUICK]) == 2
     assert "--temperature:" in error_line(capsys)
     assert main(["graph", str(path), "--test-fraction", "1.5", *QUICK]) == 2

@@ -171,12 +171,18 @@ def _graph(args) -> None:
     print("" if data.class_names is None else f", {len(data.class_names)} classes")
     trainer = _run(args, graph, data.labels)
     if args.out is not None:
-        np.save(args.out, trainer.embeddings().astype(np.float32))
+        try:
+            np.save(args.out, trainer.embeddings().astype(np.float32))
+        except OSError as error:
+            raise CliError(f"--out: cannot write {args.out}: {error.strerror or error}") from None
         print(f"embeddings ({graph.num_nodes}, {trainer.config.dim}) float32 saved to {args.out}")
     if args.plot is not None:
         from ruvector_training.plot import plot_training
 
-        plot_training(args.plot, trainer.history, trainer.embeddings(), data.labels)
+        try:
+            plot_training(args.plot, trainer.history, trainer.embeddings(), data.labels)
+        except OSError as error:
+            raise CliError(f"--plot: cannot write {args.plot}: {error.strerror or error}") from None
         print(f"plot saved to {args.plot}")
 
 
