@@ -85,7 +85,8 @@ class RustLossFunction(torch.autograd.Function):
         ctx.separable = call.separable
         ctx.names = call.names
         dtype = next(
-            x.dtype for x in inputs if isinstance(x, torch.Tensor) and x.is_floating_point()
+            (x.dtype for x in inputs if isinstance(x, torch.Tensor) and x.is_floating_point()),
+            torch.get_default_dtype(),
         )
         if isinstance(loss, np.ndarray):
             return torch.from_numpy(np.ascontiguousarray(loss))

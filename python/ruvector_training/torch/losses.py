@@ -21,7 +21,7 @@ from torch import nn
 
 import ruvector_training as rt
 from ruvector_training.multi_objective import COMPONENTS
-from ruvector_training.torch._function import LossCall, RustLossFunction, apply_loss
+from ruvector_training.torch._function import LossCall, apply_loss
 from ruvector_training.torch.distributed import gather_rows
 
 
@@ -278,7 +278,6 @@ __all__ = [
     "LocalContrastiveLoss",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
-    "RustLossFunction",
     "SpectralRegularization",
     "TripletLoss",
 ]
