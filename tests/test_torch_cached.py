@@ -116,3 +116,30 @@ def test_bad_arguments():
     x, y = data(torch.float64)
     with pytest.raises(ValueError, match="negatives: expected a multiple"):
         rtt.CachedInfoNCE(model)(x, y, x[:5], in_batch=False)
+
+
+def test_cached_inside_multi_objective_loss():
+    import ruvector_training as rt
+
+    x, y = data(torch.float64)
+    scores = torch.linspace(0.0, 1.0, B, dtype=torch.float64)
+    model = make_model(torch.float64)
+    weights = rt.LossWeights(infonce=0.7, reconstruction=0.4)
+    torch.manual_seed(5)
+    u, v = model(x[:8]), model(y[:8])  # a second objective on its own forward
+    outs = [torch.cat([model(t[s : s + 6]) for s in range(0, B, 6)]) for t in (x, y)]
+    expected = 0.7 * ref.infonce(*outs, temperature=0.1) + 0.4 * ref.cosine_similarity(
+        u, v, scores[:8]
+    )
+    expected.backward()
+    expected_grads = grads(model)
+    model.zero_grad()
+    torch.manual_seed(5)
+    u, v = model(x[:8]), model(y[:8])
+    contrastive = rtt.CachedInfoNCE(model, chunk_size=6, temperature=0.1)(x, y)
+    cosine = rtt.CosineSimilarityLoss()(u, v, scores[:8])
+    total = rtt.MultiObjectiveLoss(weights)({"infonce": contrastive, "reconstruction": cosine})
+    total.backward()
+    torch.testing.assert_close(total.detach(), expected.detach(), rtol=1e-10, atol=1e-12)
+    for g, e in zip(grads(model), expected_grads):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)

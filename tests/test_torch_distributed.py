@@ -1,7 +1,7 @@
-"""``InfoNCELoss(gather_across_ranks=True)`` on two gloo processes over loopback: the per-rank
-parameter gradients summed over ranks are ``world_size`` times the single-process gradient on
-the concatenated batch (so DDP's averaging gives exactly single-process training), and every
-rank reports the single-process loss."""
+"""``InfoNCELoss(gather_across_ranks=True)`` (alone and inside CachedInfoNCE) on two gloo
+processes over loopback: the per-rank parameter gradients summed over ranks are ``world_size``
+times the single-process gradient on the concatenated batch (so DDP's averaging gives exactly
+single-process training), and every rank reports the single-process loss."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ SCENARIOS = {
     "in_batch-mean": dict(sizes=(6, 6), options=dict(symmetric=True), k=0),
     "in_batch-sum-unequal": dict(sizes=(5, 8), options=dict(reduction="sum"), k=0),
     "shared-negatives": dict(sizes=(4, 4), options=dict(), k=2),
+    "cached-symmetric": dict(sizes=(7, 5), options=dict(symmetric=True), k=0, chunk=3),
 }
 
 
@@ -43,12 +44,16 @@ def model_and_data(total: int, k: int):
     return model, x, y, n
 
 
-def run(model, x, y, n, options, gather):
+def run(model, x, y, n, options, gather, chunk=None):
+    """One step; with ``chunk`` (and gathering) through CachedInfoNCE."""
     import ruvector_training.torch as rtt
 
     loss_fn = rtt.InfoNCELoss(temperature=0.1, gather_across_ranks=gather, **options)
-    negatives = None if n is None else model(n)
-    loss = loss_fn(model(x), model(y), negatives, in_batch=None if n is None else True)
+    if chunk and gather:
+        loss = rtt.CachedInfoNCE(model, loss_fn, chunk_size=chunk)(x, y)
+    else:
+        negatives = None if n is None else model(n)
+        loss = loss_fn(model(x), model(y), negatives, in_batch=None if n is None else True)
     loss.backward()
     return loss.detach(), [p.grad.detach().clone() for p in model.parameters()]
 
@@ -63,8 +68,9 @@ def worker(rank: int, port: int, out_dir: str) -> None:
             sizes = case["sizes"]
             model, x, y, n = model_and_data(sum(sizes), case["k"])
             mine = slice(sum(sizes[:rank]), sum(sizes[: rank + 1]))
+            local_n = None if n is None else n[mine]
             loss, grads = run(
-                model, x[mine], y[mine], None if n is None else n[mine], case["options"], True
+                model, x[mine], y[mine], local_n, case["options"], True, case.get("chunk")
             )
             for g in grads:
                 dist.all_reduce(g)  # the sum over ranks

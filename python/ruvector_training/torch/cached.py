@@ -79,8 +79,11 @@ class CachedInfoNCE:
     Args:
         encoder: ``encoder(inputs) -> (n, D)`` float tensor, for ``inputs`` a tensor or a
             mapping of tensors (e.g. a tokenizer's batch) whose dim 0 has ``n`` rows.
-        loss: the InfoNCE options: an :class:`InfoNCELoss` module (``gather_across_ranks`` not
-            supported), or None for ``InfoNCELoss(**loss_options)``.
+        loss: the InfoNCE options: an :class:`InfoNCELoss` module, or None for
+            ``InfoNCELoss(**loss_options)``. With ``gather_across_ranks=True`` each rank embeds
+            its own rows, the embeddings are all-gathered, and each rank back-propagates the
+            gradient of its own rows (the convention of :class:`InfoNCELoss`: DDP's averaging
+            gives the single-process gradient on the concatenated batch).
         chunk_size: rows per encoder call (>= 1).
         **loss_options: :class:`InfoNCELoss` arguments when ``loss`` is None.
 
@@ -99,8 +102,6 @@ class CachedInfoNCE:
         if loss is not None and loss_options:
             raise ValueError("loss: pass an InfoNCELoss or options, not both")
         self.loss = InfoNCELoss(**loss_options) if loss is None else loss
-        if self.loss.gather_across_ranks:
-            raise ValueError("loss: gather_across_ranks is not supported by CachedInfoNCE")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size: expected an int >= 1, got {chunk_size!r}")
         self.encoder = encoder
