@@ -199,3 +199,19 @@ def assert_grads_close(actual, expected, dtype, scales: Scales, *, err_msg: str 
             assert got is None, f"grad {name}: expected None, got {type(got).__name__}"
         else:
             assert_grad_close(got, want, dtype, scales, err_msg=f"grad {name} {err_msg}")
+
+
+def outputs_per_thread_count(script: str, tmp_path, counts=("1", "2")) -> list:
+    """Runs ``script`` (which saves its result with ``np.savez(sys.argv[1], ...)``) in a
+    subprocess per rayon thread count and returns the loaded results."""
+    import os
+    import subprocess
+    import sys
+
+    outputs = []
+    for threads in counts:
+        out = tmp_path / f"threads{threads}.npz"
+        env = dict(os.environ, RAYON_NUM_THREADS=threads)
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env)
+        outputs.append(np.load(out))
+    return outputs

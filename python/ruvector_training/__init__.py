@@ -14,14 +14,30 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   ``torch.optim``'s update rules applied in place to lists of NumPy arrays, with optional fused
   gradient clipping and exact state dicts;
   :func:`clip_grad_norm` clips a list of gradient arrays to a global L2 norm.
+- :func:`topk`: exact blocked top-k search (cosine or dot), the kernel the miners and metrics
+  share; :class:`HardNegativeMiner` (hardest, semi-hard, weighted, distance-weighted, random,
+  mixed; label / exclude / similarity filters in the same pass) and
+  :class:`GraphHardNegativeMiner` (k-hop graph neighbourhoods).
+- :class:`TemperatureScheduler` (over an :class:`AnnealingSchedule`), :class:`CurriculumScheduler`
+  (over :class:`CurriculumStage` s) and :class:`LossWeightScheduler`: per-epoch schedules with
+  JSON-able state dicts (:mod:`ruvector_training.schedulers`).
+- :mod:`ruvector_training.metrics`: MRR@k, recall@k and nDCG@k over :func:`topk`, Spearman
+  correlation and link-prediction ROC AUC.
+- :class:`Trainer` (configured by :class:`TrainerConfig`, reporting :class:`TrainingMetrics`,
+  with the :class:`Evaluation` and :class:`EarlyStopping` callbacks): contrastive node
+  embeddings from a graph's structure, with exact checkpoint/resume; the ``ruvector-train``
+  command (:mod:`ruvector_training.cli`) runs it on a demo graph or a user's edge list.
 """
 
+from ruvector_training import metrics
 from ruvector_training._core import (
     DEFAULT_LOGITS_BUDGET_BYTES,
     SGD,
     Adam,
     AdamW,
     CosineSimilarityLoss,
+    GraphHardNegativeMiner,
+    HardNegativeMiner,
     InfoNCELoss,
     LocalContrastiveLoss,
     Optimizer,
@@ -29,25 +45,51 @@ from ruvector_training._core import (
     TripletLoss,
     __version__,
     clip_grad_norm,
+    topk,
 )
+from ruvector_training.callbacks import EarlyStopping, Evaluation
 from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
+from ruvector_training.schedulers import (
+    AnnealingSchedule,
+    CurriculumScheduler,
+    CurriculumStage,
+    LossWeightScheduler,
+    TemperatureScheduler,
+)
+from ruvector_training.trainer import Trainer
+from ruvector_training.trainer_config import TrainerConfig
+from ruvector_training.training_metrics import TrainingMetrics
 
 __all__ = [
     "Adam",
     "AdamW",
+    "AnnealingSchedule",
     "CosineSimilarityLoss",
+    "CurriculumScheduler",
+    "CurriculumStage",
     "DEFAULT_LOGITS_BUDGET_BYTES",
+    "GraphHardNegativeMiner",
+    "HardNegativeMiner",
+    "EarlyStopping",
+    "Evaluation",
     "InfoNCELoss",
     "LocalContrastiveLoss",
     "LossComponents",
+    "LossWeightScheduler",
     "LossWeights",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
     "Optimizer",
     "SGD",
     "SpectralRegularization",
+    "TemperatureScheduler",
+    "Trainer",
+    "TrainerConfig",
+    "TrainingMetrics",
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
+    "metrics",
+    "topk",
 ]

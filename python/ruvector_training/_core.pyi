@@ -338,6 +338,14 @@ class Optimizer:
 
     lr: float
     max_grad_norm: float | None
+    check_finite: bool
+    """True (the default): a step checks every gradient for NaN/Inf before modifying anything,
+    so a bad gradient leaves parameters and state unchanged. False (an opt-in for speed): when
+    no ``max_grad_norm`` is set, the separate checking read of the gradients is skipped (about
+    1/8 of an AdamW step's memory traffic); each gradient chunk is checked while it is in cache
+    during the update instead, the returned norm is the same, and a NaN/Inf still raises
+    ``ValueError``, but only after the step was applied (the parameters then hold non-finite
+    values and the step is counted)."""
     @property
     def step_count(self) -> int:
         """Number of steps taken (restored by :meth:`load_state_dict`)."""
@@ -373,7 +381,8 @@ class Optimizer:
             TypeError: a gradient is not an ndarray or its dtype differs from its parameter's.
             ValueError: wrong count or shape, NaN/Inf in ``grads[i]``, a gradient sharing
                 memory with a parameter, or a parameter that stopped being writable and
-                C-contiguous. On any error no parameter and no state is modified.
+                C-contiguous. On any error no parameter and no state is modified, except a
+                NaN/Inf gradient with :attr:`check_finite` off (see there).
         """
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume bit-identically: ``"optimizer"`` (class name),
@@ -404,6 +413,7 @@ class SGD(Optimizer):
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
         weight_decay: L2 penalty, finite and >= 0.
         max_grad_norm: clip the global gradient norm to this (finite > 0) inside each step.
+        check_finite: see :attr:`Optimizer.check_finite`.
 
     Hyper-parameters are attributes, writable between steps with the same validation.
     """
@@ -421,6 +431,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         max_grad_norm: float | None = None,
+        check_finite: bool = True,
     ) -> None: ...
 
 class Adam(Optimizer):
@@ -440,6 +451,7 @@ class Adam(Optimizer):
         weight_decay: finite, >= 0.
         amsgrad: keep the running maximum of ``v`` (fixed at construction).
         max_grad_norm: clip the global gradient norm to this (finite > 0) inside each step.
+        check_finite: see :attr:`Optimizer.check_finite`.
 
     ``state_dict()["state"][i]`` holds ``exp_avg``, ``exp_avg_sq`` and, with AMSGrad,
     ``max_exp_avg_sq``.
@@ -460,6 +472,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         max_grad_norm: float | None = None,
+        check_finite: bool = True,
     ) -> None: ...
 
 class AdamW(Adam):
@@ -479,4 +492,183 @@ class AdamW(Adam):
         weight_decay: float = 0.01,
         amsgrad: bool = False,
         max_grad_norm: float | None = None,
+        check_finite: bool = True,
     ) -> None: ...
+
+_IndexLists = Sequence[Sequence[int] | npt.NDArray[np.integer]] | npt.NDArray[np.integer]
+
+def topk(
+    queries: _FloatArray,
+    corpus: _FloatArray,
+    k: int,
+    similarity: Literal["cosine", "dot"] = "cosine",
+    exclude: _IndexLists | None = None,
+) -> tuple[_FloatArray, npt.NDArray[np.int64]]:
+    """Exact top-k search: the ``k`` corpus rows most similar to each query.
+
+    Blocked and streaming: query blocks x corpus tiles are multiplied by one GEMM each and
+    folded into per-query bounded heaps, in parallel, with the GIL released. Working memory is
+    ``O(Q*k)`` plus one tile per thread, never ``O(Q*M)``; the corpus is read in place (cosine
+    scales it by its inverse row norms inside the scan instead of copying it). Results are
+    identical on any thread count.
+
+    Args:
+        queries: ``(Q, D)`` float32 or float64.
+        corpus: ``(M, D)``, same dtype and ``D``.
+        k: number of results per query, >= 1. ``k > M`` is allowed (padded).
+        similarity: ``"cosine"`` (rows normalised by ``max(||x||, 1e-12)``; zero rows score 0)
+            or ``"dot"``.
+        exclude: per-query corpus indices never to return: a sequence of ``Q`` iterables of
+            ints, or a ``(Q, E)`` integer array; ``-1`` entries are ignored (padding).
+
+    Returns:
+        ``(scores, indices)``, both ``(Q, k)``: similarities in the input dtype, sorted
+        descending with ties broken by the lower corpus index, and ``int64`` corpus indices.
+        Slots beyond the available candidates hold index ``-1`` and score ``-inf``.
+
+    Raises:
+        TypeError: non-arrays, non-float or mismatched dtypes; non-integer ``exclude`` entries.
+        ValueError: ``k < 1``; wrong dimensions or mismatched ``D``; NaN/Inf; an ``exclude``
+            index outside ``[0, M)`` or a number of lists other than ``Q``; unknown similarity.
+    """
+
+_Strategy = Literal["hardest", "semi_hard", "weighted", "distance_weighted", "random", "mixed"]
+
+class HardNegativeMiner:
+    """Mines hard negatives for each anchor from a pool, in one streaming pass.
+
+    The pass is the :func:`topk` kernel's (GEMM tiles of anchors x pool, per-anchor bounded
+    selections, rayon-parallel, GIL released): no ``B x M`` matrix and no second pass, whatever
+    the strategy and filters. A pool item is a *candidate* for anchor ``i`` unless it
+
+    - shares the anchor's label (``anchor_labels[i] == pool_labels[j]``: a false negative),
+    - is in ``exclude[i]``,
+    - has similarity above ``max_similarity``,
+    - with ``relative_margin``: has ``sim > sim(a_i, p_i) - relative_margin * |sim(a_i, p_i)|``.
+
+    Strategies (``K = num_negatives``):
+
+    - ``"hardest"``: the K most similar candidates (ties by lower index).
+    - ``"semi_hard"``: candidates with ``sim(a,p) - margin < sim(a,n) < sim(a,p)``, hardest
+      first (needs ``positives``).
+    - ``"weighted"``: K drawn without replacement with probability proportional to
+      ``exp(alpha * sim)`` (``alpha=0``: uniform), exactly, by Gumbel-top-k keys.
+    - ``"distance_weighted"``: Wu et al. (2017) on unit vectors: weight ``1/q(d)`` with
+      ``q(d) ∝ d^(D-2) (1 - d²/4)^((D-3)/2)``, ``d = sqrt(2 - 2 sim)`` clipped below at 0.5;
+      items with ``d >= 1.4`` (``sim <= 0.02``) get weight 0 and are never drawn. Cosine only.
+    - ``"random"``: K uniformly without replacement.
+    - ``"mixed"``: ``round(K * hard_ratio)`` hardest (Python rounding, halves to even), then
+      the rest uniformly from the remaining candidates.
+
+    Sampled rows are in draw order; the random number of (seed, anchor row, pool index) is a
+    counter-based hash, so results are identical on any thread count. Every attribute is
+    writable (a curriculum can change ``num_negatives``); invalid values raise ``ValueError``
+    and leave the miner unchanged.
+
+    Args:
+        strategy: one of the names above.
+        num_negatives: K >= 1.
+        margin: semi-hard band width, finite and >= 0.
+        alpha: finite inverse temperature of ``"weighted"``.
+        hard_ratio: share of hardest negatives in ``"mixed"``, in [0, 1].
+        relative_margin: finite and >= 0, or None (needs ``positives`` in :meth:`mine`).
+        max_similarity: similarity ceiling, or None.
+        similarity: ``"cosine"`` or ``"dot"``.
+        seed: seed of the sampling strategies (int >= 0).
+    """
+
+    strategy: _Strategy
+    num_negatives: int
+    margin: float
+    alpha: float
+    hard_ratio: float
+    relative_margin: float | None
+    max_similarity: float | None
+    similarity: Literal["cosine", "dot"]
+    seed: int
+    def __init__(
+        self,
+        strategy: _Strategy = "hardest",
+        num_negatives: int = 5,
+        margin: float = 0.2,
+        alpha: float = 1.0,
+        hard_ratio: float = 0.5,
+        relative_margin: float | None = None,
+        max_similarity: float | None = None,
+        similarity: Literal["cosine", "dot"] = "cosine",
+        seed: int = 0,
+    ) -> None: ...
+    def mine(
+        self,
+        anchors: _FloatArray,
+        pool: _FloatArray,
+        positives: _FloatArray | None = None,
+        anchor_labels: npt.NDArray[np.integer] | None = None,
+        pool_labels: npt.NDArray[np.integer] | None = None,
+        exclude: _IndexLists | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Mines ``K`` negatives per anchor.
+
+        Args:
+            anchors: ``(B, D)`` float32/float64.
+            pool: ``(M, D)``, same dtype and ``D``.
+            positives: ``(B, D)``, one per anchor; required by ``"semi_hard"`` and
+                ``relative_margin``.
+            anchor_labels: ``(B,)`` integer labels; give both label arrays or neither.
+            pool_labels: ``(M,)`` integer labels.
+            exclude: per-anchor pool indices never to return (as in :func:`topk`).
+
+        Returns:
+            ``int64 (B, K)`` pool indices: never a duplicate, an excluded or same-label item;
+            ``-1`` in the trailing slots when fewer than K candidates qualify.
+
+        Raises:
+            TypeError: non-arrays, non-float or mismatched dtypes, non-integer labels.
+            ValueError: shape mismatches, label length mismatches, NaN/Inf, out-of-range
+                ``exclude`` indices, a missing ``positives`` where required.
+        """
+
+class GraphHardNegativeMiner:
+    """Graph-aware hard negatives: nodes close in the graph but not adjacent.
+
+    For each anchor node the candidates are the nodes within ``hop_distance`` hops (BFS on
+    the undirected graph) that are neither the anchor nor one of its 1-hop neighbours; the
+    ``num_negatives`` most similar by embedding are returned (ties by lower index), ``-1``
+    padded. The adjacency (CSR) is built once per call; anchors run in parallel.
+
+    Args:
+        hop_distance: >= 1 (1 leaves no candidates).
+        num_negatives: K >= 1.
+        similarity: ``"cosine"`` or ``"dot"``.
+    """
+
+    hop_distance: int
+    num_negatives: int
+    similarity: Literal["cosine", "dot"]
+    def __init__(
+        self,
+        hop_distance: int = 2,
+        num_negatives: int = 5,
+        similarity: Literal["cosine", "dot"] = "cosine",
+    ) -> None: ...
+    def mine(
+        self,
+        anchor_nodes: npt.NDArray[np.integer],
+        embeddings: _FloatArray,
+        edges: npt.NDArray[np.integer],
+    ) -> npt.NDArray[np.int64]:
+        """Mines ``K`` negatives per anchor node.
+
+        Args:
+            anchor_nodes: ``(B,)`` node ids in ``[0, N)``, any integer dtype.
+            embeddings: ``(N, D)`` float32/float64, one row per node.
+            edges: ``(E, 2)`` integer node pairs (undirected; duplicates and self-loops are
+                allowed and ignored).
+
+        Returns:
+            ``int64 (B, K)`` node ids, most similar first, ``-1`` padded.
+
+        Raises:
+            TypeError: non-integer ids or edges, non-float embeddings.
+            ValueError: out-of-range ids or edge indices, bad shapes, NaN/Inf.
+        """

@@ -18,7 +18,9 @@ pub mod float;
 pub mod infonce;
 pub mod linalg;
 pub mod losses;
+pub mod mining;
 pub mod optim;
+pub mod search;
 pub mod similarity;
 pub mod validate;
 pub mod workspace;
@@ -35,5 +37,7 @@ pub use losses::{
     CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput, LocalContrastiveLoss,
     SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
+pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+pub use search::{topk, ExcludeLists, TopKResult};
 pub use workspace::Workspace;

@@ -4,9 +4,12 @@
 //! errors to Python exceptions; all math lives in the core crate.
 
 mod arrays;
+mod indices;
 mod infonce;
 mod losses;
+mod mining;
 mod optim;
+mod search;
 
 use pyo3::prelude::*;
 
@@ -23,10 +26,13 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<losses::PyCosineSimilarityLoss>()?;
     m.add_class::<losses::PyLocalContrastiveLoss>()?;
     m.add_class::<losses::PySpectralRegularization>()?;
+    m.add_class::<mining::PyHardNegativeMiner>()?;
+    m.add_class::<mining::PyGraphHardNegativeMiner>()?;
     m.add_class::<optim::PyOptimizer>()?;
     m.add_class::<optim::PySgd>()?;
     m.add_class::<optim::PyAdam>()?;
     m.add_class::<optim::PyAdamW>()?;
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(search::topk, m)?)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The `TripletLoss`, `CosineSimilarityLoss`, `LocalContrastiveLoss` and
 //! `SpectralRegularization` Python classes.
 
-use numpy::{Element, PyArray1, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, PyArray1, PyArrayDescrMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -17,45 +17,32 @@ use crate::arrays::{
     as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, result_tuple, to_py_err,
     value_error, FloatArray, FloatDtype,
 };
+use crate::indices::int_array;
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
-fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
-    let array = as_ndarray("edges", obj)?;
-    let kind = array.dtype().kind();
-    if kind != b'i' && kind != b'u' {
-        return Err(PyTypeError::new_err(format!(
-            "edges: expected an integer dtype, got {}",
-            array.dtype()
-        )));
-    }
-    let shape = array.shape().to_vec();
+pub fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
+    let (flat, shape) = int_array("edges", obj)?;
     if shape.len() != 2 || shape[1] != 2 {
         return Err(value_error(
             "edges",
             format!("expected shape (E, 2), got {}", format_shape(&shape)),
         ));
     }
-    let to_pair = |chunk: &[usize]| [chunk[0], chunk[1]];
-    if kind == b'u' {
-        let wide = obj.call_method1("astype", ("uint64",))?;
-        let values: PyReadonlyArrayDyn<'_, u64> = wide.extract()?;
-        let flat: Vec<usize> = values.as_array().iter().map(|&v| v as usize).collect();
-        return Ok(flat.chunks_exact(2).map(to_pair).collect());
+    if let Some(position) = flat.iter().position(|&v| v < 0) {
+        return Err(value_error(
+            "edges",
+            format!(
+                "node indices must be >= 0, got {} in row {}",
+                flat[position],
+                position / 2
+            ),
+        ));
     }
-    let wide = obj.call_method1("astype", ("int64",))?;
-    let values: PyReadonlyArrayDyn<'_, i64> = wide.extract()?;
-    let mut flat = Vec::with_capacity(values.len());
-    for (position, &v) in values.as_array().iter().enumerate() {
-        if v < 0 {
-            return Err(value_error(
-                "edges",
-                format!("node indices must be >= 0, got {v} in row {}", position / 2),
-            ));
-        }
-        flat.push(v as usize);
-    }
-    Ok(flat.chunks_exact(2).map(to_pair).collect())
+    Ok(flat
+        .chunks_exact(2)
+        .map(|pair| [pair[0] as usize, pair[1] as usize])
+        .collect())
 }
 
 /// Reads a 1-D array of dtype `bool`.

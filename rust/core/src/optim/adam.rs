@@ -5,7 +5,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-use super::{check_max_grad_norm, check_state_specs, Optimizer, Progress, CHUNK};
+use super::{check_max_grad_norm, check_state_specs, probe_chunk, Optimizer, Progress, CHUNK};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::validate::ensure_non_negative;
@@ -216,18 +216,25 @@ impl Optimizer for Adam {
             .begin_step(params, grads, self.config.max_grad_norm)?;
         let step = self.progress.steps + 1;
         let config = self.config;
-        self.moments
+        let probe = self.progress.checks_during_update(config.max_grad_norm);
+        let partials: Vec<Vec<f64>> = self
+            .moments
             .par_iter_mut()
             .zip(params.par_iter_mut())
             .zip(grads.par_iter())
-            .for_each(|((moments, param), grad)| {
-                update_array(moments, param, *grad, &config, step, stats.scale)
-            });
-        Ok(self.progress.end_step(stats))
+            .map(|((moments, param), grad)| {
+                update_array(moments, param, *grad, &config, step, stats.scale, probe)
+            })
+            .collect();
+        self.progress.end_step(stats, grads, &partials)
     }
 
     fn progress(&self) -> &Progress {
         &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 
     fn lr(&self) -> f64 {
@@ -329,7 +336,8 @@ impl<T: Float> AdamScalars<T> {
     }
 }
 
-/// Updates one parameter array and its moments.
+/// Updates one parameter array and its moments; with `probe`, also returns the gradient's
+/// per-chunk sums of squares, computed while each chunk is in cache (empty otherwise).
 fn update_array(
     moments: &mut AdamMoments,
     param: &mut FloatSliceMut<'_>,
@@ -337,7 +345,8 @@ fn update_array(
     config: &AdamConfig,
     step: u64,
     grad_scale: f64,
-) {
+    probe: bool,
+) -> Vec<f64> {
     let AdamMoments {
         exp_avg,
         exp_avg_sq,
@@ -345,7 +354,15 @@ fn update_array(
     } = moments;
     match (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq) {
         (FloatSliceMut::F32(p), FloatSlice::F32(g), FloatVec::F32(m), FloatVec::F32(v), None) => {
-            update_typed(p, g, m, v, None, AdamScalars::new(config, step, grad_scale))
+            update_typed(
+                p,
+                g,
+                m,
+                v,
+                None,
+                AdamScalars::new(config, step, grad_scale),
+                probe,
+            )
         }
         (
             FloatSliceMut::F32(p),
@@ -360,9 +377,18 @@ fn update_array(
             v,
             Some(vmax),
             AdamScalars::new(config, step, grad_scale),
+            probe,
         ),
         (FloatSliceMut::F64(p), FloatSlice::F64(g), FloatVec::F64(m), FloatVec::F64(v), None) => {
-            update_typed(p, g, m, v, None, AdamScalars::new(config, step, grad_scale))
+            update_typed(
+                p,
+                g,
+                m,
+                v,
+                None,
+                AdamScalars::new(config, step, grad_scale),
+                probe,
+            )
         }
         (
             FloatSliceMut::F64(p),
@@ -377,12 +403,13 @@ fn update_array(
             v,
             Some(vmax),
             AdamScalars::new(config, step, grad_scale),
+            probe,
         ),
         _ => unreachable!("begin_step and restore check that all dtypes agree"),
     }
 }
 
-/// The fused update of one array, in parallel over chunks.
+/// The fused update of one array, in parallel over chunks (see [`update_array`] for `probe`).
 fn update_typed<T: Float>(
     p: &mut [T],
     g: &[T],
@@ -390,17 +417,29 @@ fn update_typed<T: Float>(
     v: &mut [T],
     vmax: Option<&mut Vec<T>>,
     s: AdamScalars<T>,
-) {
+    probe: bool,
+) -> Vec<f64> {
     let chunks = p
         .par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
         .zip(m.par_chunks_mut(CHUNK))
         .zip(v.par_chunks_mut(CHUNK));
     match vmax {
-        None => chunks.for_each(|(((p, g), m), v)| adam_chunk(p, g, m, v, s)),
+        None => chunks
+            .map(|(((p, g), m), v)| {
+                let sum = probe_chunk(g, probe);
+                adam_chunk(p, g, m, v, s);
+                sum
+            })
+            .collect(),
         Some(vmax) => chunks
             .zip(vmax.par_chunks_mut(CHUNK))
-            .for_each(|((((p, g), m), v), vmax)| amsgrad_chunk(p, g, m, v, vmax, s)),
+            .map(|((((p, g), m), v), vmax)| {
+                let sum = probe_chunk(g, probe);
+                amsgrad_chunk(p, g, m, v, vmax, s);
+                sum
+            })
+            .collect(),
     }
 }
 

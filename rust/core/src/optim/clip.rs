@@ -63,7 +63,11 @@ pub fn clip_grad_norm(grads: &mut [FloatSliceMut<'_>], max_norm: f64) -> Result<
 }
 
 /// [`ensure_finite`] on one array of a list, reported as `arg[position]`.
-fn ensure_finite_item(arg: &'static str, position: usize, data: FloatSlice<'_>) -> Result<()> {
+pub(crate) fn ensure_finite_item(
+    arg: &'static str,
+    position: usize,
+    data: FloatSlice<'_>,
+) -> Result<()> {
     let checked = match data {
         FloatSlice::F32(values) => ensure_finite(arg, values),
         FloatSlice::F64(values) => ensure_finite(arg, values),
@@ -97,7 +101,7 @@ fn chunked_sum<T: Float>(data: &[T], scale: f64) -> f64 {
 
 /// `sum (x * scale)^2` over one chunk, with independent accumulators so the loop vectorises.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn chunk_sum_of_squares<T: Float>(chunk: &[T], scale: f64) -> f64 {
+pub(crate) fn chunk_sum_of_squares<T: Float>(chunk: &[T], scale: f64) -> f64 {
     const LANES: usize = 16;
     let mut acc = [0.0f64; LANES];
     let blocks = chunk.chunks_exact(LANES);
@@ -117,7 +121,7 @@ fn chunk_sum_of_squares<T: Float>(chunk: &[T], scale: f64) -> f64 {
 
 /// The norm of finite arrays whose squares overflow: `m * sqrt(sum (g / m)^2)` with `m` the
 /// largest magnitude.
-fn rescaled_norm(grads: &[FloatSlice<'_>]) -> f64 {
+pub(crate) fn rescaled_norm(grads: &[FloatSlice<'_>]) -> f64 {
     let largest = grads
         .iter()
         .map(|grad| max_abs(*grad))

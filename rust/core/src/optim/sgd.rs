@@ -5,7 +5,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-use super::{check_max_grad_norm, check_state_specs, Optimizer, Progress, CHUNK};
+use super::{check_max_grad_norm, check_state_specs, probe_chunk, Optimizer, Progress, CHUNK};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::validate::ensure_non_negative;
@@ -157,6 +157,7 @@ impl Optimizer for Sgd {
             }
         }
         let config = self.config;
+        let probe = self.progress.checks_during_update(config.max_grad_norm);
         let buffers = self.momentum_buffers.par_iter_mut().map(|buffer| {
             if use_momentum {
                 buffer.as_mut()
@@ -164,18 +165,23 @@ impl Optimizer for Sgd {
                 None
             }
         });
-        buffers
+        let partials = buffers
             .zip(params.par_iter_mut())
             .zip(grads.par_iter())
             .zip(first.par_iter())
-            .for_each(|(((buffer, param), grad), &first)| {
-                update_array(buffer, first, param, *grad, &config, stats.scale)
-            });
-        Ok(self.progress.end_step(stats))
+            .map(|(((buffer, param), grad), &first)| {
+                update_array(buffer, first, param, *grad, &config, stats.scale, probe)
+            })
+            .collect::<Vec<Vec<f64>>>();
+        self.progress.end_step(stats, grads, &partials)
     }
 
     fn progress(&self) -> &Progress {
         &self.progress
+    }
+
+    fn progress_mut(&mut self) -> &mut Progress {
+        &mut self.progress
     }
 
     fn lr(&self) -> f64 {
@@ -237,7 +243,8 @@ impl<T: Float> SgdScalars<T> {
     }
 }
 
-/// Updates one parameter array (and its momentum buffer, when momentum is on).
+/// Updates one parameter array (and its momentum buffer, when momentum is on); with `probe`,
+/// also returns the gradient's per-chunk sums of squares (empty otherwise).
 fn update_array(
     buffer: Option<&mut FloatVec>,
     first: bool,
@@ -245,35 +252,53 @@ fn update_array(
     grad: FloatSlice<'_>,
     config: &SgdConfig,
     grad_scale: f64,
-) {
+    probe: bool,
+) -> Vec<f64> {
     match (buffer, param, grad) {
         (None, FloatSliceMut::F32(p), FloatSlice::F32(g)) => {
-            plain_update(p, g, SgdScalars::new(config, grad_scale))
+            plain_update(p, g, SgdScalars::new(config, grad_scale), probe)
         }
         (None, FloatSliceMut::F64(p), FloatSlice::F64(g)) => {
-            plain_update(p, g, SgdScalars::new(config, grad_scale))
+            plain_update(p, g, SgdScalars::new(config, grad_scale), probe)
         }
         (Some(FloatVec::F32(b)), FloatSliceMut::F32(p), FloatSlice::F32(g)) => {
-            momentum_update(p, g, b, first, SgdScalars::new(config, grad_scale))
+            momentum_update(p, g, b, first, SgdScalars::new(config, grad_scale), probe)
         }
         (Some(FloatVec::F64(b)), FloatSliceMut::F64(p), FloatSlice::F64(g)) => {
-            momentum_update(p, g, b, first, SgdScalars::new(config, grad_scale))
+            momentum_update(p, g, b, first, SgdScalars::new(config, grad_scale), probe)
         }
         _ => unreachable!("begin_step and restore check that all dtypes agree"),
     }
 }
 
-fn plain_update<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>) {
+fn plain_update<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>, probe: bool) -> Vec<f64> {
     p.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
-        .for_each(|(p, g)| plain_chunk(p, g, s));
+        .map(|(p, g)| {
+            let sum = probe_chunk(g, probe);
+            plain_chunk(p, g, s);
+            sum
+        })
+        .collect()
 }
 
-fn momentum_update<T: Float>(p: &mut [T], g: &[T], b: &mut [T], first: bool, s: SgdScalars<T>) {
+fn momentum_update<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    b: &mut [T],
+    first: bool,
+    s: SgdScalars<T>,
+    probe: bool,
+) -> Vec<f64> {
     p.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
         .zip(b.par_chunks_mut(CHUNK))
-        .for_each(|((p, g), b)| momentum_chunk(p, g, b, first, s));
+        .map(|((p, g), b)| {
+            let sum = probe_chunk(g, probe);
+            momentum_chunk(p, g, b, first, s);
+            sum
+        })
+        .collect()
 }
 
 /// `p += -lr * g`.

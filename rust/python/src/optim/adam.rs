@@ -29,15 +29,20 @@ fn configure(mut slf: PyRefMut<'_, PyAdam>, change: impl FnOnce(&mut AdamConfig)
 }
 
 /// The base part of a new `Adam`/`AdamW` object.
-fn create(params: &Bound<'_, PyAny>, config: AdamConfig) -> PyResult<PyOptimizer> {
+fn create(
+    params: &Bound<'_, PyAny>,
+    config: AdamConfig,
+    check_finite: bool,
+) -> PyResult<PyOptimizer> {
     config.validate().map_err(to_py_err)?;
-    PyOptimizer::create(params, |p| Adam::new(config, p.layout()))
+    PyOptimizer::create(params, check_finite, |p| Adam::new(config, p.layout()))
 }
 
 #[pymethods]
 impl PyAdamW {
     #[new]
-    #[pyo3(signature = (params, lr=1e-3, betas=None, eps=1e-8, weight_decay=0.01, amsgrad=false, max_grad_norm=None))]
+    #[pyo3(signature = (params, lr=1e-3, betas=None, eps=1e-8, weight_decay=0.01, amsgrad=false, max_grad_norm=None, check_finite=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
         lr: f64,
@@ -46,6 +51,7 @@ impl PyAdamW {
         weight_decay: f64,
         amsgrad: bool,
         max_grad_norm: Option<f64>,
+        check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
             lr,
@@ -56,16 +62,19 @@ impl PyAdamW {
             decoupled_weight_decay: true,
             max_grad_norm,
         };
-        Ok(PyClassInitializer::from(create(params, config)?)
-            .add_subclass(PyAdam)
-            .add_subclass(Self))
+        Ok(
+            PyClassInitializer::from(create(params, config, check_finite)?)
+                .add_subclass(PyAdam)
+                .add_subclass(Self),
+        )
     }
 }
 
 #[pymethods]
 impl PyAdam {
     #[new]
-    #[pyo3(signature = (params, lr=1e-3, betas=None, eps=1e-8, weight_decay=0.0, amsgrad=false, max_grad_norm=None))]
+    #[pyo3(signature = (params, lr=1e-3, betas=None, eps=1e-8, weight_decay=0.0, amsgrad=false, max_grad_norm=None, check_finite=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
         lr: f64,
@@ -74,6 +83,7 @@ impl PyAdam {
         weight_decay: f64,
         amsgrad: bool,
         max_grad_norm: Option<f64>,
+        check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
             lr,
@@ -84,7 +94,7 @@ impl PyAdam {
             decoupled_weight_decay: false,
             max_grad_norm,
         };
-        Ok(PyClassInitializer::from(create(params, config)?).add_subclass(Self))
+        Ok(PyClassInitializer::from(create(params, config, check_finite)?).add_subclass(Self))
     }
 
     /// `(beta1, beta2)`, each in [0, 1).

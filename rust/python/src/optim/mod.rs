@@ -123,6 +123,19 @@ impl PyOptimizer {
         self.inner.set_max_grad_norm(value).map_err(to_py_err)
     }
 
+    /// Check gradients for NaN/Inf before modifying anything (True, the default). False saves
+    /// one read of every gradient when no clipping is set; a NaN/Inf is then reported only
+    /// after the step was applied.
+    #[getter]
+    fn check_finite(&self) -> bool {
+        self.inner.check_finite()
+    }
+
+    #[setter]
+    fn set_check_finite(&mut self, value: bool) {
+        self.inner.set_check_finite(value);
+    }
+
     /// Number of steps taken.
     #[getter]
     fn step_count(&self) -> u64 {
@@ -153,10 +166,12 @@ impl PyOptimizer {
     /// optimizer for their layout with `build`.
     fn create<O: Held>(
         params: &Bound<'_, PyAny>,
+        check_finite: bool,
         build: impl FnOnce(&ParamList) -> CoreResult<O>,
     ) -> PyResult<Self> {
         let params = ParamList::new("params", params)?;
-        let inner = build(&params).map_err(to_py_err)?;
+        let mut inner = build(&params).map_err(to_py_err)?;
+        inner.set_check_finite(check_finite);
         Ok(Self {
             params,
             inner: Box::new(inner),

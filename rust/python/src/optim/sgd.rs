@@ -24,7 +24,8 @@ fn configure(mut slf: PyRefMut<'_, PySgd>, change: impl FnOnce(&mut SgdConfig)) 
 #[pymethods]
 impl PySgd {
     #[new]
-    #[pyo3(signature = (params, lr, momentum=0.0, dampening=0.0, nesterov=false, weight_decay=0.0, max_grad_norm=None))]
+    #[pyo3(signature = (params, lr, momentum=0.0, dampening=0.0, nesterov=false, weight_decay=0.0, max_grad_norm=None, check_finite=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
         lr: f64,
@@ -33,6 +34,7 @@ impl PySgd {
         nesterov: bool,
         weight_decay: f64,
         max_grad_norm: Option<f64>,
+        check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = SgdConfig {
             lr,
@@ -43,7 +45,7 @@ impl PySgd {
             max_grad_norm,
         };
         config.validate().map_err(crate::arrays::to_py_err)?;
-        let base = PyOptimizer::create(params, |p| Sgd::new(config, p.layout()))?;
+        let base = PyOptimizer::create(params, check_finite, |p| Sgd::new(config, p.layout()))?;
         Ok(PyClassInitializer::from(base).add_subclass(Self))
     }
 

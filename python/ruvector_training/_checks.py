@@ -1,0 +1,55 @@
+"""Helpers shared by the pure-Python modules: argument checks (each returns the plain Python
+value or raises a ``TypeError`` / ``ValueError`` whose message starts with the argument's name)
+and the :class:`Resumable` base that gives the schedulers ``load_state_dict``."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_int(arg: str, value, *, minimum: int = 0) -> int:
+    """``int(value)`` for an integer (Python or NumPy, not bool) that is ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{arg}: expected an integer, got {type(value).__name__}")
+    number = int(value)
+    if number < minimum:
+        raise ValueError(f"{arg}: expected an integer >= {minimum}, got {number}")
+    return number
+
+
+def check_float(arg: str, value, *, positive: bool = False) -> float:
+    """``float(value)`` for a finite real number (Python or NumPy, not bool); ``> 0`` when
+    ``positive``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{arg}: expected a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{arg}: expected a finite number, got {value}")
+    if positive and number <= 0.0:
+        raise ValueError(f"{arg}: expected a number > 0, got {value}")
+    return number
+
+
+def check_state(arg: str, state, keys: tuple[str, ...], kind: str) -> dict:
+    """``state`` as a dict holding ``keys`` whose ``"type"`` entry is ``kind``."""
+    if not isinstance(state, dict):
+        raise TypeError(f"{arg}: expected a dict, got {type(state).__name__}")
+    if state.get("type") != kind:
+        raise ValueError(
+            f"{arg}: expected a state dict of a {kind}, got type {state.get('type')!r}"
+        )
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise ValueError(f"{arg}: missing keys {missing}")
+    return state
+
+
+class Resumable:
+    """Base of the schedulers: :meth:`load_state_dict` on top of the subclass's
+    ``from_state_dict`` class method."""
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores everything ``state_dict()`` saved (validated like ``from_state_dict``)."""
+        restored = type(self).from_state_dict(state)
+        self.__dict__.update(restored.__dict__)

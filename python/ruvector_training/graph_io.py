@@ -1,0 +1,214 @@
+"""Reading graphs for the CLI: edge-list CSV/TSV files, CSR ``.npz`` archives, and node-label
+files. Every problem is a :class:`GraphFileError` with a one-line message naming the file and,
+for text files, the line."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+#: The largest node id accepted (ids index the rows of the embedding table).
+MAX_NODE_ID = 2**31 - 2
+#: Keys of a CSR adjacency archive (the layout of the Cora file in the project's data).
+CSR_KEYS = ("adj_indptr", "adj_indices", "adj_shape")
+
+
+class GraphFileError(ValueError):
+    """A graph or label file that cannot be read or is malformed."""
+
+
+@dataclass
+class GraphData:
+    """A graph read from a file.
+
+    Attributes:
+        num_nodes: ``max node id + 1`` (over edges and labels).
+        edges: ``(E, 2)`` int64 edges as listed (not yet deduplicated).
+        labels: ``(num_nodes,)`` int64 class indices, -1 for unlabelled nodes, or None.
+        class_names: the original label of each class index (None without labels).
+    """
+
+    num_nodes: int
+    edges: np.ndarray
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+
+
+def read_graph(path, labels_path=None) -> GraphData:
+    """Reads ``path``: a ``.npz`` archive (CSR ``adj_indptr``, ``adj_indices``, ``adj_shape``
+    or an ``(E, 2)`` ``edges`` array, optional integer ``labels``, negative = unlabelled) or a
+    delimited edge list (see :func:`read_edge_list`). ``labels_path`` (see :func:`read_labels`)
+    replaces the archive's labels.
+
+    Raises:
+        GraphFileError: unreadable or malformed input.
+    """
+    path = os.fspath(path)
+    if path.endswith(".npz"):
+        data = _read_npz(path)
+    else:
+        data = read_edge_list(path)
+    if labels_path is not None:
+        ids, names = read_labels(labels_path)
+        num_nodes = max(data.num_nodes, int(ids.max()) + 1)
+        classes, codes = _encode(names)
+        labels = np.full(num_nodes, -1, dtype=np.int64)
+        labels[ids] = codes
+        data = GraphData(num_nodes, data.edges, labels, classes)
+    return data
+
+
+def read_edge_list(path) -> GraphData:
+    """Reads one edge per line, ``source<delim>target`` with non-negative integer node ids.
+
+    The delimiter (tab, comma, semicolon or whitespace) is that of the first data line; a first
+    line whose first two fields are not integers is a header. Blank lines and lines starting
+    with ``#`` or ``%`` are skipped; fields after the second (weights, ...) are ignored.
+    """
+    edges = []
+    for number, fields in _records(path, "an edge (source, target)"):
+        edges.append((_node_id(path, number, fields[0]), _node_id(path, number, fields[1])))
+    if not edges:
+        raise GraphFileError(f"{path}: no edges found")
+    array = np.array(edges, dtype=np.int64)
+    return GraphData(int(array.max()) + 1, array)
+
+
+def read_labels(path) -> tuple[np.ndarray, list[str]]:
+    """Reads ``node<delim>label`` lines (same rules as :func:`read_edge_list`); returns the
+    node ids ``(L,)`` int64 and their labels as strings. A node listed twice is an error."""
+    ids, names, seen = [], [], {}
+    for number, fields in _records(path, "a label (node, label)"):
+        node = _node_id(path, number, fields[0])
+        if node in seen:
+            raise GraphFileError(
+                f"{path}:{number}: node {node} already labelled on line {seen[node]}"
+            )
+        seen[node] = number
+        ids.append(node)
+        names.append(fields[1])
+    if not ids:
+        raise GraphFileError(f"{path}: no labels found")
+    return np.array(ids, dtype=np.int64), names
+
+
+def _records(path, what: str):
+    """Yields ``(line number, fields)`` of the data lines of a delimited text file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except UnicodeDecodeError as error:
+        raise GraphFileError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+    except OSError as error:
+        raise GraphFileError(f"{path}: cannot read: {error.strerror or error}") from None
+    delimiter = None
+    first = True
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text[0] in "#%":
+            continue
+        if first:
+            delimiter = next((d for d in ("\t", ",", ";") if d in text), None)
+        fields = [field.strip() for field in text.split(delimiter)]
+        if len(fields) < 2 or not fields[1]:
+            raise GraphFileError(
+                f"{path}:{number}: expected {what} separated by "
+                f"{_describe(delimiter)}, got {text[:60]!r}"
+            )
+        if first:
+            first = False
+            if not (_is_int(fields[0]) and (what.startswith("a label") or _is_int(fields[1]))):
+                continue  # a header line
+        yield number, fields
+
+
+def _read_npz(path) -> GraphData:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise GraphFileError(f"{path}: cannot read as a .npz archive: {error}") from None
+    with archive:
+        files = set(archive.files)
+        try:
+            if set(CSR_KEYS) <= files:
+                indptr = archive["adj_indptr"].astype(np.int64)
+                indices = archive["adj_indices"].astype(np.int64)
+                shape = archive["adj_shape"]
+                if indptr.ndim != 1 or len(shape) != 2 or len(indptr) != int(shape[0]) + 1:
+                    raise GraphFileError(f"{path}: adj_indptr does not match adj_shape")
+                if indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0):
+                    raise GraphFileError(f"{path}: adj_indptr is not a valid CSR row pointer")
+                num_nodes = int(max(shape[0], shape[1]))
+                rows = np.repeat(np.arange(int(shape[0])), np.diff(indptr))
+                edges = np.stack([rows, indices], axis=1)
+            elif "edges" in files:
+                edges = archive["edges"]
+                if (
+                    not np.issubdtype(edges.dtype, np.integer)
+                    or edges.ndim != 2
+                    or (edges.shape[1] != 2)
+                ):
+                    raise GraphFileError(f"{path}: 'edges' must be an (E, 2) integer array")
+                edges = edges.astype(np.int64)
+                num_nodes = int(edges.max(initial=-1)) + 1
+            else:
+                raise GraphFileError(
+                    f"{path}: expected CSR arrays {', '.join(CSR_KEYS)} or an 'edges' array, "
+                    f"found {sorted(files)}"
+                )
+            labels = archive["labels"] if "labels" in files else None
+        except (ValueError, zipfile.BadZipFile) as error:
+            if isinstance(error, GraphFileError):
+                raise
+            raise GraphFileError(f"{path}: cannot read: {error}") from None
+    if len(edges) == 0:
+        raise GraphFileError(f"{path}: no edges found")
+    if edges.min() < 0 or edges.max() >= num_nodes:
+        raise GraphFileError(f"{path}: node indices outside [0, {num_nodes})")
+    classes = None
+    if labels is not None:
+        if labels.ndim != 1 or len(labels) != num_nodes:
+            raise GraphFileError(f"{path}: 'labels' must have one entry per node ({num_nodes})")
+        if labels.dtype.kind not in "iub":
+            raise GraphFileError(f"{path}: 'labels' must be integers, got dtype {labels.dtype}")
+        known = labels >= 0
+        values = np.unique(labels[known])
+        classes = [str(v) for v in values.tolist()]
+        codes = np.full(num_nodes, -1, dtype=np.int64)
+        codes[known] = np.searchsorted(values, labels[known])
+        labels = codes
+    return GraphData(num_nodes, edges, labels, classes)
+
+
+def _encode(names: list[str]) -> tuple[list[str], np.ndarray]:
+    """Class names (numeric order when all are integers, else sorted) and codes."""
+    unique = sorted(set(names), key=lambda v: (0, int(v), "") if _is_int(v) else (1, 0, v))
+    index = {name: i for i, name in enumerate(unique)}
+    return unique, np.array([index[name] for name in names], dtype=np.int64)
+
+
+def _node_id(path, number: int, field: str) -> int:
+    if not _is_int(field) or int(field) < 0:
+        raise GraphFileError(
+            f"{path}:{number}: expected a non-negative integer node id, got {field[:40]!r}"
+        )
+    if int(field) > MAX_NODE_ID:
+        raise GraphFileError(
+            f"{path}:{number}: node id {field} is above {MAX_NODE_ID}; number nodes 0..N-1"
+        )
+    return int(field)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(delimiter) -> str:
+    return {"\t": "a tab", ",": "a comma", ";": "a semicolon"}.get(delimiter, "whitespace")

@@ -1,0 +1,197 @@
+//! [`GraphHardNegativeMiner`]: negatives that are close in the graph (within `hop_distance`
+//! hops) but not adjacent, ranked by embedding similarity.
+
+use rayon::prelude::*;
+
+use crate::error::{Result, TrainingError};
+use crate::float::Float;
+use crate::infonce::Similarity;
+use crate::linalg::{dot, filled_vec, MatRef};
+use crate::search::{inverse_norms, BestK};
+use crate::validate::ensure_finite;
+
+/// Configuration of the graph miner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphHardNegativeMiner {
+    /// Candidates are within this many hops of the anchor (>= 1; 1 leaves no candidates).
+    pub hop_distance: usize,
+    /// K, negatives per anchor (>= 1).
+    pub num_negatives: usize,
+    /// Similarity used to rank the candidates.
+    pub similarity: Similarity,
+}
+
+impl Default for GraphHardNegativeMiner {
+    fn default() -> Self {
+        Self {
+            hop_distance: 2,
+            num_negatives: 5,
+            similarity: Similarity::Cosine,
+        }
+    }
+}
+
+impl GraphHardNegativeMiner {
+    /// For each anchor node: the `num_negatives` most similar nodes among those within
+    /// `hop_distance` hops that are neither the anchor nor one of its neighbours (ties by the
+    /// lower index), `-1` padded; `B x K` row-major. `edges` are undirected node pairs (any
+    /// order, duplicates and self-loops allowed) indexing `embeddings` rows.
+    pub fn mine<T: Float>(
+        &self,
+        anchor_nodes: &[i64],
+        embeddings: MatRef<'_, T>,
+        edges: &[[usize; 2]],
+    ) -> Result<Vec<i64>> {
+        if self.num_negatives == 0 {
+            return Err(TrainingError::value("num_negatives", "must be >= 1, got 0"));
+        }
+        if self.hop_distance == 0 {
+            return Err(TrainingError::value("hop_distance", "must be >= 1, got 0"));
+        }
+        let nodes = embeddings.rows;
+        let anchors = checked_anchors(anchor_nodes, nodes)?;
+        ensure_finite("embeddings", embeddings.data)?;
+        let graph = Neighbours::build(nodes, edges)?;
+        let scale = match self.similarity {
+            Similarity::Cosine => Some(inverse_norms("embeddings", embeddings)?),
+            Similarity::Dot => None,
+        };
+        let k = self.num_negatives;
+        let mut out = filled_vec("anchor_nodes", anchors.len().saturating_mul(k), -1i64)?;
+        out.par_chunks_mut(k).zip(anchors.par_iter()).for_each_init(
+            || Scratch::new(nodes),
+            |scratch, (row, &anchor)| {
+                let mut best = BestK::new(k);
+                for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
+                    let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
+                    if let Some(scale) = &scale {
+                        sim = sim * scale[anchor] * scale[candidate];
+                    }
+                    best.offer(sim.to_f64(), candidate);
+                }
+                for (slot, item) in row.iter_mut().zip(best.into_sorted()) {
+                    *slot = item.index as i64;
+                }
+            },
+        );
+        Ok(out)
+    }
+}
+
+/// Anchor node ids as indices, each checked against the number of nodes.
+fn checked_anchors(anchor_nodes: &[i64], nodes: usize) -> Result<Vec<usize>> {
+    anchor_nodes
+        .iter()
+        .enumerate()
+        .map(|(position, &node)| {
+            if node < 0 || node as u64 >= nodes as u64 {
+                Err(TrainingError::item(
+                    "anchor_nodes",
+                    position,
+                    format!("node {node} is out of range for {nodes} embeddings rows"),
+                ))
+            } else {
+                Ok(node as usize)
+            }
+        })
+        .collect()
+}
+
+/// Undirected adjacency in CSR form (self-loops dropped, duplicates kept: BFS ignores them).
+struct Neighbours {
+    offsets: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl Neighbours {
+    fn build(nodes: usize, edges: &[[usize; 2]]) -> Result<Self> {
+        let mut offsets = filled_vec("edges", nodes + 1, 0usize)?;
+        for (row, &[i, j]) in edges.iter().enumerate() {
+            if i >= nodes || j >= nodes {
+                return Err(TrainingError::value(
+                    "edges",
+                    format!(
+                        "node index {} in row {row} is out of range for {nodes} embeddings rows",
+                        i.max(j)
+                    ),
+                ));
+            }
+            if i != j {
+                offsets[i + 1] += 1;
+                offsets[j + 1] += 1;
+            }
+        }
+        for i in 0..nodes {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut targets = filled_vec("edges", offsets[nodes], 0usize)?;
+        let mut cursor = offsets[..nodes].to_vec();
+        for &[i, j] in edges {
+            if i != j {
+                targets[cursor[i]] = j;
+                cursor[i] += 1;
+                targets[cursor[j]] = i;
+                cursor[j] += 1;
+            }
+        }
+        Ok(Self { offsets, targets })
+    }
+
+    fn of(&self, node: usize) -> &[usize] {
+        &self.targets[self.offsets[node]..self.offsets[node + 1]]
+    }
+}
+
+/// Per-thread BFS state: visit stamps (so nothing is cleared between anchors) and frontiers.
+struct Scratch {
+    stamp: Vec<u32>,
+    epoch: u32,
+    frontier: Vec<usize>,
+    next: Vec<usize>,
+    found: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(nodes: usize) -> Self {
+        Self {
+            stamp: vec![0; nodes],
+            epoch: 0,
+            frontier: Vec::new(),
+            next: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Nodes at hop distance `2..=hops` from `anchor` (first reached at that depth).
+    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> &[usize] {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        self.found.clear();
+        self.frontier.clear();
+        self.frontier.push(anchor);
+        self.stamp[anchor] = epoch;
+        for depth in 1..=hops {
+            self.next.clear();
+            for &node in &self.frontier {
+                for &other in graph.of(node) {
+                    if self.stamp[other] != epoch {
+                        self.stamp[other] = epoch;
+                        self.next.push(other);
+                    }
+                }
+            }
+            if depth >= 2 {
+                self.found.extend_from_slice(&self.next);
+            }
+            std::mem::swap(&mut self.frontier, &mut self.next);
+            if self.frontier.is_empty() {
+                break;
+            }
+        }
+        &self.found
+    }
+}

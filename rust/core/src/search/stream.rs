@@ -1,0 +1,168 @@
+//! The streaming similarity scan behind `topk` and the miners: queries x corpus similarities
+//! computed tile by tile with the crate's GEMM and handed row by row to per-query collectors,
+//! so no `Q x M` matrix ever exists (working memory is one tile per task).
+//!
+//! The task grid (query blocks x corpus chunks) depends only on the problem size, never on the
+//! thread count, and every tile is one single-threaded GEMM: each similarity is computed by the
+//! same instructions whatever the pool size, so results are identical on any number of threads.
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+
+/// Queries per task (one GEMM panel).
+pub const QUERY_BLOCK: usize = 256;
+/// Corpus rows per tile: a `QUERY_BLOCK x CORPUS_TILE` f32 tile is 1 MiB, inside L2.
+pub const CORPUS_TILE: usize = 1024;
+/// The corpus is split so that there are at least this many tasks when the queries are few.
+const MIN_TASKS: usize = 16;
+
+/// Receives the similarities of one query against consecutive corpus rows.
+pub trait Collector<T: Float>: Send {
+    /// `scores[j]` is the similarity with corpus row `start + j`.
+    fn visit(&mut self, start: usize, scores: &[T]);
+    /// Merges the candidates another collector for the same query saw (another corpus chunk).
+    fn absorb(&mut self, other: Self);
+}
+
+/// Streams `queries (Q x D)` against `corpus (M x D)`: similarity `q_i . c_j` (times
+/// `column_scale[j]` when given), visiting every `(i, j)` exactly once through `make(i)`'s
+/// collector. Returns the Q collectors in query order.
+pub fn stream_similarities<T, C, F>(
+    queries: MatRef<'_, T>,
+    corpus: MatRef<'_, T>,
+    column_scale: Option<&[T]>,
+    make: F,
+) -> Result<Vec<C>>
+where
+    T: Float,
+    C: Collector<T>,
+    F: Fn(usize) -> C + Sync,
+{
+    let num_queries = queries.rows;
+    let num_corpus = corpus.rows;
+    if num_corpus == 0 {
+        return Ok((0..num_queries).map(&make).collect());
+    }
+    let query_blocks = num_queries.div_ceil(QUERY_BLOCK);
+    let tiles = num_corpus.div_ceil(CORPUS_TILE);
+    let chunks = MIN_TASKS.div_ceil(query_blocks.max(1)).clamp(1, tiles);
+    let tiles_per_chunk = tiles.div_ceil(chunks);
+    let chunks = tiles.div_ceil(tiles_per_chunk);
+    let chunk_rows = tiles_per_chunk * CORPUS_TILE;
+
+    let tasks: Vec<(usize, usize)> = (0..query_blocks)
+        .flat_map(|block| (0..chunks).map(move |chunk| (block, chunk)))
+        .collect();
+    let partials = tasks
+        .into_par_iter()
+        .map(|(block, chunk)| {
+            let rows = block * QUERY_BLOCK..((block + 1) * QUERY_BLOCK).min(num_queries);
+            let cols = chunk * chunk_rows..((chunk + 1) * chunk_rows).min(num_corpus);
+            scan_task(queries, corpus, column_scale, rows, cols, &make)
+        })
+        .collect::<Result<Vec<Vec<C>>>>()?;
+
+    let mut merged = Vec::with_capacity(num_queries);
+    let mut partials = partials.into_iter();
+    for _ in 0..query_blocks {
+        let mut block = partials.next().unwrap_or_default();
+        for _ in 1..chunks {
+            let other = partials.next().unwrap_or_default();
+            for (mine, theirs) in block.iter_mut().zip(other) {
+                mine.absorb(theirs);
+            }
+        }
+        merged.extend(block);
+    }
+    Ok(merged)
+}
+
+/// One task: the queries `rows` against the corpus rows `cols`, tile by tile.
+fn scan_task<T, C, F>(
+    queries: MatRef<'_, T>,
+    corpus: MatRef<'_, T>,
+    column_scale: Option<&[T]>,
+    rows: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    make: &F,
+) -> Result<Vec<C>>
+where
+    T: Float,
+    C: Collector<T>,
+    F: Fn(usize) -> C,
+{
+    let block = queries.rows_range(rows.start, rows.end);
+    let mut collectors: Vec<C> = rows.clone().map(make).collect();
+    let mut tile = zeroed_vec::<T>("corpus", block.rows * CORPUS_TILE.min(cols.len()))?;
+    for start in cols.clone().step_by(CORPUS_TILE) {
+        let end = (start + CORPUS_TILE).min(cols.end);
+        let width = end - start;
+        let scores = &mut tile[..block.rows * width];
+        let candidates = corpus.rows_range(start, end);
+        gemm_into(
+            Product::NT,
+            block,
+            candidates,
+            scores,
+            T::ONE,
+            Accumulate::Overwrite,
+            false,
+        );
+        for (row, collector) in scores.chunks_exact_mut(width).zip(&mut collectors) {
+            if let Some(scale) = column_scale {
+                scale_columns(row, &scale[start..end]);
+            }
+            collector.visit(start, row);
+        }
+    }
+    Ok(collectors)
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scale_columns<T: Float>(row: &mut [T], scale: &[T]) {
+    for (value, &factor) in row.iter_mut().zip(scale) {
+        *value *= factor;
+    }
+}
+
+/// The largest value of `values` (`-inf` for an empty slice; NaN-free input assumed).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn max_value<T: Float>(values: &[T]) -> T {
+    let mut lanes = [T::from_f64(f64::NEG_INFINITY); 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane = if value > *lane { value } else { *lane };
+        }
+    }
+    let mut best = T::from_f64(f64::NEG_INFINITY);
+    for &value in lanes.iter().chain(chunks.remainder()) {
+        if value > best {
+            best = value;
+        }
+    }
+    best
+}
+
+/// The smallest value of `values` (`+inf` for an empty slice; NaN-free input assumed).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn min_value<T: Float>(values: &[T]) -> T {
+    let mut lanes = [T::from_f64(f64::INFINITY); 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane = if value < *lane { value } else { *lane };
+        }
+    }
+    let mut best = T::from_f64(f64::INFINITY);
+    for &value in lanes.iter().chain(chunks.remainder()) {
+        if value < best {
+            best = value;
+        }
+    }
+    best
+}

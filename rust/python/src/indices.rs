@@ -1,0 +1,122 @@
+//! Integer arguments: index and label arrays of any integer dtype, and per-query index lists.
+
+use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use ruvector_training_core::ExcludeLists;
+
+use crate::arrays::{as_ndarray, format_shape, to_py_err, value_error};
+
+/// An integer ndarray of any signed or unsigned dtype as `i64` values (row-major) and its shape.
+pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<usize>)> {
+    let array = as_ndarray(arg, obj)?;
+    let kind = array.dtype().kind();
+    if kind != b'i' && kind != b'u' {
+        return Err(PyTypeError::new_err(format!(
+            "{arg}: expected an integer dtype, got {}",
+            array.dtype()
+        )));
+    }
+    let shape = array.shape().to_vec();
+    if kind == b'u' && array.dtype().itemsize() == 8 {
+        let values: PyReadonlyArrayDyn<'_, u64> = obj.extract()?;
+        let mut out = Vec::with_capacity(values.len());
+        for &v in values.as_array().iter() {
+            let v = i64::try_from(v)
+                .map_err(|_| value_error(arg, format!("value {v} does not fit in int64")))?;
+            out.push(v);
+        }
+        return Ok((out, shape));
+    }
+    let wide = obj.call_method1("astype", ("int64",))?;
+    let values: PyReadonlyArrayDyn<'_, i64> = wide.extract()?;
+    Ok((values.as_array().iter().copied().collect(), shape))
+}
+
+/// A 1-D integer array of exactly `expected` entries (`what` describes them in errors).
+pub fn int_vector(
+    arg: &str,
+    obj: &Bound<'_, PyAny>,
+    expected: Option<usize>,
+    what: &str,
+) -> PyResult<Vec<i64>> {
+    let (values, shape) = int_array(arg, obj)?;
+    let matches = shape.len() == 1 && expected.is_none_or(|n| shape[0] == n);
+    if !matches {
+        let wanted = expected.map_or("(n,)".to_string(), |n| format!("({n},)"));
+        return Err(value_error(
+            arg,
+            format!(
+                "expected shape {wanted} ({what}), got {}",
+                format_shape(&shape)
+            ),
+        ));
+    }
+    Ok(values)
+}
+
+/// Reads `exclude=`: `None`, a 2-D integer array (one row per query, `-1` as padding), or a
+/// sequence of one iterable of integer indices per query.
+pub fn exclude_lists(
+    arg: &'static str,
+    obj: Option<&Bound<'_, PyAny>>,
+    num_queries: usize,
+    corpus_rows: usize,
+) -> PyResult<Option<ExcludeLists>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let rows: Vec<Vec<i64>> = if as_ndarray(arg, obj).is_ok() {
+        let (values, shape) = int_array(arg, obj)?;
+        if shape.len() != 2 {
+            return Err(value_error(
+                arg,
+                format!(
+                    "expected a 2-D array (one row of indices per query) or a list of lists, \
+                     got shape {}",
+                    format_shape(&shape)
+                ),
+            ));
+        }
+        let width = shape[1];
+        (0..shape[0])
+            .map(|row| values[row * width..(row + 1) * width].to_vec())
+            .collect()
+    } else {
+        let items = obj.try_iter().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{arg}: expected a sequence of index lists (one per query), a 2-D integer \
+                 array or None"
+            ))
+        })?;
+        let mut rows = Vec::new();
+        for (position, item) in items.enumerate() {
+            rows.push(index_list(arg, position, &item?)?);
+        }
+        rows
+    };
+    ExcludeLists::new(arg, &rows, num_queries, corpus_rows)
+        .map(Some)
+        .map_err(to_py_err)
+}
+
+/// One query's indices: an integer array or any iterable of Python integers.
+fn index_list(arg: &str, position: usize, item: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    if as_ndarray(arg, item).is_ok() {
+        return Ok(int_array(&format!("{arg}[{position}]"), item)?.0);
+    }
+    let bad = || {
+        PyTypeError::new_err(format!(
+            "{arg}[{position}]: expected an iterable of integer indices, got {}",
+            item.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    };
+    let mut out = Vec::new();
+    for value in item.try_iter().map_err(|_| bad())? {
+        out.push(value?.extract::<i64>().map_err(|_| bad())?);
+    }
+    Ok(out)
+}
