@@ -14,9 +14,12 @@
 //!   graph would be an expander, the solver's slowest case, unlike real graphs);
 //!   `benches/losses.py` times the real Facebook graph against scipy.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::Lcg;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use ruvector_training_core::{
     Distance, EigenMethod, LocalContrastiveLoss, MatRef, NegativesRef, Reduction,
@@ -26,29 +29,6 @@ use ruvector_training_core::{
 const NODES: usize = 22_470;
 const EDGES: usize = 171_002;
 const DIM: usize = 128;
-
-/// A tiny deterministic LCG (Knuth's MMIX constants) so the bench needs no `rand` dependency.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0
-    }
-
-    /// Next value uniform in `[-1, 1)`.
-    fn next_f32(&mut self) -> f32 {
-        let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
-        2.0 * unit - 1.0
-    }
-
-    fn values(&mut self, len: usize) -> Vec<f32> {
-        (0..len).map(|_| self.next_f32()).collect()
-    }
-}
 
 fn graph_losses(c: &mut Criterion) {
     let mut rng = Lcg(0x5eed);
