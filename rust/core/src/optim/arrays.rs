@@ -2,7 +2,7 @@
 //! float32 and float64 parameters side by side (as `torch.optim` can).
 
 use crate::error::Result;
-use crate::linalg::filled_vec;
+use crate::linalg::zeroed_vec;
 
 /// The element type of a parameter array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,8 +114,8 @@ impl FloatVec {
     /// naming `arg` when the allocation fails.
     pub fn zeros(arg: &'static str, spec: ParamSpec) -> Result<Self> {
         Ok(match spec.dtype {
-            Dtype::F32 => Self::F32(filled_vec(arg, spec.len, 0.0)?),
-            Dtype::F64 => Self::F64(filled_vec(arg, spec.len, 0.0)?),
+            Dtype::F32 => Self::F32(zeroed_vec(arg, spec.len)?),
+            Dtype::F64 => Self::F64(zeroed_vec(arg, spec.len)?),
         })
     }
 
