@@ -1,8 +1,8 @@
 //! Criterion benchmark of exact top-k and the pool miners (one streaming pass each).
 //!
-//! Run with `cargo bench -p ruvector-training-core --bench mining`. Sizes are a quarter of the
-//! issue's Q=4096 x M=100,000 (Q = 1024, M = 100,000, D = 384, k = 10, f32, uniform data) so a
-//! run stays short; `benches/mining.py` times the full size against NumPy, FAISS and PyTorch.
+//! Run with `cargo bench -p ruvector-training-core --bench mining`. Sizes are the issue's:
+//! Q = 4096 queries x M = 100,000 pool rows x D = 384, k = 10, f32, uniform data;
+//! `benches/mining.py` times the same size against NumPy, FAISS and PyTorch.
 //!
 //! Cases: `topk/dot`, `topk/cosine`, `mine/hardest_labels` (100 classes), `mine/semi_hard`
 //! (positives = anchor + 3 x noise), `mine/weighted` (alpha = 1).
@@ -16,7 +16,7 @@ use common::Lcg;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use ruvector_training_core::{topk, HardNegativeMiner, MatRef, MiningInputs, Similarity, Strategy};
 
-const QUERIES: usize = 1024;
+const QUERIES: usize = 4096;
 const POOL: usize = 100_000;
 const DIM: usize = 384;
 const K: usize = 10;
@@ -38,7 +38,7 @@ fn mining(c: &mut Criterion) {
     let mut group = c.benchmark_group("mining");
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(10));
+    group.measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Elements((QUERIES * POOL) as u64));
     for (name, similarity) in [
         ("topk/dot", Similarity::Dot),
