@@ -110,6 +110,7 @@ def test_attributes_and_repr():
         ({}, {"edges": np.array([[0, 9]])}, ValueError, "edges: node index 9 in row 0"),
         ({}, {"edges": np.array([[0, -1]])}, ValueError, "edges: node indices must be >= 0"),
         ({}, {"edges": np.array([0, 1])}, ValueError, r"edges: expected shape \(E, 2\)"),
+        ({}, {"edges": [[0, 1]]}, TypeError, "edges: expected a numpy.ndarray of an integer dtype"),
         ({}, {"embeddings": np.ones((4, 2), dtype=np.int32)}, TypeError, "embeddings"),
     ],
 )

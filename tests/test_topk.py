@@ -147,6 +147,8 @@ def test_matches_faiss_index_flat_ip():
     [
         ({"k": 0}, ValueError, "k: must be >= 1"),
         ({"k": -3}, ValueError, "k: must be >= 1"),
+        ({"k": 2**70}, ValueError, "k: must be >= 1"),
+        ({"k": 2.0}, TypeError, "k: expected an integer, got float"),
         ({"similarity": "l2"}, ValueError, "similarity"),
         ({"corpus": np.zeros((5, 3))}, ValueError, r"corpus: expected shape \(M, 4\)"),
         ({"corpus": np.zeros(5)}, ValueError, "corpus: expected a 2-D array"),

@@ -49,6 +49,15 @@ pub fn as_ndarray<'a, 'py>(
     arg: &str,
     obj: &'a Bound<'py, PyAny>,
 ) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
+    ndarray_of(arg, obj, "float32 or float64")
+}
+
+/// As [`as_ndarray`], with `kind` (e.g. "an integer dtype") named in the error.
+pub fn ndarray_of<'a, 'py>(
+    arg: &str,
+    obj: &'a Bound<'py, PyAny>,
+    kind: &str,
+) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     obj.cast::<PyUntypedArray>().map_err(|_| {
         let type_name = obj
             .get_type()
@@ -56,7 +65,7 @@ pub fn as_ndarray<'a, 'py>(
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "?".into());
         PyTypeError::new_err(format!(
-            "{arg}: expected a numpy.ndarray of float32 or float64, got {type_name}"
+            "{arg}: expected a numpy.ndarray of {kind}, got {type_name}"
         ))
     })
 }

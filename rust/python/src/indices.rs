@@ -5,11 +5,11 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use ruvector_training_core::ExcludeLists;
 
-use crate::arrays::{as_ndarray, format_shape, to_py_err, value_error};
+use crate::arrays::{as_ndarray, format_shape, ndarray_of, to_py_err, value_error};
 
 /// An integer ndarray of any signed or unsigned dtype as `i64` values (row-major) and its shape.
 pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<usize>)> {
-    let array = as_ndarray(arg, obj)?;
+    let array = ndarray_of(arg, obj, "an integer dtype")?;
     let kind = array.dtype().kind();
     if kind != b'i' && kind != b'u' {
         return Err(PyTypeError::new_err(format!(

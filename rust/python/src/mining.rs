@@ -12,13 +12,30 @@ use crate::arrays::{
 };
 use crate::indices::{exclude_lists, int_array, int_vector};
 use crate::losses::extract_edges;
-use crate::search::{parse_similarity, positive_count};
+use crate::search::{integer, parse_similarity, positive_count};
 
 fn similarity_name(similarity: Similarity) -> &'static str {
     match similarity {
         Similarity::Cosine => "cosine",
         Similarity::Dot => "dot",
     }
+}
+
+/// `num_negatives=`: an integer >= 1.
+fn num_negatives_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    positive_count("num_negatives", value)
+}
+
+/// `hop_distance=`: an integer >= 1.
+fn hop_distance_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    positive_count("hop_distance", value)
+}
+
+/// `seed=`: an integer in `[0, 2**64)`.
+fn seed_value(value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let seed = integer("seed", value)?;
+    u64::try_from(seed)
+        .map_err(|_| value_error("seed", format!("must be in [0, 2**64), got {value}")))
 }
 
 fn optional_finite(arg: &str, value: Option<f64>) -> PyResult<Option<f64>> {
@@ -54,18 +71,18 @@ impl PyHardNegativeMiner {
     #[allow(clippy::too_many_arguments)]
     fn new(
         strategy: &str,
-        num_negatives: i64,
+        #[pyo3(from_py_with = num_negatives_arg)] num_negatives: usize,
         margin: f64,
         alpha: f64,
         hard_ratio: f64,
         relative_margin: Option<f64>,
         max_similarity: Option<f64>,
         similarity: &str,
-        seed: u64,
+        #[pyo3(from_py_with = seed_value)] seed: u64,
     ) -> PyResult<Self> {
         let inner = HardNegativeMiner {
             strategy: Strategy::parse(strategy).map_err(to_py_err)?,
-            num_negatives: positive_count("num_negatives", num_negatives)?,
+            num_negatives,
             margin,
             alpha,
             hard_ratio,
@@ -98,7 +115,7 @@ impl PyHardNegativeMiner {
     }
 
     #[setter]
-    fn set_num_negatives(&mut self, value: i64) -> PyResult<()> {
+    fn set_num_negatives(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let k = positive_count("num_negatives", value)?;
         self.update(|m| m.num_negatives = k)
     }
@@ -179,8 +196,9 @@ impl PyHardNegativeMiner {
     }
 
     #[setter]
-    fn set_seed(&mut self, value: u64) {
-        self.inner.seed = value;
+    fn set_seed(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.seed = seed_value(value)?;
+        Ok(())
     }
 
     /// Mines negatives: an `int64 (B, K)` array of pool indices, `-1` padded.
@@ -292,11 +310,15 @@ pub struct PyGraphHardNegativeMiner {
 impl PyGraphHardNegativeMiner {
     #[new]
     #[pyo3(signature = (hop_distance = 2, num_negatives = 5, similarity = "cosine"))]
-    fn new(hop_distance: i64, num_negatives: i64, similarity: &str) -> PyResult<Self> {
+    fn new(
+        #[pyo3(from_py_with = hop_distance_arg)] hop_distance: usize,
+        #[pyo3(from_py_with = num_negatives_arg)] num_negatives: usize,
+        similarity: &str,
+    ) -> PyResult<Self> {
         Ok(Self {
             inner: GraphHardNegativeMiner {
-                hop_distance: positive_count("hop_distance", hop_distance)?,
-                num_negatives: positive_count("num_negatives", num_negatives)?,
+                hop_distance,
+                num_negatives,
                 similarity: parse_similarity(similarity)?,
             },
         })
@@ -309,7 +331,7 @@ impl PyGraphHardNegativeMiner {
     }
 
     #[setter]
-    fn set_hop_distance(&mut self, value: i64) -> PyResult<()> {
+    fn set_hop_distance(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.inner.hop_distance = positive_count("hop_distance", value)?;
         Ok(())
     }
@@ -321,7 +343,7 @@ impl PyGraphHardNegativeMiner {
     }
 
     #[setter]
-    fn set_num_negatives(&mut self, value: i64) -> PyResult<()> {
+    fn set_num_negatives(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.inner.num_negatives = positive_count("num_negatives", value)?;
         Ok(())
     }

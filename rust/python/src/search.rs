@@ -1,6 +1,7 @@
 //! `topk`: exact blocked top-k search (see the stub file).
 
 use numpy::{Element, PyArray1, PyArrayMethods};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use ruvector_training_core::{topk as core_topk, Float, MatRef, Similarity};
@@ -15,12 +16,40 @@ pub fn parse_similarity(name: &str) -> PyResult<Similarity> {
     Similarity::parse(name).map_err(to_py_err)
 }
 
-/// A positive count argument (`k`, `num_negatives`) as `usize`.
-pub fn positive_count(arg: &str, value: i64) -> PyResult<usize> {
-    if value <= 0 {
-        return Err(value_error(arg, format!("must be >= 1, got {value}")));
+/// A positive count argument (`k`, `num_negatives`) as `usize`: a `TypeError` for a
+/// non-integer, a `ValueError` for a value below 1 or beyond 64 bits.
+pub fn positive_count(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let count = integer(arg, value)?;
+    match i64::try_from(count) {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        _ => Err(value_error(
+            arg,
+            format!("must be >= 1 (and below 2**63), got {value}"),
+        )),
     }
-    Ok(value as usize)
+}
+
+/// `k=`: an integer >= 1.
+fn k_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    positive_count("k", value)
+}
+
+/// An integer argument of any size (Python int or NumPy integer), or a `TypeError` naming it.
+pub fn integer(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<i128> {
+    value.extract::<i128>().or_else(|_| {
+        let index = value.call_method0("__index__").map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{arg}: expected an integer, got {}",
+                value
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        // Beyond 128 bits: saturate, which every range check then rejects.
+        Ok(if index.lt(0)? { i128::MIN } else { i128::MAX })
+    })
 }
 
 /// Exact top-k of `queries (Q, D)` against `corpus (M, D)`: `(scores (Q, k), indices (Q, k))`.
@@ -30,11 +59,10 @@ pub fn topk<'py>(
     py: Python<'py>,
     queries: &Bound<'py, PyAny>,
     corpus: &Bound<'py, PyAny>,
-    k: i64,
+    #[pyo3(from_py_with = k_arg)] k: usize,
     similarity: &str,
     exclude: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let k = positive_count("k", k)?;
     let similarity = parse_similarity(similarity)?;
     let dtype = float_dtype("queries", queries)?;
     ensure_same_dtype("corpus", corpus, dtype, "queries")?;
