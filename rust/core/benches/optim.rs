@@ -12,9 +12,12 @@
 //! - `grad_norm_f32`: the gradient pass alone (finiteness check + global norm), 4 bytes per
 //!   parameter.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::Lcg;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ruvector_training_core::optim::{
     grad_norm, Adam, AdamConfig, Dtype, Optimizer, ParamSpec, Sgd, SgdConfig,
@@ -22,17 +25,9 @@ use ruvector_training_core::optim::{
 
 const LEN: usize = 1 << 24;
 
-/// Deterministic values in `[-1, 1)` (Knuth's MMIX LCG, so the bench needs no `rand`).
+/// Deterministic values in `[-1, 1)`.
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        })
-        .collect()
+    Lcg(seed).values(len)
 }
 
 /// Times `optimizer.step` on one array of `LEN` parameters.

@@ -472,32 +472,54 @@ impl MinerCollector<'_> {
         chosen.truncate(k);
         chosen
     }
+}
 
-    /// Similarity-keyed scan (hardest, semi-hard, and mixed's hardest part).
-    fn visit_by_similarity<T: Float>(&mut self, start: usize, scores: &[T]) {
-        let filter = &self.filter;
-        offer_by_similarity(
-            &mut self.primary,
-            start,
-            scores,
-            filter.band.above,
-            |i, sim| filter.allows(i, sim),
-        );
+/// A Gumbel-keyed scan for one anchor: what it reads besides the selection it fills.
+struct SampleScan<'a, 'f> {
+    filter: &'a CandidateFilter<'f>,
+    stream: &'a AnchorStream,
+    plan: &'a SelectionPlan,
+    key: Key,
+}
+
+impl SampleScan<'_, '_> {
+    /// The log-weight of a candidate with similarity `sim`.
+    fn log_weight(&self, sim: f64) -> f64 {
+        match self.key {
+            Key::Weighted(alpha) => alpha * sim,
+            Key::DistanceWeighted(dim, cutoff) => distance_log_weight(sim, dim, cutoff),
+            Key::Similarity | Key::Uniform => 0.0,
+        }
     }
 
-    /// Gumbel-keyed scan of `selection` with log-weights `log_weight(sim)`, where
-    /// `bound_of(slice)` bounds the log-weight of a slice from above: a slice whose random
-    /// bits cannot lift any key above the current threshold is skipped after hashing only.
-    #[allow(clippy::too_many_arguments)]
-    fn visit_sampled<T: Float>(
+    /// An upper bound of the log-weight over a slice of similarities.
+    fn bound<T: Float>(&self, chunk: &[T]) -> f64 {
+        match self.key {
+            Key::Weighted(alpha) => {
+                let extreme = if alpha >= 0.0 {
+                    max_value(chunk)
+                } else {
+                    min_value(chunk)
+                };
+                coarse_upper(alpha * extreme.to_f64())
+            }
+            Key::DistanceWeighted(..) => match &self.plan.distance_table {
+                Some(table) => table.bound(min_value(chunk).to_f64(), max_value(chunk).to_f64()),
+                None => f64::INFINITY,
+            },
+            Key::Similarity | Key::Uniform => 0.0,
+        }
+    }
+
+    /// Offers every allowed candidate of `scores` (pool rows `start..`) to `selection` keyed
+    /// by `log_weight(sim) + Gumbel`: a slice whose random bits cannot lift any key above the
+    /// current threshold is skipped after hashing only.
+    fn run<T: Float>(
+        &self,
         selection: &mut BestK,
         floors: &mut FloorCache,
-        filter: &CandidateFilter<'_>,
-        stream: &AnchorStream,
         start: usize,
         scores: &[T],
-        bound_of: impl Fn(&[T]) -> f64,
-        log_weight: impl Fn(f64) -> f64,
     ) {
         for (chunk_index, chunk) in scores.chunks(SKIP_CHUNK).enumerate() {
             let base = start + chunk_index * SKIP_CHUNK;
@@ -505,30 +527,30 @@ impl MinerCollector<'_> {
             let bound = if threshold == f64::NEG_INFINITY {
                 f64::INFINITY
             } else {
-                bound_of(chunk)
+                self.bound(chunk)
             };
             let mut floor = floors.get(threshold, bound);
-            if floor.is_some_and(|floor| max_bits(stream, base, chunk.len()) <= floor) {
+            if floor.is_some_and(|floor| max_bits(self.stream, base, chunk.len()) <= floor) {
                 continue;
             }
             for (offset, &score) in chunk.iter().enumerate() {
                 let index = base + offset;
-                let bits = stream.bits(index);
+                let bits = self.stream.bits(index);
                 if floor.is_some_and(|floor| bits <= floor) {
                     continue;
                 }
                 let sim = score.to_f64();
-                if !filter.allows(index, sim) {
+                if !self.filter.allows(index, sim) {
                     continue;
                 }
-                let key = log_weight(sim) + gumbel(bits);
+                let key = self.log_weight(sim) + gumbel(bits);
                 if key >= threshold {
                     selection.offer(key, index);
                     threshold = selection.threshold();
                     let bound = if threshold == f64::NEG_INFINITY {
                         f64::INFINITY
                     } else {
-                        bound_of(chunk)
+                        self.bound(chunk)
                     };
                     floor = floors.get(threshold, bound);
                 }
@@ -613,65 +635,27 @@ fn max_bits(stream: &AnchorStream, base: usize, len: usize) -> u64 {
 
 impl<T: Float> Collector<T> for MinerCollector<'_> {
     fn visit(&mut self, start: usize, scores: &[T]) {
+        let scan = |key| SampleScan {
+            filter: &self.filter,
+            stream: &self.stream,
+            plan: self.plan,
+            key,
+        };
         match self.plan.primary {
-            Key::Similarity => self.visit_by_similarity(start, scores),
-            Key::Weighted(alpha) => Self::visit_sampled(
-                &mut self.primary,
-                &mut self.floors,
-                &self.filter,
-                &self.stream,
-                start,
-                scores,
-                |chunk| {
-                    let extreme = if alpha >= 0.0 {
-                        max_value(chunk)
-                    } else {
-                        min_value(chunk)
-                    };
-                    coarse_upper(alpha * extreme.to_f64())
-                },
-                |sim| alpha * sim,
-            ),
-            Key::DistanceWeighted(dim, cutoff) => {
-                let table = self.plan.distance_table.as_ref();
-                Self::visit_sampled(
+            Key::Similarity => {
+                let filter = &self.filter;
+                offer_by_similarity(
                     &mut self.primary,
-                    &mut self.floors,
-                    &self.filter,
-                    &self.stream,
                     start,
                     scores,
-                    |chunk| match table {
-                        Some(table) => {
-                            table.bound(min_value(chunk).to_f64(), max_value(chunk).to_f64())
-                        }
-                        None => f64::INFINITY,
-                    },
-                    |sim| distance_log_weight(sim, dim, cutoff),
-                )
+                    filter.band.above,
+                    |i, sim| filter.allows(i, sim),
+                );
             }
-            Key::Uniform => Self::visit_sampled(
-                &mut self.primary,
-                &mut self.floors,
-                &self.filter,
-                &self.stream,
-                start,
-                scores,
-                |_| 0.0,
-                |_| 0.0,
-            ),
+            key => scan(key).run(&mut self.primary, &mut self.floors, start, scores),
         }
         if self.plan.random_size > 0 {
-            Self::visit_sampled(
-                &mut self.random,
-                &mut self.random_floors,
-                &self.filter,
-                &self.stream,
-                start,
-                scores,
-                |_| 0.0,
-                |_| 0.0,
-            );
+            scan(Key::Uniform).run(&mut self.random, &mut self.random_floors, start, scores);
         }
     }
 
