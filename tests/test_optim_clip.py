@@ -21,7 +21,8 @@ def test_clip_matches_reference(dtype, max_norm):
     ours, expected = random_grads(0, dtype), random_grads(0, dtype)
     norm = rt.clip_grad_norm(ours, max_norm)
     want = clip_reference(expected, max_norm)
-    assert norm == pytest.approx(want, rel=1e-12)
+    # float32 squares are summed four at a time in float32 before the float64 accumulation.
+    assert norm == pytest.approx(want, rel=1e-12 if dtype == np.float64 else 1e-9)
     for got, ref in zip(ours, expected):
         assert got.dtype == np.dtype(dtype)
         np.testing.assert_allclose(got, ref, rtol=1e-6 if dtype == np.float32 else 1e-12)

@@ -49,6 +49,9 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// The larger of two values (NaN-free inputs assumed).
     fn max_of(self, other: Self) -> Self;
+    /// `self * a + b` with a single rounding. Fast only where the CPU has FMA (otherwise a
+    /// library call), so kernels use it only in code compiled for FMA.
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 impl Float for f32 {
@@ -86,6 +89,10 @@ impl Float for f32 {
             other
         }
     }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
+    }
 }
 
 impl Float for f64 {
@@ -122,6 +129,10 @@ impl Float for f64 {
         } else {
             other
         }
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
 }
 

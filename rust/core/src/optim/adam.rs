@@ -2,10 +2,12 @@
 //! optional AMSGrad: `torch.optim.Adam` and `torch.optim.AdamW`.
 
 use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-use super::{check_max_grad_norm, check_state_specs, probe_chunk, Optimizer, Progress, CHUNK};
+use super::stream::{for_each_block, ConstantDivisor};
+use super::{check_max_grad_norm, check_state_specs, Optimizer, Progress, CHUNK};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::validate::ensure_non_negative;
@@ -274,7 +276,8 @@ struct AdamScalars<T> {
     lerp_weight_minus_one: T,
     beta2: T,
     one_minus_beta2: T,
-    bias_correction2_sqrt: T,
+    /// `sqrt(1 - beta2^t)`, in `(0, 1]`.
+    bias_correction2_sqrt: ConstantDivisor<T>,
     eps: T,
     /// `-lr / (1 - beta1^t)`.
     neg_step_size: T,
@@ -303,7 +306,7 @@ impl<T: Float> AdamScalars<T> {
             lerp_weight_minus_one: lerp_weight - T::ONE,
             beta2: T::from_f64(beta2),
             one_minus_beta2: T::from_f64(1.0 - beta2),
-            bias_correction2_sqrt: T::from_f64(bias_correction2.powf(0.5)),
+            bias_correction2_sqrt: ConstantDivisor::new(T::from_f64(bias_correction2.powf(0.5))),
             eps: T::from_f64(config.eps),
             neg_step_size: T::from_f64(-(config.lr / bias_correction1)),
         }
@@ -328,10 +331,11 @@ impl<T: Float> AdamScalars<T> {
         (p * self.decay, m, v)
     }
 
-    /// The updated parameter from the decayed one, `m`, and the second moment in use.
+    /// The updated parameter from the decayed one, `m`, and the second moment in use (`fma`:
+    /// the code is compiled for FMA, see [`ConstantDivisor::divide`]).
     #[inline(always)]
-    fn parameter(&self, decayed: T, m: T, second: T) -> T {
-        let denom = second.sqrt() / self.bias_correction2_sqrt + self.eps;
+    fn parameter(&self, decayed: T, m: T, second: T, fma: bool) -> T {
+        let denom = self.bias_correction2_sqrt.divide(second.sqrt(), fma) + self.eps;
         decayed + self.neg_step_size * m / denom
     }
 }
@@ -426,32 +430,37 @@ fn update_typed<T: Float>(
         .zip(v.par_chunks_mut(CHUNK));
     match vmax {
         None => chunks
-            .map(|(((p, g), m), v)| {
-                let sum = probe_chunk(g, probe);
-                adam_chunk(p, g, m, v, s);
-                sum
-            })
+            .map(|(((p, g), m), v)| adam_chunk(p, g, m, v, s, probe))
             .collect(),
         Some(vmax) => chunks
             .zip(vmax.par_chunks_mut(CHUNK))
-            .map(|((((p, g), m), v), vmax)| {
-                let sum = probe_chunk(g, probe);
-                amsgrad_chunk(p, g, m, v, vmax, s);
-                sum
-            })
+            .map(|((((p, g), m), v), vmax)| amsgrad_chunk(p, g, m, v, vmax, s, probe))
             .collect(),
     }
 }
 
-/// One chunk of Adam/AdamW: reads `p, g, m, v` once and writes `p, m, v` once.
+/// One chunk of Adam/AdamW, block by block: reads `p, g, m, v` once and writes `p, m, v` once.
+/// With `probe`, returns the gradient's sum of squares (0 otherwise).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn adam_chunk<T: Float>(p: &mut [T], g: &[T], m: &mut [T], v: &mut [T], s: AdamScalars<T>) {
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let (decayed, m_new, v_new) = s.moments(*p, g, *m, *v);
-        *m = m_new;
-        *v = v_new;
-        *p = s.parameter(decayed, m_new, v_new);
-    }
+fn adam_chunk<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    s: AdamScalars<T>,
+    probe: bool,
+) -> f64 {
+    let fma = target_cfg_f!(target_feature = "fma");
+    let streams = [p.as_ptr(), g.as_ptr(), m.as_ptr(), v.as_ptr()];
+    for_each_block(&streams, g, probe, |block| {
+        let (m, v) = (&mut m[block.clone()], &mut v[block.clone()]);
+        for (((p, &g), m), v) in p[block.clone()].iter_mut().zip(&g[block]).zip(m).zip(v) {
+            let (decayed, m_new, v_new) = s.moments(*p, g, *m, *v);
+            *m = m_new;
+            *v = v_new;
+            *p = s.parameter(decayed, m_new, v_new, fma);
+        }
+    })
 }
 
 /// One chunk of Adam/AdamW with AMSGrad (also reads and writes the running maximum).
@@ -463,14 +472,30 @@ fn amsgrad_chunk<T: Float>(
     v: &mut [T],
     vmax: &mut [T],
     s: AdamScalars<T>,
-) {
-    let elements = p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut());
-    for ((((p, &g), m), v), vmax) in elements.zip(vmax.iter_mut()) {
-        let (decayed, m_new, v_new) = s.moments(*p, g, *m, *v);
-        let max_new = vmax.max_of(v_new);
-        *m = m_new;
-        *v = v_new;
-        *vmax = max_new;
-        *p = s.parameter(decayed, m_new, max_new);
-    }
+    probe: bool,
+) -> f64 {
+    let fma = target_cfg_f!(target_feature = "fma");
+    let streams = [
+        p.as_ptr(),
+        g.as_ptr(),
+        m.as_ptr(),
+        v.as_ptr(),
+        vmax.as_ptr(),
+    ];
+    for_each_block(&streams, g, probe, |block| {
+        let (m, v) = (&mut m[block.clone()], &mut v[block.clone()]);
+        let elements = p[block.clone()]
+            .iter_mut()
+            .zip(&g[block.clone()])
+            .zip(m)
+            .zip(v);
+        for ((((p, &g), m), v), vmax) in elements.zip(&mut vmax[block]) {
+            let (decayed, m_new, v_new) = s.moments(*p, g, *m, *v);
+            let max_new = vmax.max_of(v_new);
+            *m = m_new;
+            *v = v_new;
+            *vmax = max_new;
+            *p = s.parameter(decayed, m_new, max_new, fma);
+        }
+    })
 }

@@ -5,6 +5,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut};
+use super::stream::for_each_block;
 use super::CHUNK;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -22,10 +23,7 @@ pub const CLIP_EPS: f64 = 1e-6;
 /// overflow (|g| > 1e154) are handled by a rescaled second pass, so the norm is only infinite
 /// when it truly exceeds `f64::MAX`.
 pub fn grad_norm(grads: &[FloatSlice<'_>]) -> Result<f64> {
-    let sums: Vec<f64> = grads
-        .par_iter()
-        .map(|grad| sum_of_squares(*grad, 1.0))
-        .collect();
+    let sums: Vec<f64> = grads.par_iter().map(|grad| sum_of_squares(*grad)).collect();
     let total: f64 = sums.iter().sum();
     if total.is_finite() {
         return Ok(total.sqrt());
@@ -82,26 +80,40 @@ pub(crate) fn ensure_finite_item(
     })
 }
 
-/// `sum (g * scale)^2` over one array in `f64`, deterministic for any thread count.
-fn sum_of_squares(grad: FloatSlice<'_>, scale: f64) -> f64 {
+/// `sum g^2` over one array, deterministic for any thread count: per-chunk
+/// [`chunk_sum_of_squares`] added in chunk order (the partials an update pass that checks the
+/// gradients itself computes, so its norm is identical).
+fn sum_of_squares(grad: FloatSlice<'_>) -> f64 {
     match grad {
-        FloatSlice::F32(g) => chunked_sum(g, scale),
-        FloatSlice::F64(g) => chunked_sum(g, scale),
+        FloatSlice::F32(g) => chunked(g, chunk_sum_of_squares),
+        FloatSlice::F64(g) => chunked(g, chunk_sum_of_squares),
+    }
+}
+
+/// `sum (g * scale)^2` over one array, squaring in `f64` (the rescaled pass for gradients
+/// whose squares overflow).
+fn scaled_sum_of_squares(grad: FloatSlice<'_>, scale: f64) -> f64 {
+    match grad {
+        FloatSlice::F32(g) => chunked(g, |chunk| scaled_chunk_sum(chunk, scale)),
+        FloatSlice::F64(g) => chunked(g, |chunk| scaled_chunk_sum(chunk, scale)),
     }
 }
 
 /// Per-chunk partial sums in parallel, added in chunk order.
-fn chunked_sum<T: Float>(data: &[T], scale: f64) -> f64 {
-    let partials: Vec<f64> = data
-        .par_chunks(CHUNK)
-        .map(|chunk| chunk_sum_of_squares(chunk, scale))
-        .collect();
+fn chunked<T: Float>(data: &[T], chunk_sum: impl Fn(&[T]) -> f64 + Sync + Send) -> f64 {
+    let partials: Vec<f64> = data.par_chunks(CHUNK).map(chunk_sum).collect();
     partials.iter().sum()
 }
 
-/// `sum (x * scale)^2` over one chunk, with independent accumulators so the loop vectorises.
+/// `sum x^2` over one chunk, block by block with prefetching (the update passes' sums).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn chunk_sum_of_squares<T: Float>(chunk: &[T], scale: f64) -> f64 {
+fn chunk_sum_of_squares<T: Float>(chunk: &[T]) -> f64 {
+    for_each_block(&[chunk.as_ptr()], chunk, true, |_| {})
+}
+
+/// `sum (x * scale)^2` over one chunk in `f64`, with independent accumulators.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scaled_chunk_sum<T: Float>(chunk: &[T], scale: f64) -> f64 {
     const LANES: usize = 16;
     let mut acc = [0.0f64; LANES];
     let blocks = chunk.chunks_exact(LANES);
@@ -131,7 +143,7 @@ pub(crate) fn rescaled_norm(grads: &[FloatSlice<'_>]) -> f64 {
     }
     let sum: f64 = grads
         .iter()
-        .map(|grad| sum_of_squares(*grad, 1.0 / largest))
+        .map(|grad| scaled_sum_of_squares(*grad, 1.0 / largest))
         .sum();
     largest * sum.sqrt()
 }

@@ -5,7 +5,8 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
-use super::{check_max_grad_norm, check_state_specs, probe_chunk, Optimizer, Progress, CHUNK};
+use super::stream::for_each_block;
+use super::{check_max_grad_norm, check_state_specs, Optimizer, Progress, CHUNK};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::validate::ensure_non_negative;
@@ -271,17 +272,15 @@ fn update_array(
     }
 }
 
+/// `p += -lr * g` over one array, in parallel over chunks (see [`update_array`] for `probe`).
 fn plain_update<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>, probe: bool) -> Vec<f64> {
     p.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
-        .map(|(p, g)| {
-            let sum = probe_chunk(g, probe);
-            plain_chunk(p, g, s);
-            sum
-        })
+        .map(|(p, g)| plain_chunk(p, g, s, probe))
         .collect()
 }
 
+/// The momentum (or Nesterov) update of one array, in parallel over chunks.
 fn momentum_update<T: Float>(
     p: &mut [T],
     g: &[T],
@@ -293,39 +292,51 @@ fn momentum_update<T: Float>(
     p.par_chunks_mut(CHUNK)
         .zip(g.par_chunks(CHUNK))
         .zip(b.par_chunks_mut(CHUNK))
-        .map(|((p, g), b)| {
-            let sum = probe_chunk(g, probe);
-            momentum_chunk(p, g, b, first, s);
-            sum
-        })
+        .map(|((p, g), b)| momentum_chunk(p, g, b, first, s, probe))
         .collect()
 }
 
-/// `p += -lr * g`.
+/// `p += -lr * g` over one chunk, block by block; with `probe`, returns the gradient's sum of
+/// squares (0 otherwise).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn plain_chunk<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>) {
-    for (p, &g) in p.iter_mut().zip(g) {
-        let d = s.gradient(*p, g);
-        *p += s.neg_lr * d;
-    }
+fn plain_chunk<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>, probe: bool) -> f64 {
+    let streams = [p.as_ptr(), g.as_ptr()];
+    for_each_block(&streams, g, probe, |block| {
+        for (p, &g) in p[block.clone()].iter_mut().zip(&g[block]) {
+            let d = s.gradient(*p, g);
+            *p += s.neg_lr * d;
+        }
+    })
 }
 
-/// Momentum (or Nesterov) update of one chunk; `first` copies the gradient into the buffer.
+/// Momentum (or Nesterov) update of one chunk, block by block; `first` copies the gradient into
+/// the buffer. With `probe`, returns the gradient's sum of squares (0 otherwise).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn momentum_chunk<T: Float>(p: &mut [T], g: &[T], b: &mut [T], first: bool, s: SgdScalars<T>) {
-    for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-        let d = s.gradient(*p, g);
-        let buf = if first {
-            d
-        } else {
-            *b * s.momentum + s.gradient_weight * d
-        };
-        *b = buf;
-        let direction = if s.nesterov {
-            d + s.momentum * buf
-        } else {
-            buf
-        };
-        *p += s.neg_lr * direction;
-    }
+fn momentum_chunk<T: Float>(
+    p: &mut [T],
+    g: &[T],
+    b: &mut [T],
+    first: bool,
+    s: SgdScalars<T>,
+    probe: bool,
+) -> f64 {
+    let streams = [p.as_ptr(), g.as_ptr(), b.as_ptr()];
+    for_each_block(&streams, g, probe, |block| {
+        let elements = p[block.clone()].iter_mut().zip(&g[block.clone()]);
+        for ((p, &g), b) in elements.zip(&mut b[block]) {
+            let d = s.gradient(*p, g);
+            let buf = if first {
+                d
+            } else {
+                *b * s.momentum + s.gradient_weight * d
+            };
+            *b = buf;
+            let direction = if s.nesterov {
+                d + s.momentum * buf
+            } else {
+                buf
+            };
+            *p += s.neg_lr * direction;
+        }
+    })
 }
