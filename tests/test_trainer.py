@@ -209,6 +209,34 @@ def test_curriculum_changes_negatives_and_temperature(sbm):
 
 
 @needs_miner
+def test_curriculum_threshold_bounds_the_mined_negatives(sbm):
+    """A stage's difficulty_threshold is the largest cosine similarity to the anchor a mined
+    negative may have; a new threshold re-mines even when K and mine_every would not."""
+    n, edges, _ = sbm
+    curriculum = rt.CurriculumScheduler(
+        [
+            rt.CurriculumStage("warm", 3, 0.5, 3, difficulty_threshold=1.0),
+            rt.CurriculumStage("easy", 1, 0.5, 3, difficulty_threshold=0.1),
+            rt.CurriculumStage("hard", 1, 0.5, 3, difficulty_threshold=0.9),
+        ]
+    )
+    config = small_config(mining_strategy="hardest", mine_every=100)
+    trainer = Trainer(n, edges, config, curriculum=curriculum)
+    hardest = {}
+    for _ in range(5):
+        z = trainer.embeddings()
+        z = z / np.linalg.norm(z, axis=1, keepdims=True)
+        metrics = trainer.train_epoch()
+        threshold = curriculum.stages[["warm", "easy", "hard"].index(metrics.stage)]
+        assert trainer.negatives_threshold == threshold.difficulty_threshold
+        anchors = np.flatnonzero(trainer.negatives[:, 0] >= 0)
+        similarities = [z[a] @ z[b] for a in anchors for b in trainer.negatives[a] if b >= 0]
+        assert max(similarities) <= threshold.difficulty_threshold + 1e-6
+        hardest[metrics.stage] = max(similarities)
+    assert hardest["hard"] > 0.1, "the hard stage mines negatives the easy stage excludes"
+
+
+@needs_miner
 def test_mined_negatives_are_not_neighbours(sbm):
     n, edges, _ = sbm
     trainer = Trainer(n, edges, small_config(num_negatives=5, mining_strategy="hardest"))

@@ -57,7 +57,12 @@ class Trainer:
     from ``temperature_scheduler``, else the curriculum stage, else ``config.temperature``; the
     number of mined negatives from the curriculum stage, else ``config.num_negatives``; the loss
     weights from ``loss_weight_scheduler`` (which must schedule :class:`LossWeights`), else the
-    stage's weights when it has some, else ``config.loss_weights``.
+    stage's weights when it has some, else ``config.loss_weights``. A curriculum stage's
+    ``difficulty_threshold`` bounds the mined negatives: a negative's difficulty is its
+    similarity to the anchor (``config.similarity``), and only negatives with difficulty
+    ``<= threshold`` are mined (the miner's ``max_similarity``; what the stage's
+    ``should_include_sample`` accepts), so early stages skip the hardest, most likely false,
+    negatives. Negatives are re-mined when the threshold changes.
 
     Args:
         num_nodes: number of nodes (>= 2).
@@ -127,6 +132,8 @@ class Trainer:
         self.history: list[TrainingMetrics] = []
         #: ``(num_nodes, K)`` int64 negatives of the last mining (-1 rows for non-anchors).
         self.negatives: np.ndarray | None = None
+        #: The difficulty threshold (``max_similarity``) :attr:`negatives` were mined with.
+        self.negatives_threshold: float | None = None
         self._fit_end: int | None = None
 
     # ----------------------------------------------------------------------------- model
@@ -163,6 +170,13 @@ class Trainer:
             weights = self.config.loss_weights
         return temperature, negatives, weights, None if stage is None else stage.name
 
+    def difficulty_threshold(self) -> float | None:
+        """The current curriculum stage's ``difficulty_threshold`` (the largest similarity to
+        the anchor a mined negative may have), or None without a curriculum."""
+        if self.curriculum is None:
+            return None
+        return float(self.curriculum.current_stage().difficulty_threshold)
+
     def _step_schedules(self) -> None:
         for name in _SCHEDULERS:
             scheduler = getattr(self, name)
@@ -184,14 +198,17 @@ class Trainer:
         self.optimizer.lr = self.config.lr_at(self.epoch)
         order = self.rng.permutation(self._anchors)
         positives = self.graph.window_positives(order, self.config.window, self.rng)
+        threshold = self.difficulty_threshold()
         if num_negatives == 0:
-            self.negatives = None
+            self.negatives = self.negatives_threshold = None
         elif (
             self.negatives is None
             or self.negatives.shape[1] != num_negatives
+            or self.negatives_threshold != threshold
             or (self.epoch % self.config.mine_every == 0)
         ):
-            self.negatives = self._mine(order, positives, num_negatives)
+            self.negatives = self._mine(order, positives, num_negatives, threshold)
+            self.negatives_threshold = threshold
         batches = max(1, -(-len(order) // self.config.batch_size))
         totals: dict[str, float] = {}
         total_loss = 0.0
@@ -255,9 +272,12 @@ class Trainer:
         self.optimizer.step([self._backward(grad_z)])
         return float(total), components
 
-    def _mine(self, anchors: np.ndarray, positives: np.ndarray, k: int) -> np.ndarray:
+    def _mine(
+        self, anchors: np.ndarray, positives: np.ndarray, k: int, max_similarity: float | None
+    ) -> np.ndarray:
         """Hard negatives ``(num_nodes, k)`` for ``anchors`` from the current embeddings; the
-        anchor, its neighbours and its positive are excluded; -1 where none qualify."""
+        anchor, its neighbours, its positive and nodes more similar to the anchor than
+        ``max_similarity`` are excluded; -1 where none qualify."""
         z = self._forward()
         graph = self.graph
         exclude = [
@@ -268,6 +288,7 @@ class Trainer:
             self.config.mining_strategy,
             k,
             similarity=self.config.similarity,
+            max_similarity=max_similarity,
             seed=int(self.rng.integers(2**63)),
         )
         mined = miner.mine(z[anchors], z, positives=z[positives], exclude=exclude)
@@ -342,6 +363,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "optimizer": opt_scalars,
             "objective_weights": self.objective.weights.__dict__,
+            "negatives_threshold": self.negatives_threshold,
             "history": [m.to_dict() for m in self.history],
             "schedulers": {
                 name: getattr(self, name).state_dict()
@@ -380,6 +402,7 @@ class Trainer:
         trainer.epoch = state["epoch"]
         trainer.objective.weights = LossWeights(**state["objective_weights"])
         trainer.negatives = arrays.get("negatives")
+        trainer.negatives_threshold = state.get("negatives_threshold")
         trainer.history = [TrainingMetrics(**m) for m in state["history"]]
         return trainer
 
