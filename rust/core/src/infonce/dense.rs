@@ -149,49 +149,70 @@ fn softmax_gradient_row<T: Float>(
     0.5 * ((row_lse - positive) + (column_lse[i].to_f64() - positive))
 }
 
+/// Independent accumulators of the row reductions (one 512-bit register of `f32`), so that
+/// they vectorise: a single running max or sum is a serial dependency chain.
+const LANES: usize = 16;
+
+/// Elements whose exponentials are summed in the element type before being added to the `f64`
+/// lane totals (four per lane: a relative error below 3e-7 in `f32`, at a quarter of the
+/// conversions).
+const SUM_BLOCK: usize = 4 * LANES;
+
 /// Largest element of a non-empty row.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn row_max<T: Float>(row: &[T]) -> T {
-    row.iter().fold(row[0], |m, &v| m.max_of(v))
+    let mut lanes = [row[0]; LANES];
+    let blocks = row.chunks_exact(LANES);
+    let tail = blocks.remainder().iter().fold(row[0], |m, &v| m.max_of(v));
+    for block in blocks {
+        for (lane, &v) in lanes.iter_mut().zip(block) {
+            *lane = lane.max_of(v);
+        }
+    }
+    lanes.iter().fold(tail, |m, &v| m.max_of(v))
+}
+
+/// `sum_j exp(x_j - shift)` in `f64`, storing the exponentials back into `row` when `store`.
+#[inline(always)]
+fn exp_sum<T: Float>(row: &mut [T], shift: T, store: bool) -> f64 {
+    let mut totals = [0.0f64; LANES];
+    let mut blocks = row.chunks_exact_mut(SUM_BLOCK);
+    for block in &mut blocks {
+        let mut partial = [T::ZERO; LANES];
+        for chunk in block.chunks_exact_mut(LANES) {
+            for (sum, v) in partial.iter_mut().zip(chunk) {
+                let e = (*v - shift).exp_fast();
+                if store {
+                    *v = e;
+                }
+                *sum += e;
+            }
+        }
+        for (total, sum) in totals.iter_mut().zip(partial) {
+            *total += sum.to_f64();
+        }
+    }
+    let mut tail = 0.0;
+    for v in blocks.into_remainder() {
+        let e = (*v - shift).exp_fast();
+        if store {
+            *v = e;
+        }
+        tail += e.to_f64();
+    }
+    totals.iter().sum::<f64>() + tail
 }
 
 /// `x_j <- exp(x_j - shift)`, returning the sum of the new values (accumulated in f64).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn exp_shifted_in_place<T: Float>(row: &mut [T], shift: T) -> f64 {
-    const LANES: usize = 16;
-    let mut acc = [0.0f64; LANES];
-    let mut blocks = row.chunks_exact_mut(LANES);
-    for block in &mut blocks {
-        for l in 0..LANES {
-            block[l] = (block[l] - shift).exp_fast();
-            acc[l] += block[l].to_f64();
-        }
-    }
-    let mut tail = 0.0;
-    for v in blocks.into_remainder() {
-        *v = (*v - shift).exp_fast();
-        tail += v.to_f64();
-    }
-    acc.iter().sum::<f64>() + tail
+    exp_sum(row, shift, true)
 }
 
-/// `sum_j exp(x_j - shift)` accumulated in f64.
+/// `sum_j exp(x_j - shift)` accumulated in f64 (the row is left unchanged).
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn sum_exp_shifted<T: Float>(row: &[T], shift: T) -> f64 {
-    const LANES: usize = 16;
-    let mut acc = [0.0f64; LANES];
-    let blocks = row.chunks_exact(LANES);
-    let tail: f64 = blocks
-        .remainder()
-        .iter()
-        .map(|&v| (v - shift).exp_fast().to_f64())
-        .sum();
-    for block in blocks {
-        for l in 0..LANES {
-            acc[l] += (block[l] - shift).exp_fast().to_f64();
-        }
-    }
-    acc.iter().sum::<f64>() + tail
+fn sum_exp_shifted<T: Float>(row: &mut [T], shift: T) -> f64 {
+    exp_sum(row, shift, false)
 }
 
 /// `x_j <- factor * x_j` for `x_j >= 0`, flushing would-be subnormals (see [`weighted`]).
