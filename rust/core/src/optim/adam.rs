@@ -231,32 +231,7 @@ impl Optimizer for Adam {
         self.progress.end_step(stats, grads, &partials)
     }
 
-    fn progress(&self) -> &Progress {
-        &self.progress
-    }
-
-    fn progress_mut(&mut self) -> &mut Progress {
-        &mut self.progress
-    }
-
-    fn lr(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) -> Result<()> {
-        self.set_config(AdamConfig { lr, ..self.config })
-    }
-
-    fn max_grad_norm(&self) -> Option<f64> {
-        self.config.max_grad_norm
-    }
-
-    fn set_max_grad_norm(&mut self, max_grad_norm: Option<f64>) -> Result<()> {
-        self.set_config(AdamConfig {
-            max_grad_norm,
-            ..self.config
-        })
-    }
+    config_accessors!(AdamConfig);
 }
 
 /// The per-step scalars of one array: computed in `f64` as torch computes them in Python,

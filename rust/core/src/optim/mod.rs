@@ -27,6 +27,40 @@
 //! # Ok::<(), ruvector_training_core::TrainingError>(())
 //! ```
 
+/// The [`Optimizer`] methods every optimizer implements the same way: its `progress` field,
+/// and the `lr` / `max_grad_norm` fields of its `config` (of type `$config`), changed through
+/// its validating `set_config`.
+macro_rules! config_accessors {
+    ($config:ident) => {
+        fn progress(&self) -> &Progress {
+            &self.progress
+        }
+
+        fn progress_mut(&mut self) -> &mut Progress {
+            &mut self.progress
+        }
+
+        fn lr(&self) -> f64 {
+            self.config.lr
+        }
+
+        fn set_lr(&mut self, lr: f64) -> Result<()> {
+            self.set_config($config { lr, ..self.config })
+        }
+
+        fn max_grad_norm(&self) -> Option<f64> {
+            self.config.max_grad_norm
+        }
+
+        fn set_max_grad_norm(&mut self, max_grad_norm: Option<f64>) -> Result<()> {
+            self.set_config($config {
+                max_grad_norm,
+                ..self.config
+            })
+        }
+    };
+}
+
 mod adam;
 mod arrays;
 mod clip;
