@@ -24,7 +24,7 @@ pub const CLIP_EPS: f64 = 1e-6;
 /// when it truly exceeds `f64::MAX`.
 pub fn grad_norm(grads: &[FloatSlice<'_>]) -> Result<f64> {
     let sums: Vec<f64> = grads.par_iter().map(|grad| sum_of_squares(*grad)).collect();
-    let total: f64 = sums.iter().sum();
+    let total = ordered_sum(&sums);
     if total.is_finite() {
         return Ok(total.sqrt());
     }
@@ -102,7 +102,7 @@ fn scaled_sum_of_squares(grad: FloatSlice<'_>, scale: f64) -> f64 {
 /// Per-chunk partial sums in parallel, added in chunk order.
 fn chunked<T: Float>(data: &[T], chunk_sum: impl Fn(&[T]) -> f64 + Sync + Send) -> f64 {
     let partials: Vec<f64> = data.par_chunks(CHUNK).map(chunk_sum).collect();
-    partials.iter().sum()
+    ordered_sum(&partials)
 }
 
 /// `sum x^2` over one chunk, block by block with prefetching (the update passes' sums).
@@ -129,6 +129,12 @@ fn scaled_chunk_sum<T: Float>(chunk: &[T], scale: f64) -> f64 {
         }
     }
     acc.iter().fold(tail, |sum, &a| sum + a)
+}
+
+/// `values` added left to right from +0 (`Iterator::sum` starts from -0, which would make the
+/// norm of empty gradients -0).
+pub(crate) fn ordered_sum(values: &[f64]) -> f64 {
+    values.iter().fold(0.0, |sum, &value| sum + value)
 }
 
 /// The norm of finite arrays whose squares overflow: `m * sqrt(sum (g / m)^2)` with `m` the

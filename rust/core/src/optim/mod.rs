@@ -245,8 +245,8 @@ impl Progress {
 fn fused_norm(grads: &[FloatSlice<'_>], partials: &[Vec<f64>]) -> Result<f64> {
     let total: f64 = partials
         .iter()
-        .map(|chunks| chunks.iter().sum::<f64>())
-        .sum();
+        .map(|chunks| clip::ordered_sum(chunks))
+        .fold(0.0, |sum, array| sum + array);
     if total.is_finite() {
         return Ok(total.sqrt());
     }

@@ -300,3 +300,20 @@ fn mixed_dtypes_share_one_optimizer() {
     assert_eq!(norm, 10f64.sqrt());
     assert_eq!((a[0], b[0]), (0.9f32, 0.9f64));
 }
+
+#[test]
+fn empty_gradients_have_a_positive_zero_norm() {
+    let empty: [f32; 0] = [];
+    let norm = grad_norm(&[empty.as_slice().into()]).unwrap();
+    assert!(norm == 0.0 && norm.is_sign_positive(), "{norm}");
+    let mut adam = Adam::new(AdamConfig::adamw(0.1), &[ParamSpec::new(Dtype::F32, 0)]).unwrap();
+    adam.set_check_finite(false);
+    let mut params: [f32; 0] = [];
+    let norm = adam
+        .step(
+            &mut [params.as_mut_slice().into()],
+            &[empty.as_slice().into()],
+        )
+        .unwrap();
+    assert!(norm == 0.0 && norm.is_sign_positive(), "{norm}");
+}
