@@ -127,3 +127,10 @@ def test_bad_inputs():
     # Empty edge lists are fine for "sum" / "none".
     assert rt.LocalContrastiveLoss(reduction="sum")(z, edges[:0])[0] == 0.0
     assert rt.LocalContrastiveLoss(reduction="none")(z, edges[:0])[0].shape == (0,)
+
+
+def test_no_edges_sum_to_a_positive_zero():
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    loss, (grad, _, _) = rt.LocalContrastiveLoss(reduction="sum")(z, np.zeros((0, 2), np.int64))
+    assert loss == 0.0 and np.copysign(1.0, loss) == 1.0
+    assert np.array_equal(grad, np.zeros_like(z))

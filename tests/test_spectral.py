@@ -103,3 +103,15 @@ def test_attributes_and_bad_inputs():
     # float32 weights with float64 embeddings are accepted; no edges gives 0.
     assert loss(z, edges, w.astype(np.float32))[0] == loss(z, edges, w)[0]
     assert loss(z, edges[:0])[0] == 0.0
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+def test_no_edges_give_a_positive_zero_loss_and_gradient(normalized):
+    """A graph without edges has an all-zero Laplacian: the loss is +0.0 (not -0.0) and the
+    gradient is zero."""
+    z = np.random.default_rng(0).standard_normal((4, 3))
+    loss, (grad, _, _) = rt.SpectralRegularization(normalized=normalized)(
+        z, np.zeros((0, 2), np.int64)
+    )
+    assert loss == 0.0 and np.copysign(1.0, loss) == 1.0
+    assert np.array_equal(grad, np.zeros_like(z))

@@ -12,7 +12,7 @@ mod per_row;
 use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};
-use crate::float::Float;
+use crate::float::{ordered_sum, Float};
 use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
 use crate::similarity::PanelPlan;
 use crate::validate::{ensure_finite, ensure_positive, format_shape};
@@ -217,7 +217,7 @@ impl InfoNceLoss {
             Layout::PerRow => self.run_per_row(batch, &params, workspace)?,
             Layout::InBatch | Layout::Shared => self.run_dense(batch, &params, workspace)?,
         };
-        let total: f64 = output.row_losses.iter().sum();
+        let total = ordered_sum(&output.row_losses);
         output.loss = if self.reduction == Reduction::Mean {
             total / b as f64
         } else {

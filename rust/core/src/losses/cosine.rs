@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::{ensure_non_empty, ensure_same_shape, norm_divisor, unit_backward};
 use crate::error::{Result, TrainingError};
-use crate::float::Float;
+use crate::float::{ordered_sum, Float};
 use crate::infonce::Reduction;
 use crate::linalg::{dot, filled_vec, scaled_copy, MatRef};
 use crate::validate::{ensure_finite, format_shape};
@@ -91,7 +91,7 @@ impl CosineSimilarityLoss {
                 unit_backward(grad_u, ui, div_u);
                 unit_backward(grad_v, vi, div_v);
             });
-        let total: f64 = out.pair_losses.iter().sum();
+        let total = ordered_sum(&out.pair_losses);
         out.loss = total
             * if self.reduction == Reduction::Mean {
                 weight

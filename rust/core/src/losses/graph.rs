@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
 use crate::eigen::{laplacian_eigenvalues, EigenMethod};
 use crate::error::{Result, TrainingError};
-use crate::float::Float;
+use crate::float::{ordered_sum, Float};
 use crate::infonce::Reduction;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
@@ -93,7 +93,7 @@ impl LocalContrastiveLoss {
             }
         })?;
         let grad = gather_gradient(embeddings, edges, &coefficients)?;
-        let total: f64 = edge_losses.iter().sum();
+        let total = ordered_sum(&edge_losses);
         Ok(GraphLossOutput {
             edge_losses,
             loss: total
@@ -181,7 +181,7 @@ impl SpectralRegularization {
         let mut grad = filled_vec("embeddings", n * d, T::ZERO)?;
         incidence.gather(y, &coefficients, scales.as_deref(), &mut grad);
         Ok(GraphLossOutput {
-            loss: edge_losses.iter().sum(),
+            loss: ordered_sum(&edge_losses),
             edge_losses,
             grad_embeddings: grad,
         })

@@ -8,7 +8,7 @@ use super::{
     unit_backward,
 };
 use crate::error::{Result, TrainingError};
-use crate::float::Float;
+use crate::float::{ordered_sum, Float};
 use crate::infonce::{NegativesRef, Reduction};
 use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
@@ -129,7 +129,7 @@ impl TripletLoss {
             negatives,
         };
         self.run(&rows, k, weight, &mut out);
-        let total: f64 = out.triplet_losses.iter().sum();
+        let total = ordered_sum(&out.triplet_losses);
         out.loss = total
             * if self.reduction == Reduction::Mean {
                 weight

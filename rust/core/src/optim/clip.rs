@@ -8,7 +8,7 @@ use super::arrays::{FloatSlice, FloatSliceMut};
 use super::stream::for_each_block;
 use super::CHUNK;
 use crate::error::{Result, TrainingError};
-use crate::float::Float;
+use crate::float::{ordered_sum, Float};
 use crate::validate::{ensure_finite, ensure_positive};
 
 /// Added to the norm before dividing, as `torch.nn.utils.clip_grad_norm_` does.
@@ -129,12 +129,6 @@ fn scaled_chunk_sum<T: Float>(chunk: &[T], scale: f64) -> f64 {
         }
     }
     acc.iter().fold(tail, |sum, &a| sum + a)
-}
-
-/// `values` added left to right from +0 (`Iterator::sum` starts from -0, which would make the
-/// norm of empty gradients -0).
-pub(crate) fn ordered_sum(values: &[f64]) -> f64 {
-    values.iter().fold(0.0, |sum, &value| sum + value)
 }
 
 /// The norm of finite arrays whose squares overflow: `m * sqrt(sum (g / m)^2)` with `m` the

@@ -75,6 +75,7 @@ pub use clip::{clip_coefficient, clip_grad_norm, grad_norm, CLIP_EPS};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::{Result, TrainingError};
+use crate::float::ordered_sum;
 use crate::validate::ensure_positive;
 
 /// Elements per parallel task of every optimizer pass.
@@ -245,7 +246,7 @@ impl Progress {
 fn fused_norm(grads: &[FloatSlice<'_>], partials: &[Vec<f64>]) -> Result<f64> {
     let total: f64 = partials
         .iter()
-        .map(|chunks| clip::ordered_sum(chunks))
+        .map(|chunks| ordered_sum(chunks))
         .fold(0.0, |sum, array| sum + array);
     if total.is_finite() {
         return Ok(total.sqrt());
