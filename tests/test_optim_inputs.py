@@ -197,3 +197,10 @@ def test_lr_zero_is_allowed_as_in_torch():
     params = [np.ones(3)]
     rt.Adam(params, lr=0.0).step([np.ones(3)])
     assert np.array_equal(params[0], np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_default_learning_rate_is_torchs(name):
+    """Every optimizer defaults to lr=1e-3, as ``torch.optim`` does."""
+    optimizer = getattr(rt, name)([np.ones(3)])
+    assert optimizer.lr == 1e-3

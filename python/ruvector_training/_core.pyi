@@ -407,7 +407,7 @@ class SGD(Optimizer):
         params: a non-empty list of distinct, writable, C-contiguous float32/float64 arrays of
             any shapes (dtypes may differ between arrays). They are updated in place, never
             copied; read-only, non-contiguous or overlapping arrays are a ``ValueError``.
-        lr: learning rate, finite and >= 0.
+        lr: learning rate, finite and >= 0 (default 1e-3, as ``torch.optim.SGD``).
         momentum: finite, >= 0.
         dampening: finite; must be 0 with Nesterov.
         nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
@@ -425,7 +425,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: _Params,
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
         nesterov: bool = False,

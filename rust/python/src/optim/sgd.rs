@@ -24,7 +24,7 @@ fn configure(mut slf: PyRefMut<'_, PySgd>, change: impl FnOnce(&mut SgdConfig)) 
 #[pymethods]
 impl PySgd {
     #[new]
-    #[pyo3(signature = (params, lr, momentum=0.0, dampening=0.0, nesterov=false, weight_decay=0.0, max_grad_norm=None, check_finite=true))]
+    #[pyo3(signature = (params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=false, weight_decay=0.0, max_grad_norm=None, check_finite=true))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
