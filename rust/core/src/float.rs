@@ -54,12 +54,6 @@ pub trait Float:
     fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
-/// `values` added left to right from +0. (`Iterator::sum` of floats starts from -0, so an empty
-/// sum would be -0: a loss or norm over nothing would print as `-0.0`.)
-pub fn ordered_sum(values: &[f64]) -> f64 {
-    values.iter().fold(0.0, |sum, &value| sum + value)
-}
-
 impl Float for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;

@@ -15,6 +15,7 @@ use super::{KernelOutput, KernelParams};
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{filled_vec, gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+use crate::reduce::{max_value, LaneSum, Term, Value, SUM_BLOCK};
 use crate::similarity::{similarity_panel, PanelPlan};
 
 /// Columns per task when column statistics are gathered.
@@ -131,14 +132,14 @@ fn softmax_gradient_row<T: Float>(
     let forward = T::from_f64(weights.forward);
     let Some(column_lse) = column_lse else {
         // One exp per element: store exp(x - max), then scale by forward / sum.
-        let max = row_max(row);
+        let max = max_value(row);
         let sum = exp_shifted_in_place(row, max);
         scale_in_place(row, T::from_f64(weights.forward / sum));
         row[i] -= forward;
         return max.to_f64() + sum.ln() - positive;
     };
     // Symmetric: both softmaxes read the original logits, so the row is rewritten once at the end.
-    let max = row_max(row);
+    let max = max_value(row);
     let row_lse = max.to_f64() + sum_exp_shifted(row, max).ln();
     let reverse = T::from_f64(weights.reverse);
     let shift = T::from_f64(row_lse);
@@ -149,58 +150,35 @@ fn softmax_gradient_row<T: Float>(
     0.5 * ((row_lse - positive) + (column_lse[i].to_f64() - positive))
 }
 
-/// Independent accumulators of the row reductions (one 512-bit register of `f32`), so that
-/// they vectorise: a single running max or sum is a serial dependency chain.
-const LANES: usize = 16;
-
-/// Elements whose exponentials are summed in the element type before being added to the `f64`
-/// lane totals (four per lane: a relative error below 3e-7 in `f32`, at a quarter of the
-/// conversions).
-const SUM_BLOCK: usize = 4 * LANES;
-
-/// Largest element of a non-empty row.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn row_max<T: Float>(row: &[T]) -> T {
-    let mut lanes = [row[0]; LANES];
-    let blocks = row.chunks_exact(LANES);
-    let tail = blocks.remainder().iter().fold(row[0], |m, &v| m.max_of(v));
-    for block in blocks {
-        for (lane, &v) in lanes.iter_mut().zip(block) {
-            *lane = lane.max_of(v);
-        }
-    }
-    lanes.iter().fold(tail, |m, &v| m.max_of(v))
-}
-
-/// `sum_j exp(x_j - shift)` in `f64`, storing the exponentials back into `row` when `store`.
+/// `sum_j exp(x_j - shift)` in `f64` (through [`LaneSum`]), storing the exponentials back
+/// into `row` when `store`.
 #[inline(always)]
 fn exp_sum<T: Float>(row: &mut [T], shift: T, store: bool) -> f64 {
-    let mut totals = [0.0f64; LANES];
-    let mut blocks = row.chunks_exact_mut(SUM_BLOCK);
-    for block in &mut blocks {
-        let mut partial = [T::ZERO; LANES];
-        for chunk in block.chunks_exact_mut(LANES) {
-            for (sum, v) in partial.iter_mut().zip(chunk) {
-                let e = (*v - shift).exp_fast();
-                if store {
-                    *v = e;
-                }
-                *sum += e;
-            }
-        }
-        for (total, sum) in totals.iter_mut().zip(partial) {
-            *total += sum.to_f64();
-        }
-    }
-    let mut tail = 0.0;
-    for v in blocks.into_remainder() {
-        let e = (*v - shift).exp_fast();
+    let mut sum = LaneSum::new();
+    for block in row.chunks_mut(SUM_BLOCK) {
         if store {
-            *v = e;
+            // The block is in L1: storing first and summing the stored values is nearly free.
+            for v in block.iter_mut() {
+                *v = (*v - shift).exp_fast();
+            }
+            sum.add_block(block, Value);
+        } else {
+            sum.add_block(block, ExpShifted(shift.to_f64()));
         }
-        tail += e.to_f64();
     }
-    totals.iter().sum::<f64>() + tail
+    sum.total()
+}
+
+/// The term `exp(x - shift)` (`shift` is a value of the element type, so converting it back is
+/// exact).
+#[derive(Clone, Copy)]
+struct ExpShifted(f64);
+
+impl Term for ExpShifted {
+    #[inline(always)]
+    fn of<F: Float>(self, x: F) -> F {
+        (x - F::from_f64(self.0)).exp_fast()
+    }
 }
 
 /// `x_j <- exp(x_j - shift)`, returning the sum of the new values (accumulated in f64).

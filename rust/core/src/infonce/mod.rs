@@ -12,8 +12,9 @@ mod per_row;
 use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};
-use crate::float::{ordered_sum, Float};
+use crate::float::Float;
 use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
+use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
 use crate::validate::{ensure_finite, ensure_positive, format_shape};
 use crate::workspace::Workspace;

@@ -5,9 +5,10 @@ use rayon::prelude::*;
 
 use super::{ensure_non_empty, ensure_same_shape, norm_divisor, unit_backward};
 use crate::error::{Result, TrainingError};
-use crate::float::{ordered_sum, Float};
+use crate::float::Float;
 use crate::infonce::Reduction;
 use crate::linalg::{dot, filled_vec, scaled_copy, MatRef};
+use crate::reduce::ordered_sum;
 use crate::validate::{ensure_finite, format_shape};
 
 /// Loss value and gradients of one forward pass.

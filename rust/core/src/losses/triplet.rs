@@ -8,9 +8,10 @@ use super::{
     unit_backward,
 };
 use crate::error::{Result, TrainingError};
-use crate::float::{ordered_sum, Float};
+use crate::float::Float;
 use crate::infonce::{NegativesRef, Reduction};
 use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
+use crate::reduce::ordered_sum;
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
 
 /// How a triplet's distances are measured.

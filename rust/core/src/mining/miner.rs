@@ -6,8 +6,9 @@ use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
 use crate::linalg::{dot, filled_vec, MatRef};
+use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
-use crate::search::stream::{max_value, min_value, stream_similarities, Collector};
+use crate::search::stream::{stream_similarities, Collector};
 use crate::search::{offer_by_similarity, BestK, PreparedSearch, SKIP_CHUNK};
 use crate::validate::format_shape;
 

@@ -8,7 +8,8 @@ use super::arrays::{FloatSlice, FloatSliceMut};
 use super::stream::for_each_block;
 use super::CHUNK;
 use crate::error::{Result, TrainingError};
-use crate::float::{ordered_sum, Float};
+use crate::float::Float;
+use crate::reduce::{ordered_sum, LaneSum, Square, SUM_BLOCK};
 use crate::validate::{ensure_finite, ensure_positive};
 
 /// Added to the norm before dividing, as `torch.nn.utils.clip_grad_norm_` does.
@@ -111,24 +112,19 @@ fn chunk_sum_of_squares<T: Float>(chunk: &[T]) -> f64 {
     for_each_block(&[chunk.as_ptr()], chunk, true, |_| {})
 }
 
-/// `sum (x * scale)^2` over one chunk in `f64`, with independent accumulators.
+/// `sum (x * scale)^2` over one chunk, scaling and squaring in `f64`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn scaled_chunk_sum<T: Float>(chunk: &[T], scale: f64) -> f64 {
-    const LANES: usize = 16;
-    let mut acc = [0.0f64; LANES];
-    let blocks = chunk.chunks_exact(LANES);
-    let mut tail = 0.0f64;
-    for &x in blocks.remainder() {
-        let x = x.to_f64() * scale;
-        tail += x * x;
-    }
-    for block in blocks {
-        for lane in 0..LANES {
-            let x = block[lane].to_f64() * scale;
-            acc[lane] += x * x;
+    let mut sum = LaneSum::new();
+    let mut scaled = [0.0f64; SUM_BLOCK];
+    for block in chunk.chunks(SUM_BLOCK) {
+        let scaled = &mut scaled[..block.len()];
+        for (y, &x) in scaled.iter_mut().zip(block) {
+            *y = x.to_f64() * scale;
         }
+        sum.add_block(scaled, Square);
     }
-    acc.iter().fold(tail, |sum, &a| sum + a)
+    sum.total()
 }
 
 /// The norm of finite arrays whose squares overflow: `m * sqrt(sum (g / m)^2)` with `m` the

@@ -75,7 +75,7 @@ pub use clip::{clip_coefficient, clip_grad_norm, grad_norm, CLIP_EPS};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::{Result, TrainingError};
-use crate::float::ordered_sum;
+use crate::reduce::ordered_sum;
 use crate::validate::ensure_positive;
 
 /// Elements per parallel task of every optimizer pass.

@@ -1,23 +1,23 @@
 //! The block loop shared by every optimizer pass: arrays are walked in blocks of [`BLOCK`]
 //! elements, with a software prefetch [`PREFETCH_BYTES`] ahead in every array (the hardware
 //! prefetchers alone leave a multi-stream update about 12% short of the memory bandwidth), and
-//! the gradient's sum of squares accumulated block by block ([`SumOfSquares`]).
+//! the gradient's sum of squares accumulated block by block ([`LaneSum`]: squares of `f32`
+//! above about 1.8e19 overflow to infinity, and callers handle a non-finite total by
+//! rescaling).
 
 use std::ops::Range;
 
 use crate::float::Float;
+use crate::reduce::{LaneSum, Square, SUM_BLOCK};
 
 /// Elements per block: the unit of prefetching and of the sum-of-squares partials.
-const BLOCK: usize = 64;
+const BLOCK: usize = SUM_BLOCK;
 
 /// How far ahead of the block being updated each array is prefetched.
 const PREFETCH_BYTES: usize = 4096;
 
 /// Bytes per cache line (x86-64 and most ARM cores).
 const CACHE_LINE: usize = 64;
-
-/// Independent accumulators of [`SumOfSquares`] (one 512-bit register of `f32`).
-const LANES: usize = 16;
 
 /// Asks the CPU to start loading the block [`PREFETCH_BYTES`] after element `start` of each
 /// array in `streams` (arrays of `len` elements). Nothing is fetched past the end of an array.
@@ -37,8 +37,8 @@ fn prefetch_ahead<T>(streams: &[*const T], start: usize, len: usize) {
 }
 
 /// Walks a chunk of `grad.len()` elements in blocks: prefetches ahead in every array of
-/// `streams` (the chunk's arrays, all of that length), adds the block of `grad` to a
-/// [`SumOfSquares`] when `probe` is set, then calls `update` with the block's index range.
+/// `streams` (the chunk's arrays, all of that length), adds the squares of the block of `grad`
+/// to a [`LaneSum`] when `probe` is set, then calls `update` with the block's index range.
 /// Returns the sum of squares (0 without `probe`).
 #[inline(always)]
 pub(crate) fn for_each_block<T: Float>(
@@ -48,12 +48,12 @@ pub(crate) fn for_each_block<T: Float>(
     mut update: impl FnMut(Range<usize>),
 ) -> f64 {
     let len = grad.len();
-    let mut norm = SumOfSquares::new();
+    let mut norm = LaneSum::new();
     for start in (0..len).step_by(BLOCK) {
         let block = start..len.min(start + BLOCK);
         prefetch_ahead(streams, start, len);
         if probe {
-            norm.add_block(&grad[block.clone()]);
+            norm.add_block(&grad[block.clone()], Square);
         }
         update(block);
     }
@@ -72,56 +72,6 @@ fn prefetch(address: *const i8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
-}
-
-/// `sum x^2` over a chunk, fed block by block. A full block is summed in the element type in
-/// [`LANES`] independent lanes of four squares each (a relative error below 3e-7 for `f32`),
-/// then added to `f64` lane totals; the ragged last block is added element by element in `f64`.
-/// The result depends only on the values and the block boundaries, never on the CPU (no FMA)
-/// or the thread count. Squares of `f32` above about 1.8e19 overflow to infinity; callers
-/// handle a non-finite total by rescaling.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SumOfSquares {
-    lanes: [f64; LANES],
-    tail: f64,
-}
-
-impl SumOfSquares {
-    /// An empty sum.
-    #[inline(always)]
-    fn new() -> Self {
-        Self {
-            lanes: [0.0; LANES],
-            tail: 0.0,
-        }
-    }
-
-    /// Adds the squares of one block (at most [`BLOCK`] elements).
-    #[inline(always)]
-    fn add_block<T: Float>(&mut self, block: &[T]) {
-        if block.len() == BLOCK {
-            let mut partial = [T::ZERO; LANES];
-            for row in block.chunks_exact(LANES) {
-                for (sum, &x) in partial.iter_mut().zip(row) {
-                    *sum += x * x;
-                }
-            }
-            for (total, sum) in self.lanes.iter_mut().zip(partial) {
-                *total += sum.to_f64();
-            }
-        } else {
-            for &x in block {
-                let x = x.to_f64();
-                self.tail += x * x;
-            }
-        }
-    }
-
-    /// The sum so far.
-    #[inline(always)]
-    fn total(&self) -> f64 {
-        self.lanes.iter().fold(self.tail, |sum, &lane| sum + lane)
-    }
 }
 
 /// Division by a value that stays fixed for a whole pass, correctly rounded (bit-identical to
@@ -247,20 +197,5 @@ mod tests {
         }
         assert!(exact.divide(f32::NAN, true).is_nan());
         assert_eq!(exact.divide(2.0, false), 2.0 / 0.03);
-    }
-
-    #[test]
-    fn sum_of_squares_adds_full_and_ragged_blocks() {
-        let values: Vec<f32> = (0..200).map(|i| (i as f32 - 100.0) / 7.0).collect();
-        let mut sum = SumOfSquares::new();
-        for block in values.chunks(BLOCK) {
-            sum.add_block(block);
-        }
-        let want: f64 = values.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        assert!(
-            (sum.total() - want).abs() <= want * 3e-7,
-            "{} vs {want}",
-            sum.total()
-        );
     }
 }

@@ -2,12 +2,13 @@
 
 use super::exclude::{is_excluded, ExcludeLists};
 use super::selection::BestK;
-use super::stream::{max_value, stream_similarities, Collector};
+use super::stream::{stream_similarities, Collector};
 use super::PreparedSearch;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
 use crate::linalg::{filled_vec, MatRef};
+use crate::reduce::max_value;
 
 /// The `k` best corpus rows for every query, `Q x k` row-major.
 #[derive(Debug, Clone, PartialEq)]
