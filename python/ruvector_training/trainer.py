@@ -4,13 +4,19 @@ miners and optimizers."""
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
+import signal
+import threading
 import time
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from ruvector_training import _core
-from ruvector_training._checks import check_int
+from ruvector_training._checks import check_float, check_int
 from ruvector_training.checkpoint import (
     load_checkpoint,
     optimizer_from_checkpoint,
@@ -29,11 +35,71 @@ from ruvector_training.training_metrics import TrainingMetrics
 
 #: Version of the checkpoint layout written by :meth:`Trainer.save`.
 CHECKPOINT_FORMAT = 1
+#: Keys of the checkpoint's JSON document (``epoch_progress`` is optional: older files lack it).
+_STATE_KEYS = (
+    "format",
+    "num_nodes",
+    "config",
+    "epoch",
+    "rng",
+    "optimizer",
+    "objective_weights",
+    "negatives_threshold",
+    "history",
+    "schedulers",
+)
 _SCHEDULERS = {
     "curriculum": CurriculumScheduler,
     "temperature_scheduler": TemperatureScheduler,
     "loss_weight_scheduler": LossWeightScheduler,
 }
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training produced a NaN or infinite loss, gradient or parameter (typically a learning
+    rate far too high). The message says where and what; the trainer stays at the last batch
+    boundary (see :meth:`Trainer.train_epoch`)."""
+
+
+@dataclass
+class _EpochProgress:
+    """Where a started epoch stands: its fixed draws and settings, and what the applied
+    batches have added up (saved in checkpoints so a resumed epoch continues exactly)."""
+
+    order: np.ndarray
+    positives: np.ndarray
+    batches: int
+    temperature: float
+    num_negatives: int
+    weights: LossWeights
+    stage: str | None
+    lr: float
+    batch: int = 0
+    total_loss: float = 0.0
+    totals: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def commit(self, loss: float, parts: dict[str, float]) -> None:
+        """Counts one applied batch."""
+        for name, value in parts.items():
+            self.totals[name] = self.totals.get(name, 0.0) + value
+        self.total_loss += loss
+        self.batch += 1
+
+    def to_json(self) -> dict:
+        """The scalars as JSON (``order`` and ``positives`` are saved as arrays)."""
+        return {
+            "batches": self.batches,
+            "temperature": self.temperature,
+            "num_negatives": self.num_negatives,
+            "weights": asdict(self.weights),
+            "stage": self.stage,
+            "lr": self.lr,
+            "batch": self.batch,
+            "total_loss": self.total_loss,
+            "totals": dict(self.totals),
+            "seconds": self.seconds,
+        }
 
 
 class Trainer:
@@ -135,6 +201,7 @@ class Trainer:
         #: The difficulty threshold (``max_similarity``) :attr:`negatives` were mined with.
         self.negatives_threshold: float | None = None
         self._fit_end: int | None = None
+        self._epoch_progress: _EpochProgress | None = None
 
     # ----------------------------------------------------------------------------- model
     def embeddings(self) -> np.ndarray:
@@ -190,87 +257,199 @@ class Trainer:
         return self._fit_end is not None and self.epoch >= self._fit_end
 
     def train_epoch(self) -> TrainingMetrics:
-        """Runs one epoch and returns its metrics (also appended to :attr:`history`)."""
+        """Runs one epoch and returns its metrics (also appended to :attr:`history`).
+
+        An epoch interrupted by an exception (``KeyboardInterrupt``, a callback's error inside
+        a step, :class:`TrainingDivergedError`, ``MemoryError``...) stops at a batch boundary:
+        the batches whose optimizer step was applied are counted, the random generator is
+        rewound to the start of the first batch that was not, and :attr:`epoch_position` says
+        where the epoch stands. The next :meth:`train_epoch` (or :meth:`fit`), also after a
+        :meth:`save` / :meth:`load` round trip, finishes that epoch exactly as an
+        uninterrupted run would have (bit for bit).
+
+        Raises:
+            TrainingDivergedError: the loss, a gradient or the parameters became NaN/Inf.
+        """
         start = time.perf_counter()
-        temperature, num_negatives, weights, stage = self.current_settings()
-        self.loss_fn.temperature = temperature
-        self.objective.weights = weights
-        self.optimizer.lr = self.config.lr_at(self.epoch)
-        order = self.rng.permutation(self._anchors)
-        positives = self.graph.window_positives(order, self.config.window, self.rng)
-        threshold = self.difficulty_threshold()
-        if num_negatives == 0:
-            self.negatives = self.negatives_threshold = None
-        elif (
-            self.negatives is None
-            or self.negatives.shape[1] != num_negatives
-            or self.negatives_threshold != threshold
-            or (self.epoch % self.config.mine_every == 0)
-        ):
-            self.negatives = self._mine(order, positives, num_negatives, threshold)
-            self.negatives_threshold = threshold
-        batches = max(1, -(-len(order) // self.config.batch_size))
-        totals: dict[str, float] = {}
-        total_loss = 0.0
-        for anchors, pos in zip(np.array_split(order, batches), np.array_split(positives, batches)):
-            loss, parts = self._step(anchors, pos, weights)
-            total_loss += loss
-            for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + value
-        self._step_schedules()
-        self.epoch += 1
-        metrics = TrainingMetrics(
-            epoch=self.epoch,
-            loss=total_loss / batches,
-            components={name: value / batches for name, value in totals.items()},
-            temperature=float(temperature),
-            num_negatives=int(num_negatives),
-            lr=float(self.optimizer.lr),
-            seconds=time.perf_counter() - start,
-            stage=stage,
+        progress = self._epoch_progress
+        if progress is None:
+            progress = self._begin_epoch()
+        self.loss_fn.temperature = progress.temperature
+        self.objective.weights = progress.weights
+        self.optimizer.lr = progress.lr
+        batches = zip(
+            np.array_split(progress.order, progress.batches),
+            np.array_split(progress.positives, progress.batches),
         )
-        self.history.append(metrics)
+        try:
+            for index, (anchors, positives) in enumerate(batches):
+                if index >= progress.batch:
+                    self._train_batch(progress, anchors, positives)
+            if not np.isfinite(self.params).all():
+                raise TrainingDivergedError(
+                    f"training diverged in epoch {self.epoch + 1}: the parameters contain "
+                    f"NaN or infinity (learning rate {self.optimizer.lr:g}; lower it)"
+                )
+        finally:
+            progress.seconds += time.perf_counter() - start
+        with _deferred_interrupts():
+            metrics = TrainingMetrics(
+                epoch=self.epoch + 1,
+                loss=progress.total_loss / progress.batches,
+                components={
+                    name: value / progress.batches for name, value in progress.totals.items()
+                },
+                temperature=float(progress.temperature),
+                num_negatives=int(progress.num_negatives),
+                lr=float(self.optimizer.lr),
+                seconds=progress.seconds,
+                stage=progress.stage,
+            )
+            self._epoch_progress = None
+            self._step_schedules()
+            self.epoch += 1
+            self.history.append(metrics)
         return metrics
+
+    @property
+    def epoch_position(self) -> tuple[int, int] | None:
+        """``(batches done, batches)`` of an epoch that was interrupted, None between epochs."""
+        progress = self._epoch_progress
+        return None if progress is None else (progress.batch, progress.batches)
+
+    def _begin_epoch(self) -> _EpochProgress:
+        """Draws the epoch's settings, order and positives and (re-)mines negatives; on any
+        exception the random generator and the negatives are left as they were."""
+        rng_state = self.rng.bit_generator.state
+        try:
+            temperature, num_negatives, weights, stage = self.current_settings()
+            order = self.rng.permutation(self._anchors)
+            positives = self.graph.window_positives(order, self.config.window, self.rng)
+            threshold = self.difficulty_threshold()
+            negatives, negatives_threshold = self.negatives, self.negatives_threshold
+            if num_negatives == 0:
+                negatives = negatives_threshold = None
+            elif (
+                negatives is None
+                or negatives.shape[1] != num_negatives
+                or negatives_threshold != threshold
+                or (self.epoch % self.config.mine_every == 0)
+            ):
+                negatives = self._mine(order, positives, num_negatives, threshold)
+                negatives_threshold = threshold
+            progress = _EpochProgress(
+                order=order,
+                positives=positives,
+                batches=max(1, -(-len(order) // self.config.batch_size)),
+                temperature=float(temperature),
+                num_negatives=int(num_negatives),
+                weights=weights,
+                stage=stage,
+                lr=float(self.config.lr_at(self.epoch)),
+            )
+        except BaseException:
+            self.rng.bit_generator.state = rng_state
+            raise
+        with _deferred_interrupts():
+            self.negatives, self.negatives_threshold = negatives, negatives_threshold
+            self._epoch_progress = progress
+        return progress
+
+    def _train_batch(
+        self, progress: _EpochProgress, anchors: np.ndarray, positives: np.ndarray
+    ) -> None:
+        """One optimizer step, counted in ``progress`` exactly when it was applied."""
+        rng_state = self.rng.bit_generator.state
+        steps = self.optimizer.step_count
+        done = progress.batch
+        loss, parts = 0.0, {}
+        try:
+            loss, parts, grad = self._step(anchors, positives, progress.weights)
+            try:
+                self.optimizer.step([grad])
+            except ValueError:
+                if self.optimizer.step_count == steps and not np.isfinite(grad).all():
+                    raise TrainingDivergedError(
+                        f"training diverged in epoch {self.epoch + 1}, batch {done + 1}: the "
+                        f"gradient contains NaN or infinity (learning rate "
+                        f"{self.optimizer.lr:g}; lower it)"
+                    ) from None
+                raise
+            with _deferred_interrupts():
+                progress.commit(loss, parts)
+        except BaseException:
+            with _deferred_interrupts():
+                if self.optimizer.step_count == steps:
+                    self.rng.bit_generator.state = rng_state
+                elif progress.batch == done:
+                    progress.commit(loss, parts)
+            raise
 
     def _step(
         self, anchors: np.ndarray, positives: np.ndarray, weights: LossWeights
-    ) -> tuple[float, dict[str, float]]:
-        """One optimizer step on one batch; returns the weighted loss and the components."""
+    ) -> tuple[float, dict[str, float], np.ndarray]:
+        """The weighted loss, its components and the parameters' gradient for one batch
+        (nothing is modified but the random generator, which fills empty negative slots).
+
+        Raises:
+            TrainingDivergedError: the parameters, or the loss, are NaN or infinite.
+        """
         z = self._forward()
-        negatives = None
-        if self.negatives is not None:
-            negatives = self.negatives[anchors]
-            padded = negatives < 0
-            if padded.any():
-                fill = self.rng.integers(0, self.graph.num_nodes, size=int(padded.sum()))
-                negatives = negatives.copy()
-                negatives[padded] = fill
-        grad_info = np.zeros_like(z)
-        if negatives is None:
-            info, (ga, gp, _) = self.loss_fn(z[anchors], z[positives])
-        else:
-            info, (ga, gp, gn) = self.loss_fn(z[anchors], z[positives], z[negatives], in_batch=True)
-            np.add.at(grad_info, negatives.ravel(), gn.reshape(-1, z.shape[1]))
-        grad_info[anchors] += ga
-        np.add.at(grad_info, positives, gp)
-        components = {"infonce": float(info)}
-        grads = {"infonce": grad_info}
-        edges = self.graph.edges
-        if weights.local > 0:
-            value, (grad, _, _) = self.local_loss(z, edges)
-            components["local"], grads["local"] = float(value), grad
-        if weights.spectral > 0:
-            value, (grad, _, _) = self.spectral_loss(z, edges)
-            components["spectral"], grads["spectral"] = float(value), grad
+        try:
+            negatives = None
+            if self.negatives is not None:
+                negatives = self.negatives[anchors]
+                padded = negatives < 0
+                if padded.any():
+                    fill = self.rng.integers(0, self.graph.num_nodes, size=int(padded.sum()))
+                    negatives = negatives.copy()
+                    negatives[padded] = fill
+            grad_info = np.zeros_like(z)
+            if negatives is None:
+                info, (ga, gp, _) = self.loss_fn(z[anchors], z[positives])
+            else:
+                info, (ga, gp, gn) = self.loss_fn(
+                    z[anchors], z[positives], z[negatives], in_batch=True
+                )
+                np.add.at(grad_info, negatives.ravel(), gn.reshape(-1, z.shape[1]))
+            grad_info[anchors] += ga
+            np.add.at(grad_info, positives, gp)
+            components = {"infonce": float(info)}
+            grads = {"infonce": grad_info}
+            edges = self.graph.edges
+            if weights.local > 0:
+                value, (grad, _, _) = self.local_loss(z, edges)
+                components["local"], grads["local"] = float(value), grad
+            if weights.spectral > 0:
+                value, (grad, _, _) = self.spectral_loss(z, edges)
+                components["spectral"], grads["spectral"] = float(value), grad
+        except ValueError:
+            if np.isfinite(z).all():
+                raise
+            raise TrainingDivergedError(
+                f"training diverged in epoch {self.epoch + 1}: the parameters contain NaN or "
+                f"infinity (learning rate {self.optimizer.lr:g}; lower it)"
+            ) from None
+        bad = {name: value for name, value in components.items() if not math.isfinite(value)}
+        if bad:
+            raise TrainingDivergedError(
+                f"training diverged in epoch {self.epoch + 1}: the loss is not finite "
+                f"({', '.join(f'{k} {v}' for k, v in bad.items())}; learning rate "
+                f"{self.optimizer.lr:g}; lower it)"
+            )
         total, (multipliers, _) = self.objective(components)
+        if not math.isfinite(total):
+            raise TrainingDivergedError(
+                f"training diverged in epoch {self.epoch + 1}: the weighted loss is {total} "
+                f"(learning rate {self.optimizer.lr:g}; lower it)"
+            )
         grad_z = grad_info
         if multipliers.infonce != 1.0:
             grad_z *= multipliers.infonce
         for name in ("local", "spectral"):
             if name in grads:
                 grad_z += grads[name] * getattr(multipliers, name)
-        self.optimizer.step([self._backward(grad_z)])
-        return float(total), components
+        return float(total), components, self._backward(grad_z)
 
     def _mine(
         self, anchors: np.ndarray, positives: np.ndarray, k: int, max_similarity: float | None
@@ -347,14 +526,27 @@ class Trainer:
     def save(self, path) -> None:
         """Writes everything needed to resume bit-identically to ``path`` (one ``.npz``
         archive with a JSON document, no pickle): config, graph, features, parameters,
-        optimizer state, schedules, the random generator's state, mined negatives and the
-        history. Callbacks are not saved."""
+        optimizer state, schedules, the random generator's state, mined negatives, the history
+        and, after an interrupted epoch, the position inside it (:attr:`epoch_position`).
+        Callbacks are not saved.
+
+        The file is written atomically: if the save fails (disk full, a file-size limit, an
+        interrupt), a previous file at ``path`` is left byte for byte as it was and no
+        temporary file remains.
+
+        Raises:
+            OSError: the file cannot be written (the previous file, if any, is intact).
+        """
         opt_scalars, opt_arrays = optimizer_to_checkpoint(self.optimizer.state_dict(), "opt/")
         arrays = {"params": self.params, "edges": self.graph.edges, **opt_arrays}
         if self.features is not None:
             arrays["features"] = self.features
         if self.negatives is not None:
             arrays["negatives"] = self.negatives
+        progress = self._epoch_progress
+        if progress is not None:
+            arrays["epoch/order"] = progress.order
+            arrays["epoch/positives"] = progress.positives
         state = {
             "format": CHECKPOINT_FORMAT,
             "num_nodes": self.graph.num_nodes,
@@ -370,6 +562,7 @@ class Trainer:
                 for name in _SCHEDULERS
                 if getattr(self, name) is not None
             },
+            "epoch_progress": None if progress is None else progress.to_json(),
         }
         save_checkpoint(path, arrays, state)
 
@@ -377,38 +570,47 @@ class Trainer:
     def load(cls, path) -> Trainer:
         """A trainer in the state :meth:`save` wrote to ``path``.
 
+        Everything loaded is checked as strictly as constructor arguments: JSON field types,
+        array dtypes and shapes against the config and graph, finite parameters, node indices
+        in range, and the optimizer state (by the optimizer's ``load_state_dict``).
+
         Raises:
-            ValueError: ``path`` is not a trainer checkpoint of a known format.
+            ValueError: ``path`` is not a trainer checkpoint of a known format, is damaged
+                (truncated, not a zip archive, a single ``.npy``, no JSON document) or holds
+                an invalid value; the message names the file and the key.
+            OSError: ``path`` cannot be opened.
         """
         arrays, state = load_checkpoint(path)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"path: unknown checkpoint format {state.get('format')!r}")
-        schedulers = {
-            name: _SCHEDULERS[name].from_state_dict(value)
-            for name, value in state["schedulers"].items()
-        }
-        trainer = cls(
-            state["num_nodes"],
-            arrays["edges"],
-            TrainerConfig(**state["config"]),
-            features=arrays.get("features"),
-            **schedulers,
-        )
-        trainer.params[...] = arrays["params"]
-        trainer.optimizer.load_state_dict(
-            optimizer_from_checkpoint(state["optimizer"], arrays, "opt/")
-        )
-        trainer.rng.bit_generator.state = state["rng"]
-        trainer.epoch = state["epoch"]
-        trainer.objective.weights = LossWeights(**state["objective_weights"])
-        trainer.negatives = arrays.get("negatives")
-        trainer.negatives_threshold = state.get("negatives_threshold")
-        trainer.history = [TrainingMetrics(**m) for m in state["history"]]
-        return trainer
+        return _CheckpointReader(cls, os.fspath(path), arrays, state).trainer()
 
     def __repr__(self) -> str:
         model = "table" if self.features is None else f"adapter({self.features.shape[1]})"
         return f"Trainer({self.graph!r}, model={model}, dim={self.config.dim}, epoch={self.epoch})"
+
+
+@contextmanager
+def _deferred_interrupts():
+    """Delays a Ctrl-C (SIGINT) that arrives inside the block to its end, so a few lines of
+    bookkeeping are never half done. Only the main thread receives signals; elsewhere (or when
+    the handler cannot be swapped) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    if signal.getsignal(signal.SIGINT) is None:  # a handler not set from Python: keep it
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    except (ValueError, TypeError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _check_type(name: str, value, kind):
@@ -443,3 +645,233 @@ def _make_optimizer(config: TrainerConfig, params: np.ndarray):
 
 def _short(extra: dict[str, float]) -> dict[str, str]:
     return {key: f"{value:.4f}" for key, value in extra.items()}
+
+
+class _CheckpointReader:
+    """Validates a loaded checkpoint and builds the trainer; every problem is one
+    ``ValueError("<file>: invalid checkpoint: <key>: <what>")``."""
+
+    def __init__(self, cls, name: str, arrays: dict[str, np.ndarray], state: dict) -> None:
+        self.cls, self.name, self.arrays, self.state = cls, name, arrays, state
+
+    def fail(self, key: str, message: str):
+        raise ValueError(f"{self.name}: invalid checkpoint: {key}: {message}")
+
+    @contextmanager
+    def checking(self, key: str | None):
+        """Turns a ``TypeError`` / ``ValueError`` / ``KeyError`` of the block into
+        :meth:`fail` for ``key`` (None: the message already starts with the key)."""
+        try:
+            yield
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            message = str(error) if not isinstance(error, KeyError) else f"missing {error}"
+            if key is None:
+                raise ValueError(f"{self.name}: invalid checkpoint: {message}") from None
+            self.fail(key, message)
+
+    def integer(self, key: str, value, minimum: int = 0) -> int:
+        with self.checking(None):
+            return check_int(key, value, minimum=minimum)
+
+    def real(self, key: str, value, *, finite: bool = True) -> float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            self.fail(key, f"expected a number, got {type(value).__name__}")
+        if finite and not math.isfinite(value):
+            self.fail(key, f"expected a finite number, got {value}")
+        return float(value)
+
+    def mapping(self, key: str, value) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, f"expected an object, got {type(value).__name__}")
+        return value
+
+    def array(self, key: str, *, required: bool = True) -> np.ndarray | None:
+        if key not in self.arrays:
+            if required:
+                self.fail(key, "the array is missing")
+            return None
+        return self.arrays[key]
+
+    def index_array(self, key: str, shape: tuple, low: int, high: int) -> np.ndarray:
+        """An integer array of ``shape`` (None entries: any length) with values in
+        ``[low, high)``, as int64."""
+        value = self.array(key)
+        if value.dtype.kind not in "iu":
+            self.fail(key, f"expected an integer array, got dtype {value.dtype}")
+        if value.ndim != len(shape) or any(
+            want is not None and got != want for got, want in zip(value.shape, shape)
+        ):
+            wanted = ", ".join("*" if want is None else str(want) for want in shape)
+            wanted = f"({wanted},)" if len(shape) == 1 else f"({wanted})"
+            self.fail(key, f"expected shape {wanted}, got {value.shape}")
+        if value.size and (value.min() < low or value.max() >= high):
+            self.fail(key, f"values must be in [{low}, {high})")
+        return value.astype(np.int64)
+
+    # --------------------------------------------------------------------------- the file
+    def trainer(self) -> Trainer:
+        state = self.state
+        version = state.get("format")
+        if isinstance(version, bool) or version != CHECKPOINT_FORMAT:
+            self.fail(
+                "format", f"unknown checkpoint format {version!r} (expected {CHECKPOINT_FORMAT})"
+            )
+        for key in _STATE_KEYS:
+            if key not in state:
+                self.fail(key, "missing from the JSON document")
+        for key in state:
+            if key not in _STATE_KEYS and key != "epoch_progress":
+                self.fail(key, "unknown key in the JSON document")
+        for key in self.arrays:
+            if key not in _ARRAY_KEYS and not key.startswith("opt/"):
+                self.fail(key, "unknown array in the archive")
+        num_nodes = self.integer("num_nodes", state["num_nodes"], minimum=2)
+        with self.checking("config"):
+            config = TrainerConfig(**self.mapping("config", state["config"]))
+        schedulers = {}
+        for key, value in self.mapping("schedulers", state["schedulers"]).items():
+            if key not in _SCHEDULERS:
+                self.fail(f"schedulers[{key!r}]", f"unknown scheduler (known: {list(_SCHEDULERS)})")
+            with self.checking(f"schedulers[{key!r}]"):
+                schedulers[key] = _SCHEDULERS[key].from_state_dict(value)
+        with self.checking(None):
+            trainer = self.cls(
+                num_nodes,
+                self.array("edges"),
+                config,
+                features=self.array("features", required=False),
+                **schedulers,
+            )
+        if len(trainer.graph.edges) != len(self.arrays["edges"]):
+            self.fail("edges", "not the canonical edge list a checkpoint holds")
+        self.params(trainer)
+        with self.checking("optimizer"):
+            trainer.optimizer.load_state_dict(
+                optimizer_from_checkpoint(state["optimizer"], self.arrays, "opt/")
+            )
+        self.rng(trainer, state["rng"])
+        trainer.epoch = self.integer("epoch", state["epoch"])
+        with self.checking("objective_weights"):
+            weights = self.mapping("objective_weights", state["objective_weights"])
+            trainer.objective.weights = LossWeights(**weights)
+        self.negatives(trainer, state["negatives_threshold"])
+        history = state["history"]
+        if not isinstance(history, list):
+            self.fail("history", f"expected a list, got {type(history).__name__}")
+        trainer.history = [self.metrics(f"history[{i}]", m) for i, m in enumerate(history)]
+        progress = state.get("epoch_progress")
+        if progress is not None:
+            trainer._epoch_progress = self.progress(trainer, progress)
+        elif "epoch/order" in self.arrays or "epoch/positives" in self.arrays:
+            self.fail("epoch/order", "present without an epoch_progress entry")
+        return trainer
+
+    def params(self, trainer: Trainer) -> None:
+        params = self.array("params")
+        if params.dtype != trainer.params.dtype:
+            self.fail(
+                "params",
+                f"expected dtype {trainer.params.dtype} (config dtype), got {params.dtype}",
+            )
+        if params.shape != trainer.params.shape:
+            self.fail("params", f"expected shape {trainer.params.shape}, got {params.shape}")
+        if not np.isfinite(params).all():
+            self.fail("params", "contains NaN or infinity")
+        trainer.params[...] = params
+
+    def rng(self, trainer: Trainer, value) -> None:
+        value = self.mapping("rng", value)
+        kind = type(trainer.rng.bit_generator).__name__
+        if value.get("bit_generator") != kind:
+            self.fail("rng", f"expected a {kind} state, got {value.get('bit_generator')!r}")
+        with self.checking("rng"):
+            trainer.rng.bit_generator.state = value
+
+    def negatives(self, trainer: Trainer, threshold) -> None:
+        n = trainer.graph.num_nodes
+        if "negatives" not in self.arrays:
+            if threshold is not None:
+                self.fail("negatives_threshold", "set but the negatives array is missing")
+            return
+        negatives = self.index_array("negatives", (n, None), -1, n)
+        if negatives.shape[1] == 0:
+            self.fail("negatives", f"expected shape ({n}, K) with K >= 1, got {negatives.shape}")
+        trainer.negatives = negatives
+        trainer.negatives_threshold = (
+            None if threshold is None else self.real("negatives_threshold", threshold)
+        )
+
+    def metrics(self, key: str, value) -> TrainingMetrics:
+        value = dict(self.mapping(key, value))
+        names = {f.name for f in TrainingMetrics.__dataclass_fields__.values()}
+        for name in value:
+            if name not in names:
+                self.fail(f"{key}[{name!r}]", "unknown field")
+        for name in ("epoch", "loss", "components", "temperature", "num_negatives", "lr"):
+            if name not in value:
+                self.fail(f"{key}[{name!r}]", "missing")
+        value["epoch"] = self.integer(f"{key}['epoch']", value["epoch"], minimum=1)
+        value["num_negatives"] = self.integer(f"{key}['num_negatives']", value["num_negatives"])
+        for name in ("loss", "temperature", "lr", "seconds"):
+            if name in value:
+                value[name] = self.real(f"{key}[{name!r}]", value[name], finite=False)
+        for name in ("components", "extra"):
+            if name in value:
+                value[name] = self.floats(f"{key}[{name!r}]", value[name])
+        stage = value.get("stage")
+        if stage is not None and not isinstance(stage, str):
+            self.fail(f"{key}['stage']", f"expected a string or null, got {type(stage).__name__}")
+        value.setdefault("seconds", 0.0)
+        return TrainingMetrics(**value)
+
+    def floats(self, key: str, value) -> dict[str, float]:
+        value = self.mapping(key, value)
+        for name, number in value.items():
+            self.real(f"{key}[{name!r}]", number, finite=False)
+        return {name: float(number) for name, number in value.items()}
+
+    def progress(self, trainer: Trainer, value) -> _EpochProgress:
+        key = "epoch_progress"
+        value = self.mapping(key, value)
+        fields_ = {f.name for f in _EpochProgress.__dataclass_fields__.values()}
+        expected = fields_ - {"order", "positives"}
+        if set(value) != expected:
+            self.fail(key, f"expected the keys {sorted(expected)}, got {sorted(value)}")
+        anchors = trainer._anchors
+        n = trainer.graph.num_nodes
+        order = self.index_array("epoch/order", (len(anchors),), 0, n)
+        if not np.array_equal(np.sort(order), anchors):
+            self.fail("epoch/order", "not a permutation of the graph's non-isolated nodes")
+        positives = self.index_array("epoch/positives", (len(anchors),), 0, n)
+        batches = self.integer(f"{key}['batches']", value["batches"], minimum=1)
+        if batches != max(1, -(-len(anchors) // trainer.config.batch_size)):
+            self.fail(f"{key}['batches']", f"{batches} does not match the config's batch_size")
+        batch = self.integer(f"{key}['batch']", value["batch"])
+        if batch > batches:
+            self.fail(f"{key}['batch']", f"expected at most {batches}, got {batch}")
+        with self.checking(f"{key}['weights']"):
+            weights = LossWeights(**self.mapping(f"{key}['weights']", value["weights"]))
+        stage = value["stage"]
+        if stage is not None and not isinstance(stage, str):
+            self.fail(f"{key}['stage']", f"expected a string or null, got {type(stage).__name__}")
+        with self.checking(None):
+            temperature = check_float(f"{key}['temperature']", value["temperature"], positive=True)
+            lr = check_float(f"{key}['lr']", value["lr"])
+        return _EpochProgress(
+            order=order,
+            positives=positives,
+            batches=batches,
+            temperature=temperature,
+            num_negatives=self.integer(f"{key}['num_negatives']", value["num_negatives"]),
+            weights=weights,
+            stage=stage,
+            lr=lr,
+            batch=batch,
+            total_loss=self.real(f"{key}['total_loss']", value["total_loss"], finite=False),
+            totals=self.floats(f"{key}['totals']", value["totals"]),
+            seconds=self.real(f"{key}['seconds']", value["seconds"]),
+        )
+
+
+#: Arrays a checkpoint may hold besides the optimizer's ``opt/<i>/<name>`` buffers.
+_ARRAY_KEYS = ("params", "edges", "features", "negatives", "epoch/order", "epoch/positives")
