@@ -167,11 +167,12 @@ def test_missing_files_and_bad_options(small_graph, tmp_path, capsys):
     assert "--out: directory" in error_line(capsys)
     (tmp_path / "taken.npy").mkdir()
     assert main(["graph", str(path), "--out", str(tmp_path / "taken.npy"), *QUICK]) == 2
-    assert "--out: cannot write" in error_line(capsys)
-    assert main(["graph", str(path), "--temperature", "0", *QUICK]) == 2
-    assert "--temperature:" in error_line(capsys)
-    assert main(["graph", str(path), "--test-fraction", "1.5", *QUICK]) == 2
-    assert "--test-fraction" in error_line(capsys)
+    assert "--out: " + str(tmp_path / "taken.npy") + " is a directory" in error_line(capsys)
+    for option in ("--temperature", "--test-fraction"):
+        status, _, err = run_cli(
+            ["graph", str(path), option, "1.5" if "fraction" in option else "0"], capsys
+        )
+        assert status == 2 and f"{option}:" in one_error(err)
 
 
 def test_read_graph_formats(tmp_path):
@@ -204,3 +205,294 @@ def test_cora_quality_floor(capsys):
     rows = table(capsys.readouterr().out)
     assert rows["link-prediction AUC"][1] >= 0.88
     assert rows["probe accuracy"][1] >= 0.76
+
+
+# ------------------------------------------------------------------- issue 13: CLI repros
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    """``(exit status, stdout, stderr)`` of the CLI, whether it returns or exits."""
+    try:
+        status = main(args)
+    except SystemExit as exit_info:
+        status = exit_info.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def one_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ruvector-train: error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+RING = "".join(f"{i},{(i + 1) % 10}\n" for i in range(10)) + "0,5\n2,7\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "edges"),
+    [
+        ("\ufeff0,1\n1,2\n", [[0, 1], [1, 2]]),  # BOM, no header: the first edge is kept
+        ("\ufeffsource,target\n0,1\n1,2\n", [[0, 1], [1, 2]]),  # BOM before a header
+        ("id_1,id_2\n0,1\n1,2\n", [[0, 1], [1, 2]]),  # a header may contain digits
+        ("source target weight\n0 1 0.5\n+1 2 1\n", [[0, 1], [1, 2]]),
+    ],
+)
+def test_edge_list_bom_and_headers(tmp_path, content, edges):
+    path = tmp_path / "e.csv"
+    path.write_bytes(content.encode("utf-8"))
+    data = read_graph(path)
+    assert data.edges.tolist() == edges and data.num_nodes == 3
+
+
+def test_labels_with_bom_keep_the_first_label(tmp_path):
+    (tmp_path / "e.csv").write_text("0,1\n1,2\n")
+    (tmp_path / "l.csv").write_bytes("\ufeff0,a\n1,b\n2,a\n".encode())
+    data = read_graph(tmp_path / "e.csv", tmp_path / "l.csv")
+    assert data.class_names == ["a", "b"] and data.labels.tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "field"),
+    [
+        ("0.0,1.0\n1,2\n", 1, "'0.0'"),  # a numeric first line is data, not a header
+        ('"0","1"\n1,2\n', 1, "'\"0\"'"),
+        ("0,1\n1_0,2\n", 2, "'1_0'"),
+        ("0,1\n\u0661,2\n", 2, "'\u0661'"),  # Arabic-Indic digit one
+        ("0,1\n1,\uff12\n", 2, "'\uff12'"),  # fullwidth digit two
+        ("0,1\n1,2.0\n", 2, "'2.0'"),
+        ("0,1\n1,1e3\n", 2, "'1e3'"),
+        ("id,1\n0,1\n", 1, "'id'"),  # a line with a number is not a header
+        ("nan,inf\n0,1\n", 1, "'nan'"),
+    ],
+)
+def test_edge_list_rejects_non_integer_ids(tmp_path, capsys, content, line, field):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content.encode("utf-8"))
+    status, _, err = run_cli(["graph", str(path), *QUICK], capsys)
+    assert status == 2
+    message = one_error(err)
+    assert f"{path}:{line}: expected a non-negative integer node id" in message
+    assert message.endswith(f"got {field}")
+
+
+def test_label_file_rejects_non_integer_node_ids(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    (tmp_path / "l.csv").write_text("node,label\n0,a\n1.0,b\n")
+    status, _, err = run_cli(
+        ["graph", str(tmp_path / "e.csv"), "--labels", str(tmp_path / "l.csv"), *QUICK], capsys
+    )
+    assert status == 2
+    assert f"{tmp_path / 'l.csv'}:3: expected a non-negative integer node id" in one_error(err)
+
+
+def test_csr_indices_must_be_integers(tmp_path, capsys):
+    csr = {
+        "adj_indptr": np.array([0, 1, 2]),
+        "adj_indices": np.array([1.9, 0.2]),
+        "adj_shape": np.array([2, 2]),
+    }
+    np.savez(tmp_path / "float.npz", **csr)
+    status, _, err = run_cli(["graph", str(tmp_path / "float.npz"), *QUICK], capsys)
+    assert status == 2
+    assert "'adj_indices' must be a 1-D integer array, got dtype float64" in one_error(err)
+    np.savez(tmp_path / "ptr.npz", **{**csr, "adj_indptr": np.array([0.0, 1.0, 2.0])})
+    status, _, err = run_cli(["graph", str(tmp_path / "ptr.npz"), *QUICK], capsys)
+    assert status == 2 and "'adj_indptr' must be a 1-D integer array" in one_error(err)
+    csr["adj_indices"] = np.array([1, 0], dtype=np.uint8)
+    np.savez(tmp_path / "ok.npz", **csr)
+    assert read_graph(tmp_path / "ok.npz").edges.tolist() == [[0, 1], [1, 0]]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("npy", r"a single \.npy array, not an \.npz archive"),
+        (b"", r"cannot read as a \.npz archive \(an empty file\)"),
+        ("truncated", r"cannot read as a \.npz archive"),
+    ],
+)
+def test_npz_that_is_not_an_archive(tmp_path, capsys, content, expected):
+    path = tmp_path / "g.npz"
+    if content == "npy":
+        np.save(tmp_path / "g.npy", np.array([[0, 1], [1, 2]]))
+        os.replace(tmp_path / "g.npy", path)
+    elif content == "truncated":
+        np.savez(path, edges=np.arange(2000).reshape(-1, 2))
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    status, _, err = run_cli(["graph", str(path), *QUICK], capsys)
+    assert status == 2
+    message = one_error(err)
+    assert str(path) in message and re.search(expected, message), message
+
+
+def test_labels_for_two_of_ten_nodes(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    (tmp_path / "l.csv").write_text("0,a\n1,b\n")
+    status, out, err = run_cli(
+        ["graph", str(tmp_path / "e.csv"), "--labels", str(tmp_path / "l.csv"), *QUICK], capsys
+    )
+    assert status == 2
+    assert one_error(err) == (
+        f"ruvector-train: error: {tmp_path / 'l.csv'}: 2 labelled node(s) in 2 class(es) of "
+        "10 nodes; the probe needs a class with at least 2 labelled nodes"
+    )
+    assert "trained" not in out
+
+
+def test_diverging_learning_rate_stops_with_a_message(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    status, out, err = run_cli(
+        ["graph", str(tmp_path / "e.csv"), "--lr", "1e30", "--no-progress", "--dim", "8"], capsys
+    )
+    assert status == 2
+    message = one_error(err)
+    assert "training diverged in epoch" in message and message.endswith("(--lr 1e+30)")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--dim", "0", "argument --dim: expected an integer >= 1, got 0"),
+        ("--epochs", "-1", "argument --epochs: expected an integer >= 1, got -1"),
+        ("--epochs", "2.5", "argument --epochs: expected an integer, got '2.5'"),
+        ("--batch-size", "1", "argument --batch-size: expected an integer >= 2, got 1"),
+        ("--window", "0", "argument --window: expected an integer >= 1, got 0"),
+        ("--negatives", "-3", "argument --negatives: expected an integer >= 0, got -3"),
+        ("--seed", "-1", "argument --seed: expected an integer >= 0, got -1"),
+        ("--lr", "0", "argument --lr: expected a number > 0, got 0"),
+        ("--lr", "nan", "argument --lr: expected a finite number, got nan"),
+        ("--temperature", "-0.1", "argument --temperature: expected a number > 0, got -0.1"),
+        ("--temperature", "inf", "argument --temperature: expected a finite number, got inf"),
+        ("--test-fraction", "1", "argument --test-fraction: expected a number in [0, 1), got 1"),
+        ("--test-fraction", "x", "argument --test-fraction: expected a number, got 'x'"),
+    ],
+)
+def test_bad_options_are_one_line(tmp_path, capsys, option, value, expected):
+    (tmp_path / "e.csv").write_text(RING)
+    status, out, err = run_cli(["graph", str(tmp_path / "e.csv"), option, value], capsys)
+    assert status == 2 and out == ""
+    assert one_error(err) == (
+        f"ruvector-train: error: {expected} (see ruvector-train graph --help)"
+    )
+
+
+def test_usage_errors_are_one_line(capsys):
+    status, _, err = run_cli([], capsys)
+    assert status == 2 and "the following arguments are required: COMMAND" in one_error(err)
+    status, _, err = run_cli(["graph"], capsys)
+    assert status == 2 and "required: EDGES" in one_error(err)
+    status, _, err = run_cli(["demo", "--bogus"], capsys)
+    assert status == 2 and "unrecognized arguments: --bogus" in one_error(err)
+
+
+def test_unreadable_inputs_are_one_line(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    cases = {
+        str(tmp_path / "missing.csv"): "cannot read: No such file or directory",
+        str(tmp_path / "missing.npz"): "cannot read: No such file or directory",
+        str(tmp_path): "cannot read: Is a directory",
+    }
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    cases[str(empty)] = "no edges found"
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked.csv"
+        locked.write_text(RING)
+        locked.chmod(0)
+        cases[str(locked)] = "cannot read: Permission denied"
+    for path, expected in cases.items():
+        status, _, err = run_cli(["graph", path, *QUICK], capsys)
+        assert status == 2
+        assert one_error(err) == f"ruvector-train: error: {path}: {expected}"
+
+
+def test_out_writes_exactly_the_given_path(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    out = tmp_path / "emb_out"
+    status, stdout, _ = run_cli(
+        ["graph", str(tmp_path / "e.csv"), "--out", str(out), *QUICK], capsys
+    )
+    assert status == 0
+    assert f"float32 saved to {out}\n" in stdout
+    assert sorted(os.listdir(tmp_path)) == ["e.csv", "emb_out"]
+    assert np.load(out).shape == (10, 16)
+
+
+def test_out_directory_is_an_error(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    status, out, err = run_cli(
+        ["graph", str(tmp_path / "e.csv"), "--out", str(tmp_path), *QUICK], capsys
+    )
+    assert status == 2 and "trained" not in out
+    assert (
+        one_error(err)
+        == f"ruvector-train: error: --out: {tmp_path} is a directory; give a file name"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["e.csv"]
+
+
+def test_failed_out_keeps_the_previous_file(tmp_path):
+    """``--out`` under a file-size limit (``ulimit -f``): one error line, exit 2, and the
+    previous embeddings file byte for byte, no temporary file."""
+    (tmp_path / "e.csv").write_text(RING)
+    out = tmp_path / "emb.npy"
+    out.write_bytes(b"previous good embeddings")
+    script = (
+        "import resource, signal, sys\n"
+        f"sys.path.insert(0, {str(Path(rt.__file__).resolve().parents[1])!r})\n"
+        "from ruvector_training.cli import main\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))\n"
+        f"sys.exit(main(['graph', {str(tmp_path / 'e.csv')!r}, '--out', {str(out)!r}, "
+        "'--no-progress', '--epochs', '2', '--dim', '256']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert one_error(result.stderr) == (
+        f"ruvector-train: error: --out: cannot write {out}: File too large"
+    )
+    assert out.read_bytes() == b"previous good embeddings"
+    assert sorted(os.listdir(tmp_path)) == ["e.csv", "emb.npy"]
+
+
+def test_help_shows_defaults_and_every_flag_has_help(capsys):
+    for command in ("graph", "demo"):
+        status, out, _ = run_cli([command, "--help"], capsys)
+        assert status == 0
+        text = " ".join(out.split())
+        for flag, default in (
+            ("--dim", "128"),
+            ("--epochs", "200"),
+            ("--lr", "0.05"),
+            ("--temperature", "0.3"),
+            ("--batch-size", "1024"),
+            ("--window", "10"),
+            ("--negatives", "0"),
+            ("--test-fraction", "0.1"),
+            ("--seed", "0"),
+        ):
+            assert re.search(rf"{flag} \S+ .*?\(default: {re.escape(default)}\)", text), flag
+        assert "(default: None)" not in text and "(default: False)" not in text
+    parser_actions = main.__globals__["_parser"]()._subparsers._group_actions[0].choices
+    for command, sub in parser_actions.items():
+        for action in sub._actions:
+            assert action.help, (command, action.option_strings)
+    status, out, _ = run_cli(["graph", "--help"], capsys)
+    assert 'pip install "ruvector-training[plot]"' in " ".join(out.split())
+
+
+def test_canonical_edges_beyond_int64_keys():
+    n = 2**33
+    edges = rt.graph.canonical_edges(
+        n, [[n - 2, n - 1], [n - 1, n - 2], [n - 1, 0], [7, 7], [5, 3]]
+    )
+    assert edges.dtype == np.int64
+    assert edges.tolist() == [[0, n - 1], [3, 5], [n - 2, n - 1]]
+    m = 3_037_000_500  # first size whose keys would overflow
+    assert rt.graph.canonical_edges(m, [[m - 1, m - 2]]).tolist() == [[m - 2, m - 1]]
+    assert rt.graph.canonical_edges(10, [[9, 0], [2, 1], [1, 2]]).tolist() == [[0, 9], [1, 2]]

@@ -14,12 +14,13 @@ from typing import BinaryIO
 def atomic_write(path, writer: Callable[[BinaryIO], object]) -> str:
     """Writes a file at ``path`` atomically and returns the path written (``os.fspath``).
 
-    ``writer(handle)`` writes the content to ``handle``, a binary file opened on a temporary
-    file in the same directory as ``path``; the temporary file is then flushed, fsynced and
-    renamed over ``path`` (``os.replace``), and the directory is fsynced so the rename itself
-    survives a crash. If anything fails (``writer`` raises, the disk is full, a
-    ``KeyboardInterrupt``), the temporary file is removed, ``path`` is left as it was (the
-    previous content byte for byte, or absent) and the exception propagates.
+    ``writer(handle)`` writes the content to ``handle``, a binary stream (``write``, ``seek``,
+    ``tell``, ``flush``) on a temporary file in the same directory as ``path``; the temporary
+    file is then flushed, fsynced and renamed over ``path`` (``os.replace``), and the directory
+    is fsynced so the rename itself survives a crash. If anything fails (``writer`` raises,
+    the disk is full, a ``KeyboardInterrupt``), the temporary file is removed, ``path`` is
+    left as it was (the previous content byte for byte, or absent) and the exception
+    propagates.
 
     A new file gets the permissions ``open()`` would give it (``0o666`` minus the umask); an
     existing file keeps its permission bits. When ``path`` is a symbolic link, the file it
@@ -40,7 +41,7 @@ def atomic_write(path, writer: Callable[[BinaryIO], object]) -> str:
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
-            writer(handle)
+            writer(_Stream(handle))
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
@@ -53,6 +54,22 @@ def atomic_write(path, writer: Callable[[BinaryIO], object]) -> str:
         raise
     _fsync_directory(folder)
     return os.fspath(path)
+
+
+class _Stream:
+    """The writable, seekable stream :func:`atomic_write` hands to the writer: the temporary
+    file's methods, but not an ``io`` file object, so NumPy writes through :meth:`write` (an
+    ``OSError`` with the errno, e.g. ``EFBIG`` / ``ENOSPC``) instead of ``ndarray.tofile``
+    (which reports a short write without one)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    def write(self, data) -> int:
+        return self._handle.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._handle, name)
 
 
 def _umask() -> int:

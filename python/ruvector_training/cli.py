@@ -19,12 +19,13 @@ import time
 import numpy as np
 
 from ruvector_training import _core
+from ruvector_training._atomic import atomic_write
 from ruvector_training.evaluation import evaluate_embeddings, split_edges
 from ruvector_training.graph import Graph
 from ruvector_training.graph_io import GraphFileError, read_graph
-from ruvector_training.probe import probe_accuracy
+from ruvector_training.probe import probe_accuracy, stratified_split
 from ruvector_training.synthetic import planted_partition
-from ruvector_training.trainer import Trainer
+from ruvector_training.trainer import Trainer, TrainingDivergedError
 from ruvector_training.trainer_config import TrainerConfig
 
 PROG = "ruvector-train"
@@ -55,12 +56,75 @@ def main(argv=None) -> int:
     except (CliError, GraphFileError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDivergedError as error:
+        print(f"{PROG}: error: {error} (--lr {args.lr:g})", file=sys.stderr)
+        return 2
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``ruvector-train: error: ...`` line
+    (exit status 2) that points to ``--help``."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix(PROG).strip()
+        where = f"{PROG} {command} --help" if command else f"{PROG} --help"
+        self.exit(2, f"{PROG}: error: {message} (see {where})\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: ...)`` after an option's help unless there is no default value."""
+
+    def _get_help_string(self, action) -> str:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _integer(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _number(low: float, high: float | None = None):
+    """An argparse type: a finite number > ``low`` (``low`` itself allowed when ``high`` is
+    given: ``[low, high)``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+        if high is None and value <= low:
+            raise argparse.ArgumentTypeError(f"expected a number > {low:g}, got {text}")
+        if high is not None and not low <= value < high:
+            raise argparse.ArgumentTypeError(
+                f"expected a number in [{low:g}, {high:g}), got {text}"
+            )
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Contrastive node embeddings with ruvector-training."
+    parser = _Parser(
+        prog=PROG,
+        description="Contrastive node embeddings with ruvector-training.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_core.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -71,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         "fixed seed: 1000 nodes in 5 blocks, p_in 0.08, p_out 0.002), trains node embeddings "
         "with the default TrainerConfig and prints link-prediction AUC on held-out edges, "
         "neighbour-retrieval MRR@10 and logistic-probe accuracy before and after training.",
+        formatter_class=_HelpFormatter,
     )
     _training_options(demo)
     graph = commands.add_parser(
@@ -81,37 +146,99 @@ def _parser() -> argparse.ArgumentParser:
         "labels). Holds out a fraction of the edges plus as many sampled non-edges for "
         "link-prediction AUC and MRR@10; with labels, reports the accuracy of a logistic "
         "probe on a 50/50 stratified split.",
+        formatter_class=_HelpFormatter,
     )
-    graph.add_argument("edges", metavar="EDGES", help="edge list (.csv/.tsv/.txt) or .npz")
-    graph.add_argument("--labels", metavar="LABELS", help="node,label file (header optional)")
-    graph.add_argument("--out", metavar="EMB.npy", help="save the embeddings (float32 .npy)")
-    graph.add_argument("--plot", metavar="CURVE.png", help="save loss curves and a 2-D PCA")
+    graph.add_argument(
+        "edges",
+        metavar="EDGES",
+        help="the graph: a text edge list (.csv/.tsv/.txt: one 'source,target' pair of "
+        "non-negative integer node ids per line; tab, comma, semicolon or space separated; "
+        "an optional non-numeric header line; '#' comments) or a .npz archive (CSR "
+        "adj_indptr/adj_indices/adj_shape, or an (E, 2) integer 'edges' array; optional "
+        "integer 'labels', negative = unlabelled)",
+    )
+    graph.add_argument(
+        "--labels",
+        metavar="LABELS",
+        help="node labels for the probe-accuracy metric: a text file of 'node,label' lines "
+        "(any label text; header optional); replaces labels stored in a .npz. Needs at "
+        "least one class with two labelled nodes",
+    )
+    graph.add_argument(
+        "--out",
+        metavar="EMB.npy",
+        help="save the trained embeddings, a (nodes, dim) float32 NumPy array, to exactly "
+        "this file (written atomically; no suffix is added); its folder must exist",
+    )
+    graph.add_argument(
+        "--plot",
+        metavar="CURVE.png",
+        help="save a PNG with the loss curves and a 2-D PCA of the embeddings (coloured by "
+        'label); needs matplotlib: pip install "ruvector-training[plot]"',
+    )
     _training_options(graph)
     return parser
 
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainerConfig()
-    parser.add_argument("--dim", type=int, default=defaults.dim, help="embedding dimension")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--seed", type=int, default=0, help="seeds the split and the training")
-    parser.add_argument("--window", type=int, default=defaults.window, help="random-walk window")
-    parser.add_argument("--temperature", type=float, default=defaults.temperature)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument(
+        "--dim", type=_integer(1), default=defaults.dim, help="embedding dimension (>= 1)"
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_integer(1),
+        default=defaults.epochs,
+        help="training epochs (>= 1); each epoch uses every node with an edge once as an anchor",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_integer(0),
+        default=0,
+        help="random seed (>= 0) of the edge split, the initialisation and the training",
+    )
+    parser.add_argument(
+        "--window",
+        type=_integer(1),
+        default=defaults.window,
+        help="random-walk window (>= 1): a node's positive is where a walk of 1..window steps "
+        "from it ends (1: a neighbour)",
+    )
+    parser.add_argument(
+        "--temperature",
+        type=_number(0.0),
+        default=defaults.temperature,
+        help="InfoNCE temperature (> 0); lower values weight the hardest negatives more",
+    )
+    parser.add_argument(
+        "--lr",
+        type=_number(0.0),
+        default=defaults.lr,
+        help="peak learning rate of AdamW (> 0), decayed to 0 by a cosine schedule; training "
+        "stops with an error if it diverges (NaN/Inf)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_integer(2),
+        default=defaults.batch_size,
+        help="anchors per optimizer step (>= 2); the batch's other positives are negatives",
+    )
     parser.add_argument(
         "--negatives",
-        type=int,
+        type=_integer(0),
         default=defaults.num_negatives,
-        help="hard negatives mined per anchor each epoch (0: in-batch negatives only)",
+        help="hard negatives mined per anchor each epoch (>= 0; 0: in-batch negatives only)",
     )
     parser.add_argument(
         "--test-fraction",
-        type=float,
+        type=_number(0.0, 1.0),
         default=0.1,
-        help="fraction of edges held out for evaluation (0: train on all edges, no link metrics)",
+        help="fraction of edges held out for evaluation, in [0, 1) (0: train on all edges, "
+        "no link metrics)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="do not show the progress bar (on stderr)"
+    )
 
 
 def _config(args) -> TrainerConfig:
@@ -145,9 +272,13 @@ def _demo(args) -> None:
 def _graph(args) -> None:
     for option, path in (("--out", args.out), ("--plot", args.plot)):
         if path is not None:
+            if os.path.isdir(path):
+                raise CliError(f"{option}: {path} is a directory; give a file name")
             folder = os.path.dirname(os.path.abspath(path))
             if not os.path.isdir(folder):
                 raise CliError(f"{option}: directory {folder} does not exist")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise CliError(f"{option}: directory {folder} is not writable")
     if args.plot is not None:
         from ruvector_training.plot import require_matplotlib
 
@@ -165,14 +296,17 @@ def _graph(args) -> None:
     graph = Graph(data.num_nodes, data.edges)
     if graph.num_edges == 0:
         raise CliError(f"{args.edges}: the graph has no edges besides self-loops")
+    if data.labels is not None:
+        _check_probe_labels(args.labels or args.edges, data.labels, args.seed)
     print(
         f"graph {args.edges}: {graph.num_nodes} nodes, {graph.num_edges} undirected edges", end=""
     )
     print("" if data.class_names is None else f", {len(data.class_names)} classes")
     trainer = _run(args, graph, data.labels)
     if args.out is not None:
+        embeddings = trainer.embeddings().astype(np.float32)
         try:
-            np.save(args.out, trainer.embeddings().astype(np.float32))
+            atomic_write(args.out, lambda handle: np.save(handle, embeddings))
         except OSError as error:
             raise CliError(f"--out: cannot write {args.out}: {error.strerror or error}") from None
         print(f"embeddings ({graph.num_nodes}, {trainer.config.dim}) float32 saved to {args.out}")
@@ -184,6 +318,19 @@ def _graph(args) -> None:
         except OSError as error:
             raise CliError(f"--plot: cannot write {args.plot}: {error.strerror or error}") from None
         print(f"plot saved to {args.plot}")
+
+
+def _check_probe_labels(source, labels: np.ndarray, seed: int) -> None:
+    """Refuses labels the probe cannot use (it trains on half of each class and tests on the
+    rest, so some class needs two labelled nodes)."""
+    train, test = stratified_split(labels, 0.5, seed)
+    if len(train) == 0 or len(test) == 0:
+        labelled = int((labels >= 0).sum())
+        classes = len(np.unique(labels[labels >= 0]))
+        raise CliError(
+            f"{source}: {labelled} labelled node(s) in {classes} class(es) of {len(labels)} "
+            "nodes; the probe needs a class with at least 2 labelled nodes"
+        )
 
 
 def _run(args, graph: Graph, labels) -> Trainer:

@@ -70,6 +70,8 @@ def sample_non_edges(graph: Graph, count: int, rng: np.random.Generator) -> np.n
         ValueError: the graph has fewer than ``count`` non-edges.
     """
     n = graph.num_nodes
+    if n > 3_037_000_499:  # the pair keys i * n + j below would overflow int64
+        raise ValueError(f"num_nodes: at most 3037000499 nodes are supported, got {n}")
     if n * (n - 1) // 2 - graph.num_edges < count:
         raise ValueError(f"edges: the graph has fewer than {count} non-edges to sample")
     existing = np.sort(graph.edges[:, 0] * n + graph.edges[:, 1])

@@ -7,6 +7,9 @@ import numpy as np
 
 from ruvector_training._checks import check_int
 
+#: The largest node count whose pair keys ``i * n + j`` fit in int64 (``isqrt(2**63 - 1)``).
+_MAX_KEYED_NODES = 3_037_000_499
+
 
 def canonical_edges(num_nodes: int, edges) -> np.ndarray:
     """The undirected edge set of ``edges``: self-loops dropped, each pair once as ``(i, j)``
@@ -30,8 +33,13 @@ def canonical_edges(num_nodes: int, edges) -> np.ndarray:
     low = np.minimum(array[:, 0], array[:, 1])
     high = np.maximum(array[:, 0], array[:, 1])
     keep = low != high
-    keys = np.unique(low[keep] * num_nodes + high[keep])
-    return np.stack([keys // num_nodes, keys % num_nodes], axis=1)
+    low, high = low[keep], high[keep]
+    if num_nodes <= _MAX_KEYED_NODES:
+        # One int64 key per pair: low * num_nodes + high < num_nodes**2 <= 2**63 - 1.
+        keys = np.unique(low * num_nodes + high)
+        return np.stack([keys // num_nodes, keys % num_nodes], axis=1)
+    # Larger id spaces would overflow the key: sort the pairs themselves.
+    return np.unique(np.stack([low, high], axis=1), axis=0).reshape(-1, 2)
 
 
 class Graph:

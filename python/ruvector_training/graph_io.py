@@ -5,7 +5,9 @@ for text files, the line."""
 from __future__ import annotations
 
 import os
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +49,7 @@ def read_graph(path, labels_path=None) -> GraphData:
         GraphFileError: unreadable or malformed input.
     """
     path = os.fspath(path)
-    if path.endswith(".npz"):
+    if path.lower().endswith(".npz"):
         data = _read_npz(path)
     else:
         data = read_edge_list(path)
@@ -64,9 +66,13 @@ def read_graph(path, labels_path=None) -> GraphData:
 def read_edge_list(path) -> GraphData:
     """Reads one edge per line, ``source<delim>target`` with non-negative integer node ids.
 
-    The delimiter (tab, comma, semicolon or whitespace) is that of the first data line; a first
-    line whose first two fields are not integers is a header. Blank lines and lines starting
-    with ``#`` or ``%`` are skipped; fields after the second (weights, ...) are ignored.
+    Node ids are plain ASCII decimal integers (``[+-]?[0-9]+``): floats (``1.0``), quoted
+    numbers (``"1"``), digit separators (``1_0``) and non-ASCII digits are errors that name the
+    file and line. A UTF-8 byte-order mark is ignored. The delimiter (tab, comma, semicolon or
+    whitespace) is that of the first data line. The first line is a header only when none of
+    its fields is a number (``source,target``, ``id_1 id_2``); any other line that does not
+    hold two node ids is an error. Blank lines and lines starting with ``#`` or ``%`` are
+    skipped; fields after the second (weights, ...) are ignored.
     """
     edges = []
     for number, fields in _records(path, "an edge (source, target)"):
@@ -78,8 +84,9 @@ def read_edge_list(path) -> GraphData:
 
 
 def read_labels(path) -> tuple[np.ndarray, list[str]]:
-    """Reads ``node<delim>label`` lines (same rules as :func:`read_edge_list`); returns the
-    node ids ``(L,)`` int64 and their labels as strings. A node listed twice is an error."""
+    """Reads ``node<delim>label`` lines (same rules as :func:`read_edge_list`; a label is any
+    non-empty text); returns the node ids ``(L,)`` int64 and their labels as strings. A node
+    listed twice is an error."""
     ids, names, seen = [], [], {}
     for number, fields in _records(path, "a label (node, label)"):
         node = _node_id(path, number, fields[0])
@@ -98,7 +105,7 @@ def read_labels(path) -> tuple[np.ndarray, list[str]]:
 def _records(path, what: str):
     """Yields ``(line number, fields)`` of the data lines of a delimited text file."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             lines = handle.read().splitlines()
     except UnicodeDecodeError as error:
         raise GraphFileError(f"{path}: not a UTF-8 text file ({error.reason})") from None
@@ -120,50 +127,70 @@ def _records(path, what: str):
             )
         if first:
             first = False
-            if not (_is_int(fields[0]) and (what.startswith("a label") or _is_int(fields[1]))):
-                continue  # a header line
+            if not any(_looks_numeric(field) for field in fields):
+                continue  # a header line: no field is a number
         yield number, fields
 
 
 def _read_npz(path) -> GraphData:
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise GraphFileError(f"{path}: cannot read as a .npz archive: {error}") from None
-    with archive:
-        files = set(archive.files)
-        try:
-            if set(CSR_KEYS) <= files:
-                indptr = archive["adj_indptr"].astype(np.int64)
-                indices = archive["adj_indices"].astype(np.int64)
-                shape = archive["adj_shape"]
-                if indptr.ndim != 1 or len(shape) != 2 or len(indptr) != int(shape[0]) + 1:
-                    raise GraphFileError(f"{path}: adj_indptr does not match adj_shape")
-                if indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0):
-                    raise GraphFileError(f"{path}: adj_indptr is not a valid CSR row pointer")
-                num_nodes = int(max(shape[0], shape[1]))
-                rows = np.repeat(np.arange(int(shape[0])), np.diff(indptr))
-                edges = np.stack([rows, indices], axis=1)
-            elif "edges" in files:
-                edges = archive["edges"]
-                if (
-                    not np.issubdtype(edges.dtype, np.integer)
-                    or edges.ndim != 2
-                    or (edges.shape[1] != 2)
-                ):
-                    raise GraphFileError(f"{path}: 'edges' must be an (E, 2) integer array")
-                edges = edges.astype(np.int64)
-                num_nodes = int(edges.max(initial=-1)) + 1
-            else:
+        with open(path, "rb") as handle:
+            head = handle.read(6)
+    except OSError as error:
+        raise GraphFileError(f"{path}: cannot read: {error.strerror or error}") from None
+    if head.startswith(b"\x93NUMPY"):
+        raise GraphFileError(
+            f"{path}: a single .npy array, not an .npz archive (save the graph with "
+            "numpy.savez(path, edges=...) or as CSR adj_indptr/adj_indices/adj_shape)"
+        )
+    if not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        what = "an empty file" if not head else "not a zip archive"
+        raise GraphFileError(f"{path}: cannot read as a .npz archive ({what})")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = set(archive.files)
+            arrays = {key: archive[key] for key in (*CSR_KEYS, "edges", "labels") if key in files}
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise GraphFileError(f"{path}: cannot read as a .npz archive: {reason}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):
+            raise GraphFileError(f"{path}: {key!r} is not a NumPy array")
+    if set(CSR_KEYS) <= files:
+        for key in CSR_KEYS:
+            if arrays[key].dtype.kind not in "iu" or arrays[key].ndim != 1:
                 raise GraphFileError(
-                    f"{path}: expected CSR arrays {', '.join(CSR_KEYS)} or an 'edges' array, "
-                    f"found {sorted(files)}"
+                    f"{path}: {key!r} must be a 1-D integer array, got dtype "
+                    f"{arrays[key].dtype} and shape {arrays[key].shape}"
                 )
-            labels = archive["labels"] if "labels" in files else None
-        except (ValueError, zipfile.BadZipFile) as error:
-            if isinstance(error, GraphFileError):
-                raise
-            raise GraphFileError(f"{path}: cannot read: {error}") from None
+        indptr = arrays["adj_indptr"].astype(np.int64)
+        indices = arrays["adj_indices"].astype(np.int64)
+        shape = arrays["adj_shape"]
+        if len(shape) != 2 or shape.min() < 0 or shape.max() > MAX_NODE_ID + 1:
+            raise GraphFileError(f"{path}: adj_shape must be two sizes in [0, {MAX_NODE_ID + 1}]")
+        if len(indptr) != int(shape[0]) + 1:
+            raise GraphFileError(f"{path}: adj_indptr does not match adj_shape")
+        if indptr[0] != 0 or indptr[-1] != len(indices) or np.any(np.diff(indptr) < 0):
+            raise GraphFileError(f"{path}: adj_indptr is not a valid CSR row pointer")
+        num_nodes = int(max(shape[0], shape[1]))
+        rows = np.repeat(np.arange(int(shape[0])), np.diff(indptr))
+        edges = np.stack([rows, indices], axis=1)
+    elif "edges" in files:
+        edges = arrays["edges"]
+        if edges.dtype.kind not in "iu" or edges.ndim != 2 or edges.shape[1] != 2:
+            raise GraphFileError(f"{path}: 'edges' must be an (E, 2) integer array")
+        if edges.size and edges.max() > MAX_NODE_ID:
+            raise GraphFileError(
+                f"{path}: node id {edges.max()} is above {MAX_NODE_ID}; number nodes 0..N-1"
+            )
+        edges = edges.astype(np.int64)
+        num_nodes = int(edges.max(initial=-1)) + 1
+    else:
+        raise GraphFileError(
+            f"{path}: expected CSR arrays {', '.join(CSR_KEYS)} or an 'edges' array, "
+            f"found {sorted(files)}"
+        )
+    labels = arrays.get("labels")
     if len(edges) == 0:
         raise GraphFileError(f"{path}: no edges found")
     if edges.min() < 0 or edges.max() >= num_nodes:
@@ -193,7 +220,8 @@ def _encode(names: list[str]) -> tuple[list[str], np.ndarray]:
 def _node_id(path, number: int, field: str) -> int:
     if not _is_int(field) or int(field) < 0:
         raise GraphFileError(
-            f"{path}:{number}: expected a non-negative integer node id, got {field[:40]!r}"
+            f"{path}:{number}: expected a non-negative integer node id (ASCII digits), "
+            f"got {field[:40]!r}"
         )
     if int(field) > MAX_NODE_ID:
         raise GraphFileError(
@@ -202,12 +230,24 @@ def _node_id(path, number: int, field: str) -> int:
     return int(field)
 
 
+#: A plain decimal integer: what a node id must be (``int()`` also takes ``1_0`` and
+#: non-ASCII digits, which are refused).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+#: Anything a number could be written as (after removing quotes): a field like this makes the
+#: first line data, not a header.
+_NUMERIC = re.compile(
+    r"[+-]?(\d[\d_]*(\.[\d_]*)?|\.\d[\d_]*)(e[+-]?\d+)?|[+-]?(nan|inf(inity)?)", re.IGNORECASE
+)
+
+
 def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+    return _INTEGER.fullmatch(text) is not None
+
+
+def _looks_numeric(field: str) -> bool:
+    """Whether ``field`` is a number in any spelling (quoted, float, ``1_0``, non-ASCII
+    digits, ``nan``)."""
+    return _NUMERIC.fullmatch(field.strip().strip("\"'").strip()) is not None
 
 
 def _describe(delimiter) -> str:
