@@ -116,7 +116,7 @@ def test_plot_without_matplotlib(small_graph, tmp_path, capsys, monkeypatch):
         ("neg.csv", "0,1\n-1,2\n", r"neg\.csv:2: expected a non-negative integer node id"),
         ("empty.csv", "# nothing\n\n", r"empty\.csv: no edges found"),
         ("huge.csv", "0,1\n1,99999999999\n", r"huge\.csv:2: node id 99999999999 is above"),
-        ("sparse.csv", "0,1\n1,2000000000\n", "GiB; number the nodes 0..N-1"),
+        ("sparse.csv", "0,1\n1,2000000000\n", r"GiB \(limit 16 GiB\); number the nodes 0..N-1"),
         ("loops.csv", "0,0\n1,1\n", "no edges besides self-loops"),
         ("binary.csv", b"\xff\xfe\x00\x81", "not a UTF-8 text file"),
         ("junk.npz", b"not a zip archive", "cannot read as a .npz archive"),
@@ -360,6 +360,8 @@ def test_diverging_learning_rate_stops_with_a_message(tmp_path, capsys):
         ("--epochs", "2.5", "argument --epochs: expected an integer, got '2.5'"),
         ("--batch-size", "1", "argument --batch-size: expected an integer >= 2, got 1"),
         ("--window", "0", "argument --window: expected an integer >= 1, got 0"),
+        ("--window", "10**9", "argument --window: expected an integer, got '10**9'"),
+        ("--window", "1000000", "argument --window: expected an integer <= 1000, got 1000000"),
         ("--negatives", "-3", "argument --negatives: expected an integer >= 0, got -3"),
         ("--seed", "-1", "argument --seed: expected an integer >= 0, got -1"),
         ("--lr", "0", "argument --lr: expected a number > 0, got 0"),
@@ -496,3 +498,24 @@ def test_canonical_edges_beyond_int64_keys():
     m = 3_037_000_500  # first size whose keys would overflow
     assert rt.graph.canonical_edges(m, [[m - 1, m - 2]]).tolist() == [[m - 2, m - 1]]
     assert rt.graph.canonical_edges(10, [[9, 0], [2, 1], [1, 2]]).tolist() == [[0, 9], [1, 2]]
+
+
+def test_sizes_are_checked_before_allocating(tmp_path, capsys):
+    (tmp_path / "e.csv").write_text(RING)
+    status, _, err = run_cli(["graph", str(tmp_path / "e.csv"), "--negatives", "10"], capsys)
+    assert status == 2
+    assert one_error(err).endswith("--negatives: expected fewer than the 10 nodes, got 10")
+    status, _, err = run_cli(["demo", "--dim", "1000000000", "--no-progress"], capsys)
+    assert status == 2
+    assert "demo: 1000 nodes x dim 1000000000 needs 14901 GiB" in one_error(err)
+
+
+def test_interrupt_is_one_line_with_status_130(tmp_path, capsys, monkeypatch):
+    (tmp_path / "e.csv").write_text(RING)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rt.trainer.Trainer, "fit", interrupted)
+    status, _, err = run_cli(["graph", str(tmp_path / "e.csv"), *QUICK], capsys)
+    assert status == 130 and err == "ruvector-train: interrupted\n"

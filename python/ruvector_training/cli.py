@@ -33,6 +33,8 @@ PROG = "ruvector-train"
 DEMO_GRAPH = {"num_blocks": 5, "block_size": 200, "p_in": 0.08, "p_out": 0.002}
 #: Refuse graphs whose float32 table, gradient and optimizer state exceed this (16 GiB).
 MAX_TABLE_BYTES = 16 * 2**30
+#: The longest random walk --window allows (a walk takes up to this many steps per anchor).
+MAX_WINDOW = 1000
 ROWS = (
     ("auc", "link-prediction AUC"),
     ("mrr@10", "neighbour MRR@10"),
@@ -59,6 +61,13 @@ def main(argv=None) -> int:
     except TrainingDivergedError as error:
         print(f"{PROG}: error: {error} (--lr {args.lr:g})", file=sys.stderr)
         return 2
+    except MemoryError as error:
+        detail = f": {error}" if str(error) else ""
+        print(f"{PROG}: error: out of memory{detail}; lower --dim", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -81,8 +90,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _integer(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def _integer(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``)."""
 
     def parse(text: str) -> int:
         try:
@@ -91,6 +100,8 @@ def _integer(minimum: int):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer <= {maximum}, got {value}")
         return value
 
     parse.__name__ = "integer"
@@ -199,10 +210,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--window",
-        type=_integer(1),
+        type=_integer(1, MAX_WINDOW),
         default=defaults.window,
-        help="random-walk window (>= 1): a node's positive is where a walk of 1..window steps "
-        "from it ends (1: a neighbour)",
+        help=f"random-walk window (1..{MAX_WINDOW}): a node's positive is where a walk of "
+        "1..window steps from it ends (1: a neighbour)",
     )
     parser.add_argument(
         "--temperature",
@@ -266,7 +277,23 @@ def _demo(args) -> None:
         f"{len(labels)} nodes in {DEMO_GRAPH['num_blocks']} blocks, p_in {DEMO_GRAPH['p_in']}, "
         f"p_out {DEMO_GRAPH['p_out']}"
     )
+    _check_size(args, len(labels), f"demo: {len(labels)} nodes")
     _run(args, Graph(len(labels), edges), labels)
+
+
+def _check_size(args, num_nodes: int, what: str) -> None:
+    """Refuses a table that would not fit (parameters, gradient and AdamW state) and more
+    mined negatives than there are nodes, before anything is allocated."""
+    table_bytes = 4 * num_nodes * args.dim * 4
+    if table_bytes > MAX_TABLE_BYTES:
+        raise CliError(
+            f"{what} x dim {args.dim} needs {table_bytes / 2**30:.0f} GiB (limit "
+            f"{MAX_TABLE_BYTES / 2**30:.0f} GiB); number the nodes 0..N-1 or lower --dim"
+        )
+    if args.negatives >= num_nodes:
+        raise CliError(
+            f"--negatives: expected fewer than the {num_nodes} nodes, got {args.negatives}"
+        )
 
 
 def _graph(args) -> None:
@@ -287,12 +314,7 @@ def _graph(args) -> None:
         except ImportError as error:
             raise CliError(f"--plot: {error}") from None
     data = read_graph(args.edges, args.labels)
-    table_bytes = 4 * data.num_nodes * max(args.dim, 1) * 4  # parameters, gradient, AdamW state
-    if table_bytes > MAX_TABLE_BYTES:
-        raise CliError(
-            f"{args.edges}: {data.num_nodes} nodes (largest id + 1) x dim {args.dim} needs "
-            f"{table_bytes / 2**30:.0f} GiB; number the nodes 0..N-1 or lower --dim"
-        )
+    _check_size(args, data.num_nodes, f"{args.edges}: {data.num_nodes} nodes (largest id + 1)")
     graph = Graph(data.num_nodes, data.edges)
     if graph.num_edges == 0:
         raise CliError(f"{args.edges}: the graph has no edges besides self-loops")
