@@ -57,7 +57,7 @@ from ruvector_training.schedulers import (
     LossWeightScheduler,
     TemperatureScheduler,
 )
-from ruvector_training.trainer import Trainer
+from ruvector_training.trainer import Trainer, TrainingDivergedError
 from ruvector_training.trainer_config import TrainerConfig
 from ruvector_training.training_metrics import TrainingMetrics
 
@@ -86,6 +86,7 @@ __all__ = [
     "TemperatureScheduler",
     "Trainer",
     "TrainerConfig",
+    "TrainingDivergedError",
     "TrainingMetrics",
     "TripletLoss",
     "__version__",

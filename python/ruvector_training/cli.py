@@ -194,22 +194,29 @@ def _parser() -> argparse.ArgumentParser:
 def _training_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainerConfig()
     parser.add_argument(
-        "--dim", type=_integer(1), default=defaults.dim, help="embedding dimension (>= 1)"
+        "--dim",
+        metavar="N",
+        type=_integer(1),
+        default=defaults.dim,
+        help="embedding dimension (>= 1)",
     )
     parser.add_argument(
         "--epochs",
+        metavar="N",
         type=_integer(1),
         default=defaults.epochs,
         help="training epochs (>= 1); each epoch uses every node with an edge once as an anchor",
     )
     parser.add_argument(
         "--seed",
+        metavar="SEED",
         type=_integer(0),
         default=0,
         help="random seed (>= 0) of the edge split, the initialisation and the training",
     )
     parser.add_argument(
         "--window",
+        metavar="W",
         type=_integer(1, MAX_WINDOW),
         default=defaults.window,
         help=f"random-walk window (1..{MAX_WINDOW}): a node's positive is where a walk of "
@@ -217,12 +224,14 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temperature",
+        metavar="T",
         type=_number(0.0),
         default=defaults.temperature,
         help="InfoNCE temperature (> 0); lower values weight the hardest negatives more",
     )
     parser.add_argument(
         "--lr",
+        metavar="LR",
         type=_number(0.0),
         default=defaults.lr,
         help="peak learning rate of AdamW (> 0), decayed to 0 by a cosine schedule; training "
@@ -230,18 +239,21 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch-size",
+        metavar="B",
         type=_integer(2),
         default=defaults.batch_size,
         help="anchors per optimizer step (>= 2); the batch's other positives are negatives",
     )
     parser.add_argument(
         "--negatives",
+        metavar="K",
         type=_integer(0),
         default=defaults.num_negatives,
         help="hard negatives mined per anchor each epoch (>= 0; 0: in-batch negatives only)",
     )
     parser.add_argument(
         "--test-fraction",
+        metavar="F",
         type=_number(0.0, 1.0),
         default=0.1,
         help="fraction of edges held out for evaluation, in [0, 1) (0: train on all edges, "

@@ -857,12 +857,19 @@ class _CheckpointReader:
         with self.checking(None):
             temperature = check_float(f"{key}['temperature']", value["temperature"], positive=True)
             lr = check_float(f"{key}['lr']", value["lr"])
+        num_negatives = self.integer(f"{key}['num_negatives']", value["num_negatives"])
+        mined = 0 if trainer.negatives is None else trainer.negatives.shape[1]
+        if mined != num_negatives:
+            self.fail(
+                f"{key}['num_negatives']",
+                f"{num_negatives} does not match the negatives array ({mined} per node)",
+            )
         return _EpochProgress(
             order=order,
             positives=positives,
             batches=batches,
             temperature=temperature,
-            num_negatives=self.integer(f"{key}['num_negatives']", value["num_negatives"]),
+            num_negatives=num_negatives,
             weights=weights,
             stage=stage,
             lr=lr,
