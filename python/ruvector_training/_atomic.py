@@ -8,10 +8,10 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
-def atomic_write(path, writer: Callable[[BinaryIO], object]) -> str:
+def atomic_write(path, writer: Callable[[Any], object]) -> str:
     """Writes a file at ``path`` atomically and returns the path written (``os.fspath``).
 
     ``writer(handle)`` writes the content to ``handle``, a binary stream (``write``, ``seek``,

@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from typing import NoReturn
 
 import numpy as np
 
@@ -285,7 +286,7 @@ class Trainer:
             for index, (anchors, positives) in enumerate(batches):
                 if index >= progress.batch:
                     self._train_batch(progress, anchors, positives)
-            if not np.isfinite(self.params).all():
+            if not _all_finite(self.params):
                 raise TrainingDivergedError(
                     f"training diverged in epoch {self.epoch + 1}: the parameters contain "
                     f"NaN or infinity (learning rate {self.optimizer.lr:g}; lower it)"
@@ -362,7 +363,8 @@ class Trainer:
         rng_state = self.rng.bit_generator.state
         steps = self.optimizer.step_count
         done = progress.batch
-        loss, parts = 0.0, {}
+        loss = 0.0
+        parts: dict[str, float] = {}
         try:
             loss, parts, grad = self._step(anchors, positives, progress.weights)
             try:
@@ -588,6 +590,13 @@ class Trainer:
         return f"Trainer({self.graph!r}, model={model}, dim={self.config.dim}, epoch={self.epoch})"
 
 
+def _all_finite(array: np.ndarray, block: int = 1 << 20) -> bool:
+    """Whether every element is finite, checked in blocks of ``block`` elements (no temporary
+    as large as the array)."""
+    flat = array.reshape(-1)
+    return all(np.isfinite(flat[i : i + block]).all() for i in range(0, flat.size, block))
+
+
 @contextmanager
 def _deferred_interrupts():
     """Delays a Ctrl-C (SIGINT) that arrives inside the block to its end, so a few lines of
@@ -654,7 +663,7 @@ class _CheckpointReader:
     def __init__(self, cls, name: str, arrays: dict[str, np.ndarray], state: dict) -> None:
         self.cls, self.name, self.arrays, self.state = cls, name, arrays, state
 
-    def fail(self, key: str, message: str):
+    def fail(self, key: str, message: str) -> NoReturn:
         raise ValueError(f"{self.name}: invalid checkpoint: {key}: {message}")
 
     @contextmanager
@@ -685,11 +694,9 @@ class _CheckpointReader:
             self.fail(key, f"expected an object, got {type(value).__name__}")
         return value
 
-    def array(self, key: str, *, required: bool = True) -> np.ndarray | None:
+    def array(self, key: str) -> np.ndarray:
         if key not in self.arrays:
-            if required:
-                self.fail(key, "the array is missing")
-            return None
+            self.fail(key, "the array is missing")
         return self.arrays[key]
 
     def index_array(self, key: str, shape: tuple, low: int, high: int) -> np.ndarray:
@@ -733,13 +740,13 @@ class _CheckpointReader:
             if key not in _SCHEDULERS:
                 self.fail(f"schedulers[{key!r}]", f"unknown scheduler (known: {list(_SCHEDULERS)})")
             with self.checking(f"schedulers[{key!r}]"):
-                schedulers[key] = _SCHEDULERS[key].from_state_dict(value)
+                schedulers[key] = _SCHEDULERS[key].from_state_dict(value)  # type: ignore[attr-defined]
         with self.checking(None):
             trainer = self.cls(
                 num_nodes,
                 self.array("edges"),
                 config,
-                features=self.array("features", required=False),
+                features=self.arrays.get("features"),
                 **schedulers,
             )
         if len(trainer.graph.edges) != len(self.arrays["edges"]):
