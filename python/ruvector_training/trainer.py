@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import NoReturn
 
 import numpy as np
@@ -75,17 +75,31 @@ class _EpochProgress:
     weights: LossWeights
     stage: str | None
     lr: float
-    batch: int = 0
-    total_loss: float = 0.0
-    totals: dict[str, float] = field(default_factory=dict)
+    #: ``(batches applied, sum of their losses, sum of each component)``: one tuple, replaced
+    #: by a single assignment, so an interrupt never leaves it half updated.
+    sums: tuple[int, float, dict[str, float]] = (0, 0.0, {})
     seconds: float = 0.0
 
+    @property
+    def batch(self) -> int:
+        """Batches whose optimizer step was applied."""
+        return self.sums[0]
+
+    @property
+    def total_loss(self) -> float:
+        return self.sums[1]
+
+    @property
+    def totals(self) -> dict[str, float]:
+        return self.sums[2]
+
     def commit(self, loss: float, parts: dict[str, float]) -> None:
-        """Counts one applied batch."""
+        """Counts one applied batch (atomically: one attribute store)."""
+        batch, total, totals = self.sums
+        totals = dict(totals)
         for name, value in parts.items():
-            self.totals[name] = self.totals.get(name, 0.0) + value
-        self.total_loss += loss
-        self.batch += 1
+            totals[name] = totals.get(name, 0.0) + value
+        self.sums = (batch + 1, total + loss, totals)
 
     def to_json(self) -> dict:
         """The scalars as JSON (``order`` and ``positives`` are saved as arrays)."""
@@ -377,8 +391,7 @@ class Trainer:
                         f"{self.optimizer.lr:g}; lower it)"
                     ) from None
                 raise
-            with _deferred_interrupts():
-                progress.commit(loss, parts)
+            progress.commit(loss, parts)
         except BaseException:
             with _deferred_interrupts():
                 if self.optimizer.step_count == steps:
@@ -840,8 +853,7 @@ class _CheckpointReader:
     def progress(self, trainer: Trainer, value) -> _EpochProgress:
         key = "epoch_progress"
         value = self.mapping(key, value)
-        fields_ = {f.name for f in _EpochProgress.__dataclass_fields__.values()}
-        expected = fields_ - {"order", "positives"}
+        expected = set(_PROGRESS_KEYS)
         if set(value) != expected:
             self.fail(key, f"expected the keys {sorted(expected)}, got {sorted(value)}")
         anchors = trainer._anchors
@@ -880,12 +892,27 @@ class _CheckpointReader:
             weights=weights,
             stage=stage,
             lr=lr,
-            batch=batch,
-            total_loss=self.real(f"{key}['total_loss']", value["total_loss"], finite=False),
-            totals=self.floats(f"{key}['totals']", value["totals"]),
+            sums=(
+                batch,
+                self.real(f"{key}['total_loss']", value["total_loss"], finite=False),
+                self.floats(f"{key}['totals']", value["totals"]),
+            ),
             seconds=self.real(f"{key}['seconds']", value["seconds"]),
         )
 
 
+#: Keys of a checkpoint's ``epoch_progress`` object (what ``_EpochProgress.to_json`` writes).
+_PROGRESS_KEYS = (
+    "batches",
+    "temperature",
+    "num_negatives",
+    "weights",
+    "stage",
+    "lr",
+    "batch",
+    "total_loss",
+    "totals",
+    "seconds",
+)
 #: Arrays a checkpoint may hold besides the optimizer's ``opt/<i>/<name>`` buffers.
 _ARRAY_KEYS = ("params", "edges", "features", "negatives", "epoch/order", "epoch/positives")
