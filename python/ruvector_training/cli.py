@@ -15,10 +15,12 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from ruvector_training import _core
+from ruvector_training.callbacks import Evaluation
 from ruvector_training.evaluation import evaluate_embeddings, split_edges
 from ruvector_training.graph import Graph
 from ruvector_training.graph_io import GraphFileError, read_graph
@@ -32,6 +34,8 @@ PROG = "ruvector-train"
 DEMO_GRAPH = {"num_blocks": 5, "block_size": 200, "p_in": 0.08, "p_out": 0.002}
 #: Refuse graphs whose float32 table, gradient and optimizer state exceed this (16 GiB).
 MAX_TABLE_BYTES = 16 * 2**30
+#: With --plot, held-out AUC and MRR@10 are evaluated about this many times during training.
+PLOT_EVALUATIONS = 20
 ROWS = (
     ("auc", "link-prediction AUC"),
     ("mrr@10", "neighbour MRR@10"),
@@ -180,7 +184,15 @@ def _graph(args) -> None:
         from ruvector_training.plot import plot_training
 
         try:
-            plot_training(args.plot, trainer.history, trainer.embeddings(), data.labels)
+            plot_training(
+                args.plot,
+                trainer.history,
+                trainer.embeddings(),
+                data.labels,
+                name=Path(args.edges).stem,
+                class_names=data.class_names,
+                seed=args.seed,
+            )
         except OSError as error:
             raise CliError(f"--plot: cannot write {args.plot}: {error.strerror or error}") from None
         print(f"plot saved to {args.plot}")
@@ -211,8 +223,13 @@ def _run(args, graph: Graph, labels) -> Trainer:
         )
     trainer = Trainer(graph.num_nodes, train.edges, config)
     before = _evaluate(trainer.embeddings(), split, labels, args.seed)
+    callbacks = []
+    if getattr(args, "plot", None) is not None and split is not None:
+        # Held-out AUC and MRR@10 about 20 times over training, for the plot's curve.
+        every = max(1, config.epochs // PLOT_EVALUATIONS)
+        callbacks.append(Evaluation(lambda emb: evaluate_embeddings(emb, split), every=every))
     start = time.perf_counter()
-    trainer.fit(progress=not args.no_progress)
+    trainer.fit(callbacks=callbacks, progress=not args.no_progress)
     seconds = time.perf_counter() - start
     after = _evaluate(trainer.embeddings(), split, labels, args.seed)
     print(f"trained {trainer.epoch} epochs in {seconds:.1f} s (dim {config.dim})\n")
