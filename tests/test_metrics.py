@@ -307,7 +307,7 @@ def test_spearman_matches_scipy_with_ties(n, seed):
     for x, y in cases:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", stats.ConstantInputWarning)
-            expected = stats.spearmanr(x, y).statistic
+            expected = stats.spearmanr(x, y)[0]
         if np.isnan(expected):  # a constant input (possible for tiny n)
             assert math.isnan(metrics.spearman(x, y))
             continue

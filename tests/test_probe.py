@@ -76,7 +76,13 @@ def test_stratified_split():
         (np.array([-1, -1, -1]), {}, ValueError, "labels: no labelled entries"),
         (np.array([0.0, 1.0]), {}, TypeError, "labels: expected integer class labels"),
         (np.array([[0, 1]]), {}, ValueError, "labels: expected shape (N,)"),
-        (np.array([0, 0, 0, 1]), {}, ValueError, "labels: cannot make a stratified split"),
+        (
+            np.array([0, 0, 1, 1, 2, 2]),
+            {"train_fraction": 0.2},  # one training row for three classes
+            ValueError,
+            "labels: cannot make a stratified split",
+        ),
+        (np.array([0, 1, 2, -1]), {}, ValueError, "labels: no class has two or more labelled"),
     ],
 )
 def test_stratified_split_bad_input(labels, kwargs, error, message):
@@ -85,6 +91,33 @@ def test_stratified_split_bad_input(labels, kwargs, error, message):
     assert str(info.value).startswith(message), str(info.value)
 
 
+def test_single_row_classes_are_left_out():
+    embeddings, labels = clustered(9, n=300)
+    labels[[5, 17]] = [7, 8]  # two classes with one labelled row each
+    train, test = stratified_split(labels, 0.5, seed=2)
+    assert not np.isin([5, 17], np.r_[train, test]).any()
+    assert len(train) + len(test) == (labels >= 0).sum() - 2
+    keep = (labels >= 0) & (labels < 7)
+    expected = sklearn_accuracy(
+        np.where(keep[:, None], embeddings, 0), np.where(keep, labels, -1), 2
+    )
+    assert probe_accuracy(embeddings, labels, 0.5, 2) == expected
+    with pytest.raises(ValueError, match="^labels: the probe needs two or more classes"):
+        probe_accuracy(np.zeros((5, 2)), np.array([0, 0, 0, 0, 1]))
+
+
 def test_probe_bad_embeddings():
     with pytest.raises(ValueError, match=r"^embeddings: expected shape \(4, D\)"):
         probe_accuracy(np.zeros((3, 2)), np.array([0, 1, 0, 1]))
+
+
+def test_cli_reports_labels_the_probe_cannot_use(tmp_path, capsys):
+    from ruvector_training.cli import main
+    from ruvector_training.synthetic import planted_partition
+
+    edges, _ = planted_partition(2, 20, p_in=0.3, p_out=0.05, seed=1)
+    path = tmp_path / "g.npz"
+    np.savez(path, edges=edges, labels=np.arange(40))  # every node its own class
+    assert main(["graph", str(path), "--no-progress", "--epochs", "2", "--dim", "4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["ruvector-train: error: labels: no class has two or more labelled entries"]

@@ -243,11 +243,14 @@ def _run(args, graph: Graph, labels) -> Trainer:
 
 
 def _evaluate(embeddings, split, labels, seed: int) -> dict[str, float]:
-    if split is not None:
-        return evaluate_embeddings(embeddings, split, labels, seed)
-    if labels is None:
-        return {}
-    return {"accuracy": probe_accuracy(embeddings, labels, 0.5, seed)}
+    try:
+        if split is not None:
+            return evaluate_embeddings(embeddings, split, labels, seed)
+        if labels is None:
+            return {}
+        return {"accuracy": probe_accuracy(embeddings, labels, 0.5, seed)}
+    except ValueError as error:  # labels the probe cannot split (checked before training)
+        raise CliError(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def spearman(x, y) -> float:
         raise ValueError(f"x: expected at least 2 values, got {a.size}")
     if (a == a[0]).all() or (b == b[0]).all():
         return math.nan
-    return float(spearmanr(a, b).statistic)
+    return float(spearmanr(a, b)[0])
 
 
 def link_prediction_auc(embeddings, pos_edges, neg_edges, similarity="cosine") -> float:
