@@ -1,10 +1,12 @@
 """Metrics: hand-computed worked values, retrieval metrics against a full-matrix NumPy reference
-(stable sort, ties by lower index), Spearman and ROC AUC against rank-counting / all-pairs
-references and, when installed, scipy and scikit-learn; bad input."""
+(stable sort, ties by lower index, with exact ties and graded gains), Spearman and ROC AUC
+against SciPy and scikit-learn (to 1e-12 on inputs with ties) and rank-counting / all-pairs
+references; bad input."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from reference_metrics import (
     spearman_reference,
 )
 from ruvector_training import metrics
+from scipy import stats
+from sklearn import metrics as sklearn_metrics
 
 RETRIEVAL = (metrics.mrr_at_k, metrics.recall_at_k, metrics.ndcg_at_k)
 INV_LOG2_3 = 1.0 / math.log2(3.0)
@@ -128,7 +132,6 @@ def test_graded_ndcg_matches_reference_and_sklearn():
     for k in (1, 4, 10, 80):
         expected = retrieval_reference(queries, corpus, gains, k)[2]
         assert metrics.ndcg_at_k(queries, corpus, gains, k) == pytest.approx(expected, rel=1e-12)
-    sklearn_metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn not installed")
     y_true = np.zeros((30, 80))
     for i, gain in enumerate(gains):
         for j, g in gain.items():
@@ -138,6 +141,60 @@ def test_graded_ndcg_matches_reference_and_sklearn():
         assert metrics.ndcg_at_k(queries, corpus, gains, k) == pytest.approx(
             sklearn_metrics.ndcg_score(y_true, y_score, k=k), rel=1e-12
         )
+
+
+def tied_case(seed: int, q: int, m: int, d: int, dtype, similarity: str):
+    """Queries and a corpus whose scores are exact in any dtype and full of ties.
+
+    Cosine: every row is in ``{-1, 1}^4`` (norm exactly 2), so each score is one of
+    -1, -0.5, 0, 0.5, 1 exactly. Dot: small integer entries, so each score is an exact integer.
+    Either way the corpus repeats rows, so tied scores are common and the tie rule decides.
+    """
+    rng = np.random.default_rng(seed)
+    if similarity == "cosine":
+        draw = lambda rows: rng.choice([-1.0, 1.0], size=(rows, 4))  # noqa: E731
+    else:
+        draw = lambda rows: rng.integers(-2, 3, size=(rows, d)).astype(np.float64)  # noqa: E731
+    corpus = draw(m)
+    corpus[m // 2 :] = corpus[rng.integers(0, m // 2, size=m - m // 2)]  # duplicated rows
+    return draw(q).astype(dtype), corpus.astype(dtype)
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(("seed", "q", "m", "k"), [(1, 12, 30, 1), (2, 40, 90, 7), (3, 25, 64, 64)])
+def test_retrieval_with_ties_matches_reference(similarity, dtype, seed, q, m, k):
+    queries, corpus = tied_case(seed, q, m, 3, dtype, similarity)
+    scores = similarity_matrix(queries, corpus, similarity)
+    # The case really has ties within each query's top k.
+    top = -np.sort(-scores, axis=1)[:, : min(k + 1, m)]
+    assert k == 1 or (np.diff(top, axis=1) == 0).any()
+    rng = np.random.default_rng(seed + 100)
+    binary = [set(rng.choice(m, size=rng.integers(1, 6), replace=False).tolist()) for _ in range(q)]
+    graded = [
+        {int(j): float(rng.choice([0.0, 1.0, 2.0, 3.5])) for j in rng.choice(m, 6, replace=False)}
+        for _ in range(q)
+    ]
+    graded[0][0] = 1.0  # at least one query with a positive gain
+    for relevant in (binary, graded):
+        expected = retrieval_reference(queries, corpus, relevant, k, similarity)
+        got = retrieval(queries, corpus, relevant, k, similarity=similarity)
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_retrieval_tie_rule_worked_value():
+    # Corpus rows 1, 2 and 4 are the same vector: all three tie with score 1 for the query and
+    # are ranked 1, 2, 4 (lower index first), ahead of rows 0 and 3.
+    corpus = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
+    query = np.array([[1.0, 0.0]])
+    assert metrics.mrr_at_k(query, corpus, [[4]], 5) == 1 / 3
+    assert metrics.mrr_at_k(query, corpus, [[2, 4]], 5) == 1 / 2
+    assert metrics.recall_at_k(query, corpus, [[4, 0]], 2) == 0.0
+    assert metrics.recall_at_k(query, corpus, [[4, 0]], 3) == 0.5
+    # Gains {2: 1, 4: 3}: DCG = 1/log2(3) + 3/log2(4); IDCG = 3 + 1/log2(3).
+    assert metrics.ndcg_at_k(query, corpus, [{2: 1.0, 4: 3.0}], 3) == pytest.approx(
+        (INV_LOG2_3 + 1.5) / (3.0 + INV_LOG2_3), rel=1e-15
+    )
 
 
 def test_queries_without_relevant_items_are_skipped():
@@ -234,9 +291,36 @@ def test_spearman_matches_references():
     ]
     for x, y in cases:
         assert metrics.spearman(x, y) == pytest.approx(spearman_reference(x, y), abs=1e-12)
-    stats = pytest.importorskip("scipy.stats", reason="scipy not installed")
     for x, y in cases:
         assert metrics.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [2, 3, 10, 97, 1000])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_spearman_matches_scipy_with_ties(n, seed):
+    rng = np.random.default_rng(seed * 1000 + n)
+    cases = [
+        (rng.integers(0, 4, size=n), rng.integers(0, 3, size=n)),  # integers, heavy ties
+        (rng.standard_normal(n).round(1), rng.standard_normal(n).round(0)),  # rounded floats
+        (rng.standard_normal(n), rng.integers(0, 5, size=n).astype(np.float32)),  # mixed
+    ]
+    for x, y in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", stats.ConstantInputWarning)
+            expected = stats.spearmanr(x, y)[0]
+        if np.isnan(expected):  # a constant input (possible for tiny n)
+            assert math.isnan(metrics.spearman(x, y))
+            continue
+        assert metrics.spearman(x, y) == pytest.approx(expected, abs=1e-12)
+        assert metrics.spearman(x.tolist(), list(y)) == pytest.approx(expected, abs=1e-12)
+        assert metrics.spearman(x, y) == pytest.approx(spearman_reference(x, y), abs=1e-12)
+
+
+def test_spearman_constant_input_is_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(metrics.spearman([3, 3, 3, 3], [1, 2, 3, 4]))
+        assert math.isnan(metrics.spearman([1.0, 2.0], [0.5, 0.5]))
 
 
 @pytest.mark.parametrize(
@@ -266,8 +350,12 @@ def test_auc_worked_value_with_a_tie():
     pos = [(0, 1), (1, 2)]  # 2, 6
     neg = [(0, 3), (1, 0), (1, 4)]  # 0.5, 2 (tie), 7
     # Pairs: 2>0.5, 2=2 (1/2), 2<7, 6>0.5, 6>2, 6<7 -> 3.5 / 6.
-    assert metrics.link_prediction_auc(emb, pos, neg, similarity="dot") == 3.5 / 6
-    assert metrics.link_prediction_auc(emb, neg, pos, similarity="dot") == 2.5 / 6
+    assert metrics.link_prediction_auc(emb, pos, neg, similarity="dot") == pytest.approx(
+        3.5 / 6, abs=1e-15
+    )
+    assert metrics.link_prediction_auc(emb, neg, pos, similarity="dot") == pytest.approx(
+        2.5 / 6, abs=1e-15
+    )
     # Cosine: every score is 1 -> all ties -> 0.5.
     assert metrics.link_prediction_auc(emb, pos, neg) == 0.5
 
@@ -291,7 +379,6 @@ def test_auc_matches_reference(similarity, dtype):
 
 
 def test_auc_matches_sklearn():
-    sklearn_metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn not installed")
     rng = np.random.default_rng(4)
     # Small integers with dot similarity: exact scores with many ties.
     ties = rng.integers(-2, 3, size=(60, 3)).astype(np.float64)
@@ -310,6 +397,33 @@ def test_auc_matches_sklearn():
         assert metrics.link_prediction_auc(emb, pos, neg, similarity) == pytest.approx(
             sklearn_metrics.roc_auc_score(labels, scores), abs=1e-12
         )
+
+
+@pytest.mark.parametrize(
+    ("num_nodes", "num_pos", "num_neg"), [(5, 1, 1), (20, 7, 30), (400, 900, 600)]
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_auc_matches_roc_auc_score_with_ties(num_nodes, num_pos, num_neg, seed):
+    rng = np.random.default_rng(seed * 7919 + num_nodes)
+    # Integer entries and dot similarity: exact integer scores, heavily tied.
+    emb = rng.integers(-1, 2, size=(num_nodes, 2)).astype(np.float64)
+    pos = rng.integers(0, num_nodes, size=(num_pos, 2))
+    neg = rng.integers(0, num_nodes, size=(num_neg, 2))
+    pos_scores = edge_scores_reference(emb, pos, "dot")
+    neg_scores = edge_scores_reference(emb, neg, "dot")
+    truth = np.r_[np.ones(num_pos), np.zeros(num_neg)]
+    if num_pos * num_neg > 1:
+        assert len(np.unique(np.r_[pos_scores, neg_scores])) < num_pos + num_neg  # ties
+    expected = sklearn_metrics.roc_auc_score(truth, np.r_[pos_scores, neg_scores])
+    value = metrics.link_prediction_auc(emb, pos, neg, similarity="dot")
+    assert value == pytest.approx(expected, abs=1e-12)
+    assert value == pytest.approx(auc_reference(pos_scores, neg_scores), abs=1e-12)
+    # Cosine on {-1, 1}^4 rows: exact scores (norm 2) with ties too.
+    emb = rng.choice([-1.0, 1.0], size=(num_nodes, 4)).astype(np.float32)
+    pos_scores = edge_scores_reference(emb, pos, "cosine")
+    neg_scores = edge_scores_reference(emb, neg, "cosine")
+    expected = sklearn_metrics.roc_auc_score(truth, np.r_[pos_scores, neg_scores])
+    assert metrics.link_prediction_auc(emb, pos, neg) == pytest.approx(expected, abs=1e-12)
 
 
 def test_auc_chunks_agree(monkeypatch):

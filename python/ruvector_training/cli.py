@@ -15,11 +15,13 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from ruvector_training import _core
 from ruvector_training._atomic import atomic_write
+from ruvector_training.callbacks import Evaluation
 from ruvector_training.evaluation import evaluate_embeddings, split_edges
 from ruvector_training.graph import Graph
 from ruvector_training.graph_io import GraphFileError, read_graph
@@ -35,6 +37,8 @@ DEMO_GRAPH = {"num_blocks": 5, "block_size": 200, "p_in": 0.08, "p_out": 0.002}
 MAX_TABLE_BYTES = 16 * 2**30
 #: The longest random walk --window allows (a walk takes up to this many steps per anchor).
 MAX_WINDOW = 1000
+#: With --plot, held-out AUC and MRR@10 are evaluated about this many times during training.
+PLOT_EVALUATIONS = 20
 ROWS = (
     ("auc", "link-prediction AUC"),
     ("mrr@10", "neighbour MRR@10"),
@@ -348,7 +352,15 @@ def _graph(args) -> None:
         from ruvector_training.plot import plot_training
 
         try:
-            plot_training(args.plot, trainer.history, trainer.embeddings(), data.labels)
+            plot_training(
+                args.plot,
+                trainer.history,
+                trainer.embeddings(),
+                data.labels,
+                name=Path(args.edges).stem,
+                class_names=data.class_names,
+                seed=args.seed,
+            )
         except OSError as error:
             raise CliError(f"--plot: cannot write {args.plot}: {error.strerror or error}") from None
         print(f"plot saved to {args.plot}")
@@ -357,8 +369,12 @@ def _graph(args) -> None:
 def _check_probe_labels(source, labels: np.ndarray, seed: int) -> None:
     """Refuses labels the probe cannot use (it trains on half of each class and tests on the
     rest, so some class needs two labelled nodes)."""
-    train, test = stratified_split(labels, 0.5, seed)
-    if len(train) == 0 or len(test) == 0:
+    try:
+        train, test = stratified_split(labels, 0.5, seed)
+        usable = len(train) > 0 and len(test) > 0
+    except ValueError:  # no class with two labelled nodes
+        usable = False
+    if not usable:
         labelled = int((labels >= 0).sum())
         classes = len(np.unique(labels[labels >= 0]))
         raise CliError(
@@ -392,11 +408,25 @@ def _run(args, graph: Graph, labels) -> Trainer:
         )
     trainer = Trainer(graph.num_nodes, train.edges, config)
     before = _evaluate(trainer.embeddings(), split, labels, args.seed)
+    callbacks, evaluation_seconds = [], [0.0]
+    if getattr(args, "plot", None) is not None and split is not None:
+        # Held-out AUC and MRR@10 about 20 times over training, for the plot's curve.
+        def held_out(embeddings):
+            begin = time.perf_counter()
+            scores = evaluate_embeddings(embeddings, split)
+            evaluation_seconds[0] += time.perf_counter() - begin
+            return scores
+
+        every = max(1, config.epochs // PLOT_EVALUATIONS)
+        callbacks.append(Evaluation(held_out, every=every))
     start = time.perf_counter()
-    trainer.fit(progress=not args.no_progress)
-    seconds = time.perf_counter() - start
+    trainer.fit(callbacks=callbacks, progress=not args.no_progress)
+    seconds = time.perf_counter() - start - evaluation_seconds[0]
     after = _evaluate(trainer.embeddings(), split, labels, args.seed)
-    print(f"trained {trainer.epoch} epochs in {seconds:.1f} s (dim {config.dim})\n")
+    print(f"trained {trainer.epoch} epochs in {seconds:.1f} s (dim {config.dim})", end="")
+    if callbacks:
+        print(f", plus {evaluation_seconds[0]:.1f} s of held-out evaluation for --plot", end="")
+    print("\n")
     print(f"{'metric':<22}{'before':>8}{'after':>8}")
     for key, title in ROWS:
         if key in after:
@@ -407,11 +437,14 @@ def _run(args, graph: Graph, labels) -> Trainer:
 
 
 def _evaluate(embeddings, split, labels, seed: int) -> dict[str, float]:
-    if split is not None:
-        return evaluate_embeddings(embeddings, split, labels, seed)
-    if labels is None:
-        return {}
-    return {"accuracy": probe_accuracy(embeddings, labels, 0.5, seed)}
+    try:
+        if split is not None:
+            return evaluate_embeddings(embeddings, split, labels, seed)
+        if labels is None:
+            return {}
+        return {"accuracy": probe_accuracy(embeddings, labels, 0.5, seed)}
+    except ValueError as error:  # labels the probe cannot split (checked before training)
+        raise CliError(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 """Evaluation metrics for embeddings: retrieval (MRR@k, recall@k, nDCG@k) on top of the exact
-Rust :func:`~ruvector_training.topk` search, Spearman rank correlation, and link-prediction ROC
-AUC.
+Rust :func:`~ruvector_training.topk` search, Spearman rank correlation (SciPy's ``spearmanr``)
+and link-prediction ROC AUC (scikit-learn's ``roc_auc_score``).
 
 Retrieval conventions follow sentence-transformers' ``InformationRetrievalEvaluator``: each query
-retrieves the ``k`` corpus rows most similar to it (ties by lower index); with ranks counted
-from 1,
+retrieves the ``k`` corpus rows most similar to it; with ranks counted from 1,
 
 - MRR@k: mean over queries of ``1 / rank`` of the first relevant item in the top k (0 if none);
 - recall@k: mean over queries of ``|relevant in the top k| / |relevant|``;
 - nDCG@k: mean over queries of ``DCG / IDCG`` with ``DCG = sum gain(item) / log2(rank + 1)``
   over the top k (linear gains; 1 for every relevant item unless graded gains are given) and
   ``IDCG`` the same sum for the best possible order of the relevance set, cut at k.
+
+Tie rule: corpus rows with equal scores are ranked by their corpus index, lower first (as
+:func:`~ruvector_training.topk` returns them), which is the order of a stable descending sort of
+each query's full score row (``np.argsort(-scores, kind="stable")``). Scores are computed by
+:func:`~ruvector_training.topk` in the inputs' dtype, so "equal" means equal as computed there
+(identical corpus rows always tie; mathematically equal scores of different rows may differ by
+rounding). With graded gains, the ideal DCG sorts the gains themselves, so ties among retrieved
+items only matter through which item lands at which rank.
 
 Relevance sets are given per query as iterables of corpus indices (duplicates count once; ``-1``
 entries are padding and ignored, so a ``-1``-padded ``(Q, r)`` integer array works), or as dicts
@@ -42,6 +49,9 @@ EDGE_CHUNK = 1 << 15
 def mrr_at_k(queries, corpus, relevant, k: int = 10, *, similarity="cosine", exclude=None):
     """Mean reciprocal rank of the first relevant corpus item within the top ``k``.
 
+    Each query ranks the corpus by descending similarity, ties in score broken by the lower
+    corpus index (as :func:`~ruvector_training.topk` does; see the module docstring).
+
     Args:
         queries: ``(Q, D)`` float32 or float64 array.
         corpus: ``(M, D)`` array of the same dtype.
@@ -69,7 +79,8 @@ def recall_at_k(queries, corpus, relevant, k: int = 10, *, similarity="cosine", 
     """Mean over queries of the fraction of relevant corpus items found in the top ``k``.
 
     The denominator is the size of the relevance set, so a query with more than ``k`` relevant
-    items cannot reach 1 (as in sentence-transformers). Arguments as for :func:`mrr_at_k`.
+    items cannot reach 1 (as in sentence-transformers). Ranking and tie rule (equal scores:
+    lower corpus index first) and arguments as for :func:`mrr_at_k`.
 
     Returns:
         A float in ``[0, 1]``.
@@ -87,7 +98,8 @@ def ndcg_at_k(queries, corpus, relevant, k: int = 10, *, similarity="cosine", ex
 
     ``relevant[i]`` is an iterable of corpus indices (binary relevance, gain 1) or a dict
     ``{corpus index: gain}`` for graded relevance (linear gains, as sklearn's ``ndcg_score``).
-    Arguments otherwise as for :func:`mrr_at_k`.
+    Ranking and tie rule (equal scores: lower corpus index first; the ideal DCG sorts the gains)
+    and arguments otherwise as for :func:`mrr_at_k`.
 
     Returns:
         A float in ``[0, 1]``.
@@ -105,45 +117,43 @@ def ndcg_at_k(queries, corpus, relevant, k: int = 10, *, similarity="cosine", ex
 
 
 def spearman(x, y) -> float:
-    """Spearman's rank correlation of two 1-D sequences of real numbers.
+    """Spearman's rank correlation of two 1-D sequences of real numbers:
+    ``scipy.stats.spearmanr(x, y).statistic`` after this module's input checks.
 
-    The Pearson correlation of the ranks, ties given their average rank (equals
-    ``scipy.stats.spearmanr(x, y).statistic``).
+    The Pearson correlation of the ranks, tied values sharing their average rank.
 
     Args:
         x, y: 1-D array-likes of the same length n >= 2, finite real numbers.
 
     Returns:
-        A float in ``[-1, 1]``, or NaN when either input is constant (the correlation is
-        undefined; scipy returns NaN too).
+        A float in ``[-1, 1]``, or NaN when either input is constant (all values equal: the
+        correlation is undefined). SciPy returns NaN too but also warns
+        (``ConstantInputWarning``); this function returns NaN without a warning.
 
     Raises:
         TypeError: non-numeric input.
         ValueError: not 1-D, lengths differ, fewer than 2 values, NaN or infinity.
     """
+    from scipy.stats import spearmanr
+
     a = _real_vector("x", x)
     b = _real_vector("y", y)
     if a.shape != b.shape:
         raise ValueError(f"y: expected the length of x ({a.size}), got {b.size}")
     if a.size < 2:
         raise ValueError(f"x: expected at least 2 values, got {a.size}")
-    ra = _average_ranks(a)
-    rb = _average_ranks(b)
-    ra -= ra.mean()
-    rb -= rb.mean()
-    denominator = math.sqrt(float(np.dot(ra, ra)) * float(np.dot(rb, rb)))
-    if denominator == 0.0:
+    if (a == a[0]).all() or (b == b[0]).all():
         return math.nan
-    return float(np.clip(np.dot(ra, rb) / denominator, -1.0, 1.0))
+    return float(spearmanr(a, b)[0])
 
 
 def link_prediction_auc(embeddings, pos_edges, neg_edges, similarity="cosine") -> float:
-    """ROC AUC of telling held-out edges from non-edges by the similarity of their endpoints.
+    """ROC AUC of telling held-out edges from non-edges by the similarity of their endpoints:
+    ``sklearn.metrics.roc_auc_score`` with label 1 for ``pos_edges`` and 0 for ``neg_edges``.
 
     Each edge ``(u, v)`` is scored ``sim(embeddings[u], embeddings[v])`` in float64 (cosine
     normalises rows by ``max(||x||, 1e-12)``). The AUC is the probability that a random positive
-    edge scores above a random negative one, ties counting one half (the Mann-Whitney statistic,
-    computed from average ranks in O(n log n); equals sklearn's ``roc_auc_score``).
+    edge scores above a random negative one, ties counting one half.
 
     Args:
         embeddings: ``(N, D)`` float32 or float64 array, finite.
@@ -159,6 +169,8 @@ def link_prediction_auc(embeddings, pos_edges, neg_edges, similarity="cosine") -
         ValueError: wrong shapes, empty edge sets, out-of-range indices, NaN or infinity, an
             unknown similarity.
     """
+    from sklearn.metrics import roc_auc_score
+
     _check_similarity(similarity)
     if not isinstance(embeddings, np.ndarray):
         raise TypeError(f"embeddings: expected a NumPy array, got {type(embeddings).__name__}")
@@ -176,9 +188,8 @@ def link_prediction_auc(embeddings, pos_edges, neg_edges, similarity="cosine") -
         norms = np.linalg.norm(table, axis=1, keepdims=True)
         table /= np.maximum(norms, NORM_EPS)
     scores = np.concatenate([_edge_scores(table, pos), _edge_scores(table, neg)])
-    ranks = _average_ranks(scores)
-    p, f = len(pos), len(neg)
-    return float((ranks[:p].sum() - p * (p + 1) / 2.0) / (p * f))
+    truth = np.r_[np.ones(len(pos), dtype=np.int8), np.zeros(len(neg), dtype=np.int8)]
+    return float(roc_auc_score(truth, scores))
 
 
 def _retrieve(queries, corpus, relevant, k, similarity, exclude):
@@ -286,21 +297,6 @@ def _real_vector(arg: str, value) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"{arg}: contains NaN or infinity")
     return array
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``values`` (float64), tied values sharing the mean of their ranks."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    n = values.size
-    # Each run of equal values occupies sorted positions [first, last); its rank is their mean.
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    bounds = np.r_[starts, n]
-    run_rank = (bounds[:-1] + 1 + bounds[1:]) / 2.0
-    lengths = np.diff(bounds)
-    ranks = np.empty(n)
-    ranks[order] = np.repeat(run_rank, lengths)
-    return ranks
 
 
 def _edge_array(arg: str, edges, num_nodes: int) -> np.ndarray:

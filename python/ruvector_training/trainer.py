@@ -8,6 +8,7 @@ import math
 import numbers
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -498,7 +499,9 @@ class Trainer:
             epochs: how many epochs to run now (>= 0).
             callbacks: callables ``callback(trainer, metrics) -> bool | None`` run after each
                 epoch, in order (see :mod:`ruvector_training.callbacks`); True stops training.
-            progress: show a tqdm progress bar (on stderr).
+            progress: report progress on stderr: a tqdm bar when stderr is a terminal (or in
+                a notebook); otherwise (logs, pipes, CI) a plain line every tenth of the epochs
+                and at the end, without carriage returns (see ``_LineProgress``).
 
         Returns:
             The list of this call's :class:`TrainingMetrics`.
@@ -510,11 +513,7 @@ class Trainer:
         for i, callback in enumerate(callbacks):
             if not callable(callback):
                 raise TypeError(f"callbacks[{i}]: expected a callable")
-        bar = None
-        if progress and epochs:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
+        bar = _progress_bar(epochs) if progress and epochs else None
         self._fit_end = self.epoch + epochs
         results = []
         shown: dict[str, str] = {}
@@ -916,3 +915,61 @@ _PROGRESS_KEYS = (
 )
 #: Arrays a checkpoint may hold besides the optimizer's ``opt/<i>/<name>`` buffers.
 _ARRAY_KEYS = ("params", "edges", "features", "negatives", "epoch/order", "epoch/positives")
+
+
+class _LineProgress:
+    """Sparse plain-text progress for streams that are not terminals: one line
+    ``training: epoch E/T, loss ... (S s)`` every ``ceil(total / lines)`` updates and on
+    :meth:`close` if the last update was not reported (early stop), never a carriage return.
+    Mirrors the part of tqdm's interface :meth:`Trainer.fit` uses.
+
+    Args:
+        total: the number of updates expected (> 0).
+        stream: a text stream (default: ``sys.stderr`` at each write).
+        lines: about how many lines to print.
+    """
+
+    def __init__(self, total: int, stream=None, lines: int = 10) -> None:
+        self.total = total
+        self.stream = stream
+        self.every = max(1, -(-total // lines))
+        self.count = 0
+        self.postfix: dict[str, str] = {}
+        self._reported = 0
+        self._start = time.perf_counter()
+
+    def set_postfix(self, values: dict[str, str]) -> None:
+        """The ``name value`` pairs shown on the next line."""
+        self.postfix = dict(values)
+
+    def update(self, n: int = 1) -> None:
+        """Counts ``n`` more updates; prints a line at every ``every``-th and at the last."""
+        self.count += n
+        if self.count % self.every == 0 or self.count >= self.total:
+            self._write()
+
+    def close(self) -> None:
+        """Prints the final count if it was not printed yet."""
+        if self.count and self._reported != self.count:
+            self._write()
+
+    def _write(self) -> None:
+        self._reported = self.count
+        shown = "".join(f", {key} {value}" for key, value in self.postfix.items())
+        seconds = time.perf_counter() - self._start
+        stream = sys.stderr if self.stream is None else self.stream
+        print(f"training: epoch {self.count}/{self.total}{shown} ({seconds:.1f} s)", file=stream)
+        stream.flush()
+
+
+def _progress_bar(total: int):
+    """A tqdm bar on a terminal or in a notebook, else a :class:`_LineProgress`."""
+    from tqdm.autonotebook import tqdm as auto_tqdm
+    from tqdm.std import tqdm as std_tqdm
+
+    isatty = getattr(sys.stderr, "isatty", None)
+    if auto_tqdm is not std_tqdm or (isatty is not None and isatty()):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc="training", unit="epoch", leave=False)
+    return _LineProgress(total)
