@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -74,7 +73,7 @@ class GraphDataset:
     num_nodes: int
     edges: np.ndarray
     labels: np.ndarray
-    features: Optional[np.ndarray]
+    features: np.ndarray | None
     class_names: list[str]
 
     def __repr__(self) -> str:
@@ -95,8 +94,8 @@ class StsBenchmark:
         sentences1: the first sentence of every pair (``n`` strings).
         sentences2: the second sentence of every pair (``n`` strings).
         scores: ``float64 (n,)``: gold similarity, 0 (unrelated) to 5 (equivalent).
-        genres: the genre of every pair (``"main-news"``, ``"main-captions"``,
-            ``"main-forums"``).
+        genres: the genre of every pair as written in the file (``"main-news"``,
+            ``"main-captions"``, and ``"main-forum"`` in train / ``"main-forums"`` elsewhere).
     """
 
     split: str
@@ -218,7 +217,8 @@ def load_sts_benchmark(split: str = "train") -> StsBenchmark:
     with open(path, encoding="utf-8", newline="") as handle:
         # Tab-separated, no header: genre, file, year, id, score, sentence 1, sentence 2; some
         # lines carry extra source fields after sentence 2, and sentences may hold quotes.
-        for line_no, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), 1):
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        for line_no, row in enumerate(reader, 1):
             if len(row) < 7:
                 raise ValueError(f"{path}:{line_no}: expected 7 tab-separated fields")
             genre, _file, _year, _id, score, first, second = row[:7]
