@@ -67,10 +67,11 @@ def blocks(language: str) -> list[tuple[str, str]]:
 
 
 def commands() -> list[tuple[str, str]]:
-    """``(id, command)`` of every command in the bash blocks (``a && b`` gives two)."""
+    """``(id, command)`` of every command in the bash blocks (``a && b`` gives two; lines
+    ending in a backslash continue on the next)."""
     found = []
     for block_id, text in blocks("bash"):
-        for line in text.splitlines():
+        for line in text.replace("\\\n", " ").splitlines():  # join continuation lines
             line = line.split(" #")[0].strip()
             if not line or line.startswith("#"):
                 continue
