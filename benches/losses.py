@@ -1,6 +1,6 @@
 """Graph-loss benchmark: ruvector_training vs NumPy (np.add.at) vs PyTorch (CPU), forward +
-backward, on the Facebook page-page graph (``../shared/data/facebook/edges.csv``: 22,470 nodes,
-171,002 edges).
+backward, on the Facebook page-page graph shipped with the package
+(``ruvector_training.datasets.load_facebook()``: 22,470 nodes, 170,823 undirected edges).
 
 What is timed, per case, is one call that returns the loss *and* the gradient w.r.t. the
 embeddings (N=22,470, D=128, standard normal, seed 0):
@@ -27,8 +27,6 @@ Run::
     python benches/losses.py --dtype float64 --rounds 5
     python benches/losses.py --no-scipy      # skip the (slow) scipy eigsh baseline
     PYTHONPATH=python /work/benchvenv/bin/python benches/losses.py   # with torch from a venv
-
-Skips cleanly (exit 0) when the data file is missing.
 """
 
 from __future__ import annotations
@@ -36,13 +34,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 from bench_env import thread_count
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "facebook" / "edges.csv"
 DIM = 128
 SEED = 0
 MARGIN = 1.0
@@ -222,15 +218,12 @@ def main() -> None:
     parser.add_argument("--no-scipy", action="store_true")
     parser.add_argument("--eigen-rounds", type=int, default=3)
     args = parser.parse_args()
-    if not DATA.exists():
-        print(f"skipped: {DATA} not found")
-        return
     import ruvector_training as rt
 
     n_threads = thread_count()
     torch = import_torch(n_threads, not args.no_torch)
-    edges = np.loadtxt(DATA, delimiter=",", skiprows=1, dtype=np.int64)
-    n = int(edges.max()) + 1
+    graph = rt.datasets.load_facebook()
+    edges, n = graph.edges, graph.num_nodes
     rng = np.random.default_rng(SEED)
     z = rng.standard_normal((n, DIM)).astype(args.dtype)
     random_pairs = rng.integers(0, n, size=edges.shape)

@@ -21,7 +21,6 @@ Run: ``HF_HUB_OFFLINE=1 python examples/finetune_sts.py`` (``--help`` for option
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 from pathlib import Path
@@ -39,9 +38,8 @@ except ImportError as error:
 
 import ruvector_training as rt
 import ruvector_training.torch as rtt
-from ruvector_training import metrics
+from ruvector_training import datasets, metrics
 
-REPO = Path(__file__).resolve().parent.parent
 #: Loss-curve labels of the total and of the MultiObjectiveLoss components used here.
 LABELS = {
     "total": "total",
@@ -52,12 +50,6 @@ LABELS = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=REPO.parent / "shared" / "data",
-        help="folder holding stsbenchmark/ (default: ../shared/data beside the repo)",
-    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=32, help="pairs per InfoNCE batch")
     parser.add_argument("--lr", type=float, default=2e-5)
@@ -99,11 +91,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def read_sts(path: Path) -> list[tuple[float, str, str]]:
-    """``(score, sentence1, sentence2)`` per line (tab-separated, unquoted, first 7 fields)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [r[:7] for r in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)]
-    return [(float(r[4]), r[5], r[6]) for r in rows]
+def sts_pairs(split: str) -> list[tuple[float, str, str]]:
+    """``(score, sentence1, sentence2)`` per pair of an STS Benchmark split (shipped with the
+    package: :func:`ruvector_training.datasets.load_sts_benchmark`)."""
+    sts = datasets.load_sts_benchmark(split)
+    return list(zip(sts.scores.tolist(), sts.sentences1, sts.sentences2))
 
 
 def load_model():
@@ -254,10 +246,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    sts = args.data / "stsbenchmark"
-    if not sts.is_dir():
-        raise SystemExit(f"--data: {sts} does not exist (expected the STS Benchmark CSV files)")
-    train, test = read_sts(sts / "sts-train.csv"), read_sts(sts / "sts-test.csv")
+    train, test = sts_pairs("train"), sts_pairs("test")
     pairs = [(a, b) for s, a, b in train if s >= 4.0]
     tokenizer, model = load_model()
     encoder = Encoder(tokenizer, model, args.max_length)

@@ -1,4 +1,4 @@
-"""A plain NumPy reference for InfoNCE (``shared/spec.md`` section 2), written for clarity.
+"""A plain NumPy reference for InfoNCE (``docs/losses.md``), written for clarity.
 
 Everything is computed in float64 whatever the input dtype, so comparing the library's float32
 results against this reference measures the library's float32 rounding only (float32 values are

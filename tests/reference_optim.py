@@ -1,4 +1,4 @@
-"""A plain NumPy reference for the optimizers (``shared/spec.md`` section 3).
+"""A plain NumPy reference for the optimizers (``docs/optimizers.md``).
 
 Each class mirrors ``torch.optim``'s single-tensor implementation operation for operation:
 scalars are Python floats computed as torch computes them, then rounded once to the array's

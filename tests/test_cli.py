@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import ruvector_training as rt
+from ruvector_training import datasets
 from ruvector_training.cli import main
 from ruvector_training.graph_io import GraphFileError, read_graph
 from ruvector_training.synthetic import planted_partition
 
-CORA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cora.npz"
+CORA = datasets.data_path("cora.npz")  # shipped with the package
 QUICK = ["--no-progress", "--epochs", "20", "--dim", "16"]
 
 
@@ -198,7 +199,6 @@ def test_read_graph_formats(tmp_path):
         read_graph(tmp_path / "x.csv")
 
 
-@pytest.mark.skipif(not CORA.exists(), reason=f"{CORA} is missing")
 def test_cora_quality_floor(capsys):
     """``ruvector-train graph cora.npz`` at its defaults (structure only) clears the floor."""
     assert main(["graph", str(CORA), "--no-progress"]) == 0

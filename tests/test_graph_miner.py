@@ -3,15 +3,11 @@ similarity, on hand-built graphs and on Cora against a NumPy BFS reference."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import ruvector_training as rt
 from helpers import each_dtype
 from reference_search import bfs_candidates, neighbour_sets, similarity_matrix
-
-CORA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cora.npz"
 
 
 def reference_mine(anchors, embeddings, edges, hops, k, similarity="cosine"):
@@ -71,13 +67,8 @@ def test_random_graph_matches_bfs_reference(dtype, similarity):
 
 
 def test_cora_matches_bfs_reference():
-    if not CORA.exists():
-        pytest.skip(f"Cora is not available at {CORA}")
-    data = np.load(CORA, allow_pickle=False)
-    n = int(data["adj_shape"][0])
-    indptr, indices = data["adj_indptr"], data["adj_indices"]
-    rows = np.repeat(np.arange(n), np.diff(indptr))
-    edges = np.stack([rows, indices], axis=1)
+    cora = rt.datasets.load_cora()
+    n, edges = cora.num_nodes, cora.edges
     embeddings = np.random.default_rng(2).standard_normal((n, 32)).astype(np.float32)
     anchors = np.arange(0, n, 7)
     got = rt.GraphHardNegativeMiner(hop_distance=2, num_negatives=10).mine(

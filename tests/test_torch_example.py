@@ -1,4 +1,4 @@
-"""The pure helpers of ``examples/finetune_sts.py``: its STS-B reader and its batches without
+"""The pure helpers of ``examples/finetune_sts.py``: its STS-B pairs and its batches without
 repeated texts (the training run itself is measured, not tested)."""
 
 from __future__ import annotations
@@ -29,11 +29,8 @@ def test_batches_have_no_repeated_text_and_are_full():
         assert len(texts) == len(set(texts))
 
 
-def test_read_sts_keeps_seven_fields_and_stray_quotes(tmp_path):
-    line = 'main-captions\tMSRvid\t2012test\t0001\t4.2\t"A man plays.\tA man is playing.\textra\n'
-    path = tmp_path / "sts.csv"
-    path.write_text(line + line.replace("4.2", "1.0").replace("\textra", ""), encoding="utf-8")
-    assert finetune_sts.read_sts(path) == [
-        (4.2, '"A man plays.', "A man is playing."),
-        (1.0, '"A man plays.', "A man is playing."),
-    ]
+def test_sts_pairs_come_from_the_shipped_benchmark():
+    train, test = finetune_sts.sts_pairs("train"), finetune_sts.sts_pairs("test")
+    assert (len(train), len(test)) == (5749, 1379)
+    assert train[0] == (5.0, "A plane is taking off.", "An air plane is taking off.")
+    assert sum(score >= 4.0 for score, _, _ in test) == 338  # the retrieval queries

@@ -27,9 +27,13 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
   with the :class:`Evaluation` and :class:`EarlyStopping` callbacks): contrastive node
   embeddings from a graph's structure, with exact checkpoint/resume; the ``ruvector-train``
   command (:mod:`ruvector_training.cli`) runs it on a demo graph or a user's edge list.
+- :mod:`ruvector_training.datasets`: the public data sets shipped with the package (Cora, the
+  Facebook page graph, STS Benchmark), loaded as NumPy arrays without network access.
+
+The full contract (formulas, conventions, bad-input rules) is in the repository's ``docs/``.
 """
 
-from ruvector_training import metrics
+from ruvector_training import datasets, metrics
 from ruvector_training._core import (
     DEFAULT_LOGITS_BUDGET_BYTES,
     SGD,
@@ -91,6 +95,7 @@ __all__ = [
     "TripletLoss",
     "__version__",
     "clip_grad_norm",
+    "datasets",
     "metrics",
     "topk",
 ]

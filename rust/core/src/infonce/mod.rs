@@ -4,7 +4,7 @@
 //! and `loss_i = logsumexp_j s_ij - s_i,pos`. Three candidate layouts are supported:
 //! in-batch (every row's positive), per-row negatives (`(B, K, D)`, each anchor sees its own),
 //! and shared negatives (in-batch plus every row's negatives). `symmetric` averages with the
-//! positives-as-queries direction. See `shared/spec.md` section 2.
+//! positives-as-queries direction. See `docs/losses.md`.
 
 mod dense;
 mod per_row;

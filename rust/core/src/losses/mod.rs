@@ -1,5 +1,5 @@
 //! The losses besides InfoNCE: triplet, cosine-similarity regression and the graph losses
-//! (local contrastive, spectral regularisation). See `shared/spec.md` section 2.
+//! (local contrastive, spectral regularisation). See `docs/losses.md`.
 //!
 //! They share a few small kernels kept here: the Euclidean distance (with a gradient that is 0,
 //! never NaN, at distance 0) and the common input checks.

@@ -31,7 +31,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// Every accepted name, in the order the spec lists them.
+    /// Every accepted name, in the order `docs/search-and-mining.md` lists them.
     pub const NAMES: [&'static str; 6] = [
         "hardest",
         "semi_hard",
@@ -68,7 +68,7 @@ impl Strategy {
     }
 }
 
-/// Configuration of the pool miner (see the field docs; defaults as the spec gives them).
+/// Configuration of the pool miner (field docs below; defaults in `docs/search-and-mining.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardNegativeMiner {
     /// Selection rule.

@@ -1,5 +1,5 @@
 //! Optimizers that update parameter arrays in place: [`Sgd`], [`Adam`] (and AdamW, the same
-//! type with decoupled weight decay), plus [`clip_grad_norm`]. See `shared/spec.md` section 3.
+//! type with decoupled weight decay), plus [`clip_grad_norm`]. See `docs/optimizers.md`.
 //!
 //! Update rules are those of `torch.optim`'s single-tensor implementations, operation for
 //! operation: scalars are computed in `f64` as Python would, rounded once to the element type,
