@@ -1,7 +1,7 @@
 //! Criterion benchmark of InfoNCE forward + backward (one `forward` call computes the loss and
 //! every gradient): in-batch cosine, f32, D = 768, B in {1024, 4096}.
 //!
-//! Run with `cargo bench -p ruvector-training-core --bench infonce` (about 1.5 minutes on 2
+//! Run with `cargo bench -p ruvector-training-core --bench infonce` (under a minute on 2 idle
 //! cores). Sample sizes are kept small on purpose, and criterion's `--measurement-time`,
 //! `--warm-up-time` and `--sample-size` override the defaults below; for the comparison against
 //! NumPy and PyTorch see `benches/infonce.py`.
