@@ -418,7 +418,12 @@ def parse_sizes(text: str) -> list[int]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="B in {1024, 4096}, fewer repeats")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="B in {1024, 4096}, best of 3, peak RSS of ours at B=16384 only (about 30 s; "
+        "the full run takes several minutes)",
+    )
     parser.add_argument("--sizes", type=parse_sizes, help="comma-separated batch sizes B")
     parser.add_argument("--dim", type=int, default=DIM, help="embedding dimension D (768)")
     parser.add_argument("--repeat", type=int, help="best-of-N for B <= 4096 (7; quick 3)")
@@ -459,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
 
     openblas_env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_"))}
     print("# InfoNCE in-batch cosine, float32, forward + backward")
-    print()
+    print(flush=True)
     print(f"- CPU: {cpu_model()}, {os.cpu_count()} logical CPUs; threads for everyone: {n_threads}")
     print(
         f"- Python {platform.python_version()}, NumPy {np.__version__}, BLAS: {blas_description()}"
@@ -473,8 +478,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- CPU busy in the second before the run: {busy_text}; load average {load_average()}")
     if busy is not None and busy > 10:
         print("- WARNING: the machine is busy with other work; timings will be skewed")
-    print()
+    print(flush=True)
 
+    # Each row is printed as soon as its size is timed (flushed, so a pipe or log shows it).
+    print(
+        "| B | D | ours (s) | numpy (s) | torch (s) | torch/ours | numpy/ours "
+        "| matmul (s) | ours/matmul | other load |",
+        flush=True,
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     rows = []
     warnings = []
     for b in sizes:
@@ -496,39 +508,18 @@ def main(argv: list[str] | None = None) -> int:
             steps["torch"] = torch_step(torch, anchors, positives)
             warnings.append(check_against("torch", b, ours_result, steps["torch"]()))
         del ours_result
-        times: dict[str, Any] = time_interleaved(steps, repeat, prime=b <= 4096)
+        row: dict[str, Any] = time_interleaved(steps, repeat, prime=b <= 4096)
         del steps
-        times.update(b=b, load=other.cores())
-        rows.append(times)
-
-    peaks: dict[tuple[str, int], dict | None] = {}
-    if not args.no_peak:
-        peak_sizes = [16384] if args.quick else sizes
-        for b in peak_sizes:
-            print(f"B={b}: peak RSS of ours (subprocess)...", file=sys.stderr, flush=True)
-            peaks[("ours", b)] = measure_peak("ours", b, d, n_threads)
-        if torch is not None and not args.quick:
-            for b in (4096, 16384):
-                if (
-                    b in sizes and torch_bytes(b, d) + 1e9 <= cap
-                ):  # + ~0.7 GB of torch's own libraries
-                    print(f"B={b}: peak RSS of torch (subprocess)...", file=sys.stderr, flush=True)
-                    peaks[("torch", b)] = measure_peak("torch", b, d, n_threads)
-
-    print(
-        "| B | D | ours (s) | numpy (s) | torch (s) | torch/ours | numpy/ours "
-        "| matmul (s) | ours/matmul | peak MiB (ours) | other load |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
-        peak = peaks.get(("ours", row["b"]))
+        row.update(b=b, load=other.cores())
+        rows.append(row)
         ours, numpy_time, torch_time = row["ours"], row.get("numpy"), row.get("torch")
         load_text = "?" if row["load"] is None else f"{row['load']:.2f}"
         print(
             f"| {row['b']} | {d} | {fmt_seconds(ours)} | {fmt_seconds(numpy_time)} "
             f"| {fmt_seconds(torch_time)} | {fmt_ratio(torch_time, ours)} "
             f"| {fmt_ratio(numpy_time, ours)} | {fmt_seconds(row['mm'])} "
-            f"| {fmt_ratio(ours, row['mm'])} | {fmt_mib(peak and peak['peak'])} | {load_text} |"
+            f"| {fmt_ratio(ours, row['mm'])} | {load_text} |",
+            flush=True,
         )
     print()
     print(
@@ -537,16 +528,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "other load = CPU cores used by other processes while that row was timed "
-        f"(~0 is a clean measurement; we use {n_threads})."
+        f"(~0 is a clean measurement; we use {n_threads}).",
+        flush=True,
     )
 
-    if peaks:
+    if not args.no_peak:
+        runs = [("ours", b) for b in ([16384] if args.quick else sizes)]
+        if torch is not None and not args.quick:
+            # + ~0.7 GB of torch's own libraries
+            runs += [
+                ("torch", b) for b in (4096, 16384) if b in sizes and torch_bytes(b, d) + 1e9 <= cap
+            ]
         print()
         print("Peak RSS, one forward + backward in a fresh process (MiB):")
         print()
         print("| library | B | D | after import + inputs | peak | peak - baseline | target |")
-        print("|---|---:|---:|---:|---:|---:|---|")
-        for (lib, b), peak in peaks.items():
+        print("|---|---:|---:|---:|---:|---:|---|", flush=True)
+        for lib, b in runs:
+            print(f"B={b}: peak RSS of {lib} (subprocess)...", file=sys.stderr, flush=True)
+            peak = measure_peak(lib, b, d, n_threads)
             target = PEAK_TARGETS_BYTES.get(b) if lib == "ours" and d == DIM else None
             verdict = "-"
             if target is not None and peak is not None:
@@ -556,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
             delta = None if peak is None else peak["peak"] - peak["baseline"]
             print(
                 f"| {lib} | {b} | {d} | {fmt_mib(base)} | {fmt_mib(top)} "
-                f"| {fmt_mib(delta)} | {verdict} |"
+                f"| {fmt_mib(delta)} | {verdict} |",
+                flush=True,
             )
 
     print()

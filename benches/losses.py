@@ -26,7 +26,8 @@ Run::
     python benches/losses.py                 # float32, 10 rounds
     python benches/losses.py --dtype float64 --rounds 5
     python benches/losses.py --no-scipy      # skip the (slow) scipy eigsh baseline
-    PYTHONPATH=python /work/benchvenv/bin/python benches/losses.py   # with torch from a venv
+    python benches/losses.py --quick         # 3 rounds, eigenvalues once, no scipy: ~20 s
+    .venv/bin/python benches/losses.py   # in the test venv (torch installed)
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def eigenvalue_table(rt: Any, scipy: Any, n: int, edges: np.ndarray, rounds: int
     k = 10
     print(f"\neigenvalues(k={k}), N={n:,}, E={len(edges):,}, best of {rounds} (scipy: one run)\n")
     print("| Laplacian | ours (s) | scipy eigsh SA (s) | scipy / ours | max abs diff |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: |", flush=True)
     for normalized in (True, False):
         spectral = rt.SpectralRegularization(normalized=normalized)
         best = float("inf")
@@ -187,7 +188,7 @@ def eigenvalue_table(rt: Any, scipy: Any, n: int, edges: np.ndarray, rounds: int
             diff = float(np.max(np.abs(np.sort(theirs) - ours)))
             cells = [f"{elapsed:.2f}", f"{elapsed / best:.1f}x", f"{diff:.1e}"]
         name = "L_sym" if normalized else "D - W"
-        print(f"| {name} | {best:.2f} | {' | '.join(cells)} |")
+        print(f"| {name} | {best:.2f} | {' | '.join(cells)} |", flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,11 +214,19 @@ def check(name: str, ours: tuple[float, np.ndarray], peer: tuple[float, np.ndarr
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--no-torch", action="store_true")
-    parser.add_argument("--no-scipy", action="store_true")
-    parser.add_argument("--eigen-rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=10, help="best of this many calls")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--no-scipy", action="store_true", help="skip scipy's eigsh baseline")
+    parser.add_argument("--eigen-rounds", type=int, default=3, help="best of, for eigenvalues")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3 rounds, eigenvalues once, no scipy: about 20 s (the full run, whose scipy "
+        "D - W eigsh alone takes about a minute, about 2 minutes)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.eigen_rounds, args.no_scipy = 3, 1, True
     import ruvector_training as rt
 
     n_threads = thread_count()
@@ -255,10 +264,11 @@ def main() -> None:
     }
     print(
         f"Facebook graph: N={n:,}, D={DIM}, {args.dtype}, {n_threads} threads, "
-        f"best of {args.rounds} (forward + backward)\n"
+        f"best of {args.rounds} (forward + backward)\n",
+        flush=True,
     )
     print("| case | ours (ms) | numpy (ms) | torch (ms) | numpy / ours | torch / ours |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |", flush=True)
     for case, runs in suites.items():
         ours = runs["ours"]()
         for name, run in runs.items():
@@ -268,7 +278,10 @@ def main() -> None:
         t_ours = best["ours"]
         cells = [f"{best[k] * 1e3:.1f}" if k in best else "n/a" for k in ("numpy", "torch")]
         ratios = [f"{best[k] / t_ours:.1f}x" if k in best else "n/a" for k in ("numpy", "torch")]
-        print(f"| {case} | {t_ours * 1e3:.1f} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+        print(
+            f"| {case} | {t_ours * 1e3:.1f} | {' | '.join(cells)} | {' | '.join(ratios)} |",
+            flush=True,
+        )
     eigenvalue_table(rt, import_scipy(not args.no_scipy), n, edges, args.eigen_rounds)
 
 

@@ -21,12 +21,17 @@ Run::
 
     python benches/mining.py                      # defaults, 3 rounds
     python benches/mining.py --pool 20000 --rounds 2
-    PYTHONPATH=python /work/benchvenv/bin/python benches/mining.py   # with faiss and torch
+    python benches/mining.py --quick              # Q=1024, M=25,000, 2 rounds: ~15 s
+
+Every case is timed once per round in turn (round-robin), so the table's rows all finish with
+the last round; progress (each call's time) is printed to stderr as it happens.
+    .venv/bin/python benches/mining.py   # in the test venv (faiss-cpu and torch installed)
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -115,38 +120,54 @@ def build_cases(args) -> tuple[dict[str, Callable[[], object]], dict[str, Callab
 
 def best_times(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     times = {name: float("inf") for name in cases}
-    for _ in range(rounds):
+    for done in range(rounds):
         for name, fn in cases.items():
             start = time.perf_counter()
             fn()
-            times[name] = min(times[name], time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            times[name] = min(times[name], elapsed)
+            print(f"round {done + 1}/{rounds}: {name} {elapsed:.3f} s", file=sys.stderr, flush=True)
     return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queries", type=int, default=4096)
-    parser.add_argument("--pool", type=int, default=100_000)
-    parser.add_argument("--dim", type=int, default=384)
-    parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=4096, help="Q, query rows")
+    parser.add_argument("--pool", type=int, default=100_000, help="M, pool rows")
+    parser.add_argument("--dim", type=int, default=384, help="D")
+    parser.add_argument("--k", type=int, default=10, help="neighbours / negatives per query")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many calls")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Q=1024, M=25,000, 2 rounds: about 15 s (the full run takes about 2 minutes)",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.queries, args.pool, args.rounds = 1024, 25_000, 2
     ours, peers = build_cases(args)
     # Agreement check: our exact top-k equals the NumPy baseline's indices.
     _, ours_index = ours["topk"]()
     _, numpy_index = peers["numpy"]()
     agreement = float((ours_index == numpy_index).mean())
-    peaks = {name: peak_rss_rise(fn) for name, fn in {**ours, **peers}.items()}
-    times = best_times({**ours, **peers}, args.rounds)
-    base = times["topk"]
     print(
         f"Q={args.queries} M={args.pool} D={args.dim} k={args.k} float32, "
         f"{thread_count()} threads, best of {args.rounds}; topk agrees with NumPy on "
-        f"{agreement:.4%} of indices"
+        f"{agreement:.4%} of indices",
+        flush=True,
     )
-    print(f"{'case':<22}{'seconds':>9}{'x ours topk':>13}{'peak MiB':>10}")
+    peaks = {}
+    for name, fn in {**ours, **peers}.items():
+        print(f"peak RSS: {name}...", file=sys.stderr, flush=True)
+        peaks[name] = peak_rss_rise(fn)
+    times = best_times({**ours, **peers}, args.rounds)
+    base = times["topk"]
+    print(f"{'case':<22}{'seconds':>9}{'x ours topk':>13}{'peak MiB':>10}", flush=True)
     for name in {**ours, **peers}:
-        print(f"{name:<22}{times[name]:>9.3f}{times[name] / base:>13.2f}{peaks[name]:>10.0f}")
+        print(
+            f"{name:<22}{times[name]:>9.3f}{times[name] / base:>13.2f}{peaks[name]:>10.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

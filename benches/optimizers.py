@@ -267,13 +267,19 @@ def check_first_steps(cases: list[Case]) -> dict[int, float]:
     return diffs
 
 
-def time_round_robin(cases: list[Case], rounds: int) -> None:
+def time_round_robin(cases: list[Case], rounds: int, label: str = "") -> None:
     """``rounds`` rounds over the cases in a shuffled order (so no case always follows the same
     one). Each turn is a pause (so the previous library's spinning worker threads go idle), one
     untimed step (which brings this library's threads and memory back, as in a training loop
     that steps one optimizer over and over) and :data:`TIMED_STEPS` timed steps."""
     rng = np.random.default_rng(0)
-    for _ in range(rounds):
+    started = time.perf_counter()
+    for done in range(rounds):
+        print(
+            f"{label}round {done + 1}/{rounds} ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         for index in rng.permutation(len(cases)):
             case = cases[index]
             time.sleep(SETTLE_SECONDS)
@@ -309,14 +315,15 @@ def ratio(reference: float | None, t: float) -> str:
 
 
 def run_layout(rt: Any, torch: Any | None, n: int, arrays: int, rounds: int) -> list[str]:
+    layout = f"1 x 2^{n.bit_length() - 1}" if arrays == 1 else f"{arrays} x {n // arrays}"
+    print(f"{layout}: preparing and checking the first step...", file=sys.stderr, flush=True)
     start, grads = make_layout(n, arrays)
     cases = ours_cases(rt, start, grads) + numpy_cases(start, grads)
     if torch is not None:
         cases += torch_cases(torch, start, grads)
     cases.sort(key=lambda c: (c.optimizer != "AdamW", c.name))
     diffs = check_first_steps(cases)
-    time_round_robin(cases, rounds)
-    layout = f"1 x 2^{n.bit_length() - 1}" if arrays == 1 else f"{arrays} x {n // arrays}"
+    time_round_robin(cases, rounds, f"{layout}: ")
     return report(cases, diffs, n, layout)
 
 
@@ -326,7 +333,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15, help="timed steps per implementation")
     parser.add_argument("--arrays", type=int, default=256, help="array count of the split layout")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
-    parser.add_argument("--quick", action="store_true", help="2**22 parameters, 5 rounds")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2**22 parameters, 5 rounds: about 35 s of CPU (a full run took over 400 s)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.log2_size, args.rounds = 22, 5
@@ -340,13 +351,16 @@ def main() -> None:
         f"# optimizer step, float32, {n:,} parameters, {n_threads} threads, {args.rounds} rounds\n"
         f"# cpu: {platform.processor() or platform.machine()}, numpy {np.__version__}, "
         f"torch {torch.__version__ if torch else 'n/a'}, ruvector_training {rt.__version__}\n"
-        f"# load average before: {load_average()}\n"
+        f"# load average before: {load_average()}\n",
+        flush=True,
     )
     print(
         "| optimizer | layout | implementation | best ms | median ms | steps/s | GB/s "
         "| vs torch | vs NumPy | max diff |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    # The implementations of one layout are timed round-robin, so its rows all finish together:
+    # they are printed (flushed) as soon as that layout is done; progress goes to stderr.
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for arrays in (1, args.arrays):
         for row in run_layout(rt, torch, n, arrays, args.rounds):
             print(row, flush=True)

@@ -57,10 +57,9 @@ fn graph_losses(c: &mut Criterion) {
         .expect("valid input");
 
     let mut group = c.benchmark_group("graph_losses");
+    // Throughput: edges per second (criterion's `elem/s`).
     group
         .sampling_mode(SamplingMode::Flat)
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(5))
         .throughput(Throughput::Elements(EDGES as u64));
     group.bench_function("local_contrastive", |b| {
         b.iter(|| black_box(local.forward(embeddings, &edges, None).unwrap()))
@@ -91,10 +90,9 @@ fn triplet(c: &mut Criterion) {
         },
     };
     let mut group = c.benchmark_group("triplet");
+    // Throughput: (anchor, negative) pairs per second (criterion's `elem/s`).
     group
         .sampling_mode(SamplingMode::Flat)
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(5))
         .throughput(Throughput::Elements((B * K) as u64));
     for distance in [Distance::Euclidean, Distance::Cosine] {
         let loss = TripletLoss {
@@ -120,10 +118,7 @@ fn eigenvalues(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("eigenvalues");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(10));
+    group.sampling_mode(SamplingMode::Flat);
     for normalized in [true, false] {
         let spectral = SpectralRegularization {
             lam: 0.01,
@@ -145,5 +140,21 @@ fn eigenvalues(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, graph_losses, triplet, eigenvalues);
-criterion_main!(benches);
+// Defaults go in the group's `config`: criterion_group! applies the command line after it
+// (`configure_from_args`), so `--measurement-time`, `--warm-up-time` and `--sample-size`
+// override them (a setting made on a `BenchmarkGroup` would override the command line).
+criterion_group! {
+    name = losses;
+    config = Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    targets = graph_losses, triplet
+}
+criterion_group! {
+    name = eigen;
+    config = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    targets = eigenvalues
+}
+criterion_main!(losses, eigen);

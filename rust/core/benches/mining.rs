@@ -37,8 +37,7 @@ fn mining(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("mining");
     group.sampling_mode(SamplingMode::Flat);
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(15));
+    // Throughput: query-pool pairs scored per second (criterion's `elem/s`).
     group.throughput(Throughput::Elements((QUERIES * POOL) as u64));
     for (name, similarity) in [
         ("topk/dot", Similarity::Dot),
@@ -87,5 +86,14 @@ fn mining(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mining);
+// Defaults go in the group's `config`: criterion_group! applies the command line after it
+// (`configure_from_args`), so `--measurement-time`, `--warm-up-time` and `--sample-size`
+// override them (a setting made on a `BenchmarkGroup` would override the command line).
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(15));
+    targets = mining
+}
 criterion_main!(benches);

@@ -3,8 +3,8 @@
 //!
 //! Run with `cargo bench -p ruvector-training-core --bench optim` (about two minutes on 2 cores).
 //! Throughput is reported in bytes with torch's accounting (28 bytes per parameter for AdamW:
-//! read p, g, m, v and write p, m, v; 20 for SGD with momentum), so criterion's GiB/s is the
-//! effective memory bandwidth. For the comparison against NumPy and PyTorch see
+//! read p, g, m, v and write p, m, v; 20 for SGD with momentum), so criterion's GB/s (decimal)
+//! is the effective memory bandwidth. For the comparison against NumPy and PyTorch see
 //! `benches/optimizers.py`.
 //!
 //! Cases:
@@ -53,10 +53,8 @@ fn bench_step<O: Optimizer>(
     let grads: Vec<Vec<f32>> = (0..arrays).map(|i| values(len, 2 * i as u64 + 2)).collect();
     let grad_views: Vec<_> = grads.iter().map(|g| g.as_slice().into()).collect();
     let mut group = c.benchmark_group(group_name);
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Bytes(bytes * LEN as u64));
+    // Decimal GB/s, as the README's tables (criterion's `Bytes` would print GiB/s).
+    group.throughput(Throughput::BytesDecimal(bytes * LEN as u64));
     let name = if arrays == 1 {
         case.to_string()
     } else {
@@ -113,14 +111,21 @@ fn optimizers(c: &mut Criterion) {
 
     let grads = values(LEN, 3);
     let mut group = c.benchmark_group("grad_norm_f32");
-    group
-        .sample_size(20)
-        .throughput(Throughput::Bytes(4 * LEN as u64));
+    group.throughput(Throughput::BytesDecimal(4 * LEN as u64));
     group.bench_function("norm", |b| {
         b.iter(|| black_box(grad_norm(&[grads.as_slice().into()]).unwrap()))
     });
     group.finish();
 }
 
-criterion_group!(benches, optimizers);
+// Defaults go in the group's `config`: criterion_group! applies the command line after it
+// (`configure_from_args`), so `--measurement-time`, `--warm-up-time` and `--sample-size`
+// override them (a setting made on a `BenchmarkGroup` would override the command line).
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    targets = optimizers
+}
 criterion_main!(benches);
