@@ -45,6 +45,9 @@ pub fn check_cancelled() -> Result<()> {
     }
 }
 
+/// Times [`Lease::run_watched`] polls for a result (yielding in between) before it blocks.
+const SPIN_ROUNDS: usize = 64;
+
 /// One pool and its cancellation flag (both live as long as the process).
 struct Slot {
     pool: ThreadPool,
@@ -189,6 +192,15 @@ impl Lease {
                 // The receiver outlives the scope, so the send cannot fail.
                 let _ = sender.send(kernel());
             });
+            // Short kernels: wait for the result without sleeping (a futex wake-up costs
+            // more than most small calls).
+            for _ in 0..SPIN_ROUNDS {
+                match receiver.try_recv() {
+                    Ok(result) => return Some(result),
+                    Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+                    Err(mpsc::TryRecvError::Disconnected) => return None,
+                }
+            }
             let mut watching = true;
             loop {
                 let wait = if watching {

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::PyMemoryError;
 use pyo3::prelude::*;
 use ruvector_training_core::pool;
 
@@ -29,8 +29,10 @@ pub const SIGNAL_INTERVAL: Duration = Duration::from_millis(50);
 pub fn run_kernel<R: Send>(py: Python<'_>, kernel: impl FnOnce() -> R + Send) -> PyResult<R> {
     #[allow(clippy::disallowed_methods)]
     let (result, interrupt) = py.detach(|| {
+        // Starting threads fails only when memory (thread stacks) or the thread limit is
+        // exhausted.
         let lease = pool::lease().map_err(|error| {
-            PyRuntimeError::new_err(format!("could not start the kernel threads: {error}"))
+            PyMemoryError::new_err(format!("could not start the kernel threads: {error}"))
         })?;
         let mut interrupt = None;
         let result = lease.run_watched(kernel, SIGNAL_INTERVAL, || {
