@@ -113,9 +113,46 @@ def adamw_steps() -> None:
     print("intact", flush=True)
 
 
+def concurrent_topk() -> None:
+    """Ctrl-C cancels the main thread's call only: a call another thread is running at the
+    same time finishes, with the right result."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(7)
+    queries, corpus = _uniform(rng, (6144, 128)), _uniform(rng, (200_000, 128))
+    side: list = []
+
+    def side_call() -> None:
+        side.append(rt.topk(queries[:2048], corpus, 10))
+        side.append(time.monotonic())
+
+    thread = threading.Thread(target=side_call)
+    thread.start()
+    print("ready", flush=True)
+    try:
+        rt.topk(queries, corpus, 10)
+    except KeyboardInterrupt:
+        interrupted_at = time.monotonic()
+        print("interrupted", flush=True)
+    else:
+        print("finished", flush=True)
+        return
+    thread.join()
+    scores, indices = side[0]
+    assert side[1] > interrupted_at, "the other thread's call ended before the interrupt"
+    expected_scores, expected_indices = rt.topk(queries[:16], corpus, 10)
+    np.testing.assert_array_equal(indices[:16], expected_indices)
+    np.testing.assert_array_equal(scores[:16], expected_scores)
+    print("intact", flush=True)
+
+
 def main(case: str) -> None:
     if case == "adamw_steps":
         adamw_steps()
+        return
+    if case == "concurrent_topk":
+        concurrent_topk()
         return
     long_call, small_call = CASES[case]()
     before = small_call()

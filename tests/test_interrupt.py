@@ -52,6 +52,7 @@ def _next_line(lines: queue.Queue, timeout: float) -> str | None:
         "graph_miner",
         "eigenvalues_sparse",
         "adamw_steps",
+        "concurrent_topk",
     ],
 )
 def test_sigint_interrupts_the_call_and_leaves_objects_unchanged(case: str) -> None:
