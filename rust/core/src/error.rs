@@ -60,6 +60,10 @@ pub enum TrainingError {
         /// What was expected and what was received.
         message: String,
     },
+    /// The call was cancelled while it ran (Ctrl-C in Python; see [`crate::pool`]). Nothing
+    /// the caller owns was modified.
+    #[error("interrupted: the call was cancelled before it finished")]
+    Cancelled,
 }
 
 impl TrainingError {
@@ -97,6 +101,7 @@ impl TrainingError {
             | Self::NonFinite { arg, .. }
             | Self::Numerical { arg, .. }
             | Self::Item { arg, .. } => arg,
+            Self::Cancelled => "",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod linalg;
 pub mod losses;
 pub mod mining;
 pub mod optim;
+pub mod pool;
 pub mod reduce;
 pub mod search;
 pub mod similarity;

@@ -7,7 +7,9 @@ use numpy::{
     dtype, Element, PyArray1, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArrayDyn,
     PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyKeyboardInterrupt, PyMemoryError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
 use ruvector_training_core::{Float, Reduction, TrainingError};
@@ -29,12 +31,13 @@ impl FloatDtype {
 }
 
 /// Maps a core error to the Python exception the spec names: `MemoryError` for a failed
-/// allocation, `RuntimeError` for a numerical method that failed on valid input, `ValueError`
-/// for everything else.
+/// allocation, `RuntimeError` for a numerical method that failed on valid input,
+/// `KeyboardInterrupt` for a cancelled call, `ValueError` for everything else.
 pub fn to_py_err(error: TrainingError) -> PyErr {
     match error {
         TrainingError::OutOfMemory { .. } => PyMemoryError::new_err(error.to_string()),
         TrainingError::Numerical { .. } => PyRuntimeError::new_err(error.to_string()),
+        TrainingError::Cancelled => PyKeyboardInterrupt::new_err(error.to_string()),
         _ => PyValueError::new_err(error.to_string()),
     }
 }

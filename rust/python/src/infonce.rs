@@ -15,6 +15,7 @@ use crate::arrays::{
     ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
     FloatDtype,
 };
+use crate::kernel::run_kernel;
 
 /// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
 #[pyclass(name = "InfoNCELoss", module = "ruvector_training._core")]
@@ -250,12 +251,11 @@ impl PyInfoNceLoss {
         };
         let config = self.inner.clone();
         let workspaces = &self.workspaces;
-        let output = py
-            .detach(|| match workspaces.try_lock() {
-                Ok(mut guard) => config.forward_with(&batch, T::slot(&mut guard)),
-                Err(_) => config.forward(&batch),
-            })
-            .map_err(to_py_err)?;
+        let output = run_kernel(py, || match workspaces.try_lock() {
+            Ok(mut guard) => config.forward_with(&batch, T::slot(&mut guard)),
+            Err(_) => config.forward(&batch),
+        })?
+        .map_err(to_py_err)?;
 
         let b = anchors.shape[0];
         let loss = loss_object::<T>(

@@ -6,6 +6,7 @@
 mod arrays;
 mod indices;
 mod infonce;
+mod kernel;
 mod losses;
 mod mining;
 mod optim;

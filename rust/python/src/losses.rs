@@ -18,6 +18,7 @@ use crate::arrays::{
     value_error, FloatArray, FloatDtype,
 };
 use crate::indices::int_array;
+use crate::kernel::run_kernel;
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
@@ -216,7 +217,7 @@ impl PyTripletLoss {
             },
         };
         let config = self.inner.clone();
-        let out = py.detach(|| config.forward(&batch)).map_err(to_py_err)?;
+        let out = run_kernel(py, || config.forward(&batch))?.map_err(to_py_err)?;
         // "none": one loss per triplet, shaped like the negatives without D.
         let loss_shape = negatives.shape[..negatives.shape.len() - 1].to_vec();
         let loss = loss_object::<T>(
@@ -321,9 +322,7 @@ impl PyCosineSimilarityLoss {
         let u_mat = MatRef::new(&u_data, u.shape[0], u.shape[1]);
         let v_mat = MatRef::new(&v_data, v.shape[0], v.shape[1]);
         let config = self.inner.clone();
-        let out = py
-            .detach(|| config.forward(u_mat, v_mat, &s_data))
-            .map_err(to_py_err)?;
+        let out = run_kernel(py, || config.forward(u_mat, v_mat, &s_data))?.map_err(to_py_err)?;
         let loss = loss_object::<T>(
             py,
             config.reduction,
@@ -453,7 +452,7 @@ fn graph_forward<'py, T: Float + Element>(
     let z = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
     let data = z.elements();
     let matrix = MatRef::new(&data, z.shape[0], z.shape[1]);
-    let out = py.detach(|| run(matrix)).map_err(to_py_err)?;
+    let out = run_kernel(py, || run(matrix))?.map_err(to_py_err)?;
     let edge_count = vec![out.edge_losses.len()];
     let loss = loss_object::<T>(py, reduction, out.loss, &out.edge_losses, edge_count)?;
     result_tuple(
@@ -563,9 +562,10 @@ impl PySpectralRegularization {
         let edges = extract_edges(edges)?;
         let weights = weights.map(extract_weights).transpose()?;
         let config = self.inner.clone();
-        let values = py
-            .detach(|| config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method))
-            .map_err(to_py_err)?;
+        let values = run_kernel(py, || {
+            config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method)
+        })?
+        .map_err(to_py_err)?;
         Ok(PyArray1::from_vec(py, values))
     }
 

@@ -11,6 +11,7 @@ use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::{exclude_lists, int_array, int_vector};
+use crate::kernel::run_kernel;
 use crate::losses::extract_edges;
 use crate::search::{integer, parse_similarity, positive_count};
 
@@ -295,7 +296,7 @@ impl PyHardNegativeMiner {
             exclude: exclude.as_ref(),
         };
         let config = self.inner.clone();
-        let indices = py.detach(|| config.mine(&inputs)).map_err(to_py_err)?;
+        let indices = run_kernel(py, || config.mine(&inputs))?.map_err(to_py_err)?;
         PyArray1::from_vec(py, indices).reshape([rows, config.num_negatives])
     }
 }
@@ -407,9 +408,7 @@ impl PyGraphHardNegativeMiner {
         let data = embeddings.elements();
         let matrix = MatRef::new(&data, embeddings.shape[0], embeddings.shape[1]);
         let config = self.inner.clone();
-        let indices = py
-            .detach(|| config.mine(anchors, matrix, edges))
-            .map_err(to_py_err)?;
+        let indices = run_kernel(py, || config.mine(anchors, matrix, edges))?.map_err(to_py_err)?;
         PyArray1::from_vec(py, indices).reshape([anchors.len(), config.num_negatives])
     }
 }

@@ -10,6 +10,7 @@ use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::exclude_lists;
+use crate::kernel::run_kernel;
 
 /// Parses `similarity=`.
 pub fn parse_similarity(name: &str) -> PyResult<Similarity> {
@@ -87,9 +88,8 @@ fn topk_typed<'py, T: Float + Element>(
     let (q, c) = (queries.elements(), corpus.elements());
     let q = MatRef::new(&q, num_queries, queries.shape[1]);
     let c = MatRef::new(&c, num_corpus, corpus.shape[1]);
-    let result = py
-        .detach(|| core_topk(q, c, k, similarity, exclude.as_ref()))
-        .map_err(to_py_err)?;
+    let result =
+        run_kernel(py, || core_topk(q, c, k, similarity, exclude.as_ref()))?.map_err(to_py_err)?;
     let scores = PyArray1::from_vec(py, result.scores).reshape([num_queries, k])?;
     let indices = PyArray1::from_vec(py, result.indices).reshape([num_queries, k])?;
     PyTuple::new(py, [scores.into_any(), indices.into_any()])

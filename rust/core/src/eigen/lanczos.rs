@@ -319,6 +319,7 @@ impl<'a> BlockLanczos<'a> {
         self.apply_new(added)?;
         let par = get_global_parallelism();
         for _ in 0..MAX_ITERATIONS {
+            crate::pool::check_cancelled()?;
             let m = self.size;
             let h = self.projected.as_ref().submatrix(0, 0, m, m);
             let eigen = SelfAdjointEigen::new(h, Side::Lower).map_err(|_| no_convergence())?;

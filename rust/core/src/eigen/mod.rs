@@ -113,6 +113,7 @@ pub fn laplacian_eigenvalues(
         }
     }
     let solve = |(c, nodes): (usize, &Vec<usize>)| -> Result<Vec<f64>> {
+        crate::pool::check_cancelled()?;
         let lap = ComponentLaplacian::build(&adjacency, nodes, &local, normalized)?;
         let want = needed.min(lap.n - 1);
         let mut values = if use_sparse(method, lap.n, want) {

@@ -15,6 +15,7 @@ use super::{KernelOutput, KernelParams};
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{filled_vec, gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+use crate::pool::check_cancelled;
 use crate::reduce::{max_value, LaneSum, Term, Value, SUM_BLOCK};
 use crate::similarity::{similarity_panel, PanelPlan};
 
@@ -39,7 +40,7 @@ pub(super) fn contrast_dense<T: Float>(
     };
 
     let column_lse = if params.symmetric {
-        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits);
+        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits)?;
         Some(lse.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>())
     } else {
         None
@@ -47,6 +48,7 @@ pub(super) fn contrast_dense<T: Float>(
     let logits_reusable = params.symmetric && plan.is_single_panel();
 
     for panel in plan.panels() {
+        check_cancelled()?;
         let panel_logits = &mut logits[..panel.len() * nc];
         if !logits_reusable {
             similarity_panel(
@@ -69,6 +71,7 @@ pub(super) fn contrast_dense<T: Float>(
                     &weights,
                 );
             });
+        check_cancelled()?;
         let gradient = MatRef::new(panel_logits, panel.len(), nc);
         gemm_into(
             Product::NN,
@@ -79,6 +82,7 @@ pub(super) fn contrast_dense<T: Float>(
             Accumulate::Overwrite,
             true,
         );
+        check_cancelled()?;
         gemm_into(
             Product::TN,
             gradient,
@@ -235,11 +239,12 @@ fn column_log_sum_exp<T: Float>(
     plan: &PanelPlan,
     scale: T,
     logits: &mut [T],
-) -> Vec<f64> {
+) -> Result<Vec<f64>> {
     let (b, nc) = (queries.rows, candidates.rows);
     let mut max = vec![f64::NEG_INFINITY; b];
     let mut sum = vec![0.0f64; b];
     for panel in plan.panels() {
+        check_cancelled()?;
         let panel_logits = &mut logits[..panel.len() * nc];
         similarity_panel(
             queries.rows_range(panel.start, panel.end),
@@ -259,7 +264,7 @@ fn column_log_sum_exp<T: Float>(
                 merge_column_stats(rows, max, sum);
             });
     }
-    max.iter().zip(&sum).map(|(m, s)| m + s.ln()).collect()
+    Ok(max.iter().zip(&sum).map(|(m, s)| m + s.ln()).collect())
 }
 
 /// Folds a block of rows (each a slice of the same columns) into running column (max, sum).

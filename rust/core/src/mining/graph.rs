@@ -7,6 +7,7 @@ use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
 use crate::linalg::{dot, filled_vec, MatRef};
+use crate::pool::check_cancelled;
 use crate::search::{inverse_norms, BestK};
 use crate::validate::ensure_finite;
 
@@ -58,22 +59,26 @@ impl GraphHardNegativeMiner {
         };
         let k = self.num_negatives;
         let mut out = filled_vec("anchor_nodes", anchors.len().saturating_mul(k), -1i64)?;
-        out.par_chunks_mut(k).zip(anchors.par_iter()).for_each_init(
-            || Scratch::new(nodes),
-            |scratch, (row, &anchor)| {
-                let mut best = BestK::new(k);
-                for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
-                    let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
-                    if let Some(scale) = &scale {
-                        sim = sim * scale[anchor] * scale[candidate];
+        out.par_chunks_mut(k)
+            .zip(anchors.par_iter())
+            .try_for_each_init(
+                || Scratch::new(nodes),
+                |scratch, (row, &anchor)| -> Result<()> {
+                    check_cancelled()?;
+                    let mut best = BestK::new(k);
+                    for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
+                        let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
+                        if let Some(scale) = &scale {
+                            sim = sim * scale[anchor] * scale[candidate];
+                        }
+                        best.offer(sim.to_f64(), candidate);
                     }
-                    best.offer(sim.to_f64(), candidate);
-                }
-                for (slot, item) in row.iter_mut().zip(best.into_sorted()) {
-                    *slot = item.index as i64;
-                }
-            },
-        );
+                    for (slot, item) in row.iter_mut().zip(best.into_sorted()) {
+                        *slot = item.index as i64;
+                    }
+                    Ok(())
+                },
+            )?;
         Ok(out)
     }
 }

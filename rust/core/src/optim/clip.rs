@@ -9,6 +9,7 @@ use super::stream::for_each_block;
 use super::CHUNK;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
+use crate::pool::check_cancelled;
 use crate::reduce::{ordered_sum, LaneSum, Square, SUM_BLOCK};
 use crate::validate::{ensure_finite, ensure_positive};
 
@@ -22,9 +23,12 @@ pub const CLIP_EPS: f64 = 1e-6;
 /// `grads[i]` and the flat index. The result does not depend on the thread count (partial sums
 /// over fixed 64K-element chunks are added in order). Finite `f64` gradients whose squares
 /// overflow (|g| > 1e154) are handled by a rescaled second pass, so the norm is only infinite
-/// when it truly exceeds `f64::MAX`.
+/// when it truly exceeds `f64::MAX`. A cancelled call (see [`crate::pool`]) fails with
+/// [`TrainingError::Cancelled`] after this read pass.
 pub fn grad_norm(grads: &[FloatSlice<'_>]) -> Result<f64> {
     let sums: Vec<f64> = grads.par_iter().map(|grad| sum_of_squares(*grad)).collect();
+    // The last point where a step or a clip can stop: nothing has been written yet.
+    check_cancelled()?;
     let total = ordered_sum(&sums);
     if total.is_finite() {
         return Ok(total.sqrt());

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+use crate::pool::check_cancelled;
 
 /// Queries per task (one GEMM panel).
 pub const QUERY_BLOCK: usize = 256;
@@ -99,6 +100,7 @@ where
     let mut collectors: Vec<C> = rows.clone().map(make).collect();
     let mut tile = zeroed_vec::<T>("corpus", block.rows * CORPUS_TILE.min(cols.len()))?;
     for start in cols.clone().step_by(CORPUS_TILE) {
+        check_cancelled()?;
         let end = (start + CORPUS_TILE).min(cols.end);
         let width = end - start;
         let scores = &mut tile[..block.rows * width];

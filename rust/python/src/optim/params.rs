@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use ruvector_training_core::optim::{Dtype, FloatSlice, FloatSliceMut, ParamSpec};
 
 use crate::arrays::{as_ndarray, float_dtype, format_shape, value_error, FloatArray, FloatDtype};
+use crate::kernel::run_kernel;
 
 /// The core's element type for a binding dtype.
 pub fn core_dtype(dtype: FloatDtype) -> Dtype {
@@ -169,7 +170,7 @@ impl ParamList {
     ) -> PyResult<R> {
         let mut borrows = self.borrow_all(py)?;
         let mut views = self.views(&mut borrows)?;
-        Ok(py.detach(|| update(&mut views)))
+        run_kernel(py, || update(&mut views))
     }
 
     /// The writable views of borrowed arrays.
@@ -195,7 +196,7 @@ impl ParamList {
         let grad_views: Vec<FloatSlice<'_>> = grad_data.iter().map(GradData::view).collect();
         let mut borrows = self.borrow_all(py).map_err(|err| aliasing_hint(py, err))?;
         let mut param_views = self.views(&mut borrows)?;
-        Ok(py.detach(|| update(&mut param_views, &grad_views)))
+        run_kernel(py, || update(&mut param_views, &grad_views))
     }
 
     /// Checks and borrows (read-only) one gradient per parameter.
