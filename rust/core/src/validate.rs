@@ -73,6 +73,32 @@ pub fn ensure_non_negative(arg: &'static str, value: f64) -> Result<()> {
     }
 }
 
+/// Fails with a [`TrainingError::Value`] on `arg` unless the `loss` and every gradient are
+/// finite: the last, cheap guard of kernels whose result can overflow the output type on finite
+/// input (`cause` says what to change), so a NaN or Inf is never returned.
+pub fn ensure_finite_output<T: Float>(
+    arg: &'static str,
+    cause: &str,
+    loss: f64,
+    grads: &[&[T]],
+) -> Result<()> {
+    let finite = loss.is_finite()
+        && grads
+            .iter()
+            .all(|g| ensure_finite("gradient", g).is_ok());
+    if finite {
+        Ok(())
+    } else {
+        Err(TrainingError::value(
+            arg,
+            format!(
+                "the loss or its gradient overflows {} ({cause})",
+                T::NAME
+            ),
+        ))
+    }
+}
+
 /// Formats a shape tuple the way NumPy prints it: `(32, 5, 64)`, `(7,)`.
 pub fn format_shape(dims: &[usize]) -> String {
     match dims {

@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, filled_vec, MatRef};
-use crate::search::{inverse_norms, BestK};
+use crate::linalg::{cosine, dot, filled_vec, MatRef};
+use crate::search::{row_norms, BestK};
 use crate::validate::ensure_finite;
 
 /// Configuration of the graph miner.
@@ -53,7 +53,7 @@ impl GraphHardNegativeMiner {
         ensure_finite("embeddings", embeddings.data)?;
         let graph = Neighbours::build(nodes, edges)?;
         let scale = match self.similarity {
-            Similarity::Cosine => Some(inverse_norms("embeddings", embeddings)?),
+            Similarity::Cosine => Some(row_norms("embeddings", embeddings)?),
             Similarity::Dot => None,
         };
         let k = self.num_negatives;
@@ -63,10 +63,11 @@ impl GraphHardNegativeMiner {
             |scratch, (row, &anchor)| {
                 let mut best = BestK::new(k);
                 for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
-                    let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
-                    if let Some(scale) = &scale {
-                        sim = sim * scale[anchor] * scale[candidate];
-                    }
+                    let (a, c) = (embeddings.row(anchor), embeddings.row(candidate));
+                    let sim = match &scale {
+                        Some(norms) => cosine(a, norms[anchor], c, norms[candidate]),
+                        None => dot(a, c),
+                    };
                     best.offer(sim.to_f64(), candidate);
                 }
                 for (slot, item) in row.iter_mut().zip(best.into_sorted()) {
