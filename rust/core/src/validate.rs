@@ -99,6 +99,17 @@ pub fn ensure_finite_output<T: Float>(
     }
 }
 
+/// Formats a number for a message the way Python's `repr` would, roughly: plain for moderate
+/// magnitudes (`0.07`, `1000`), scientific otherwise (`1e200`, `2.9e-39`), never 200 digits.
+pub fn format_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || !value.is_finite() || (1e-4..1e16).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// Formats a shape tuple the way NumPy prints it: `(32, 5, 64)`, `(7,)`.
 pub fn format_shape(dims: &[usize]) -> String {
     match dims {
@@ -133,6 +144,9 @@ mod tests {
             }
         );
         assert_eq!(format_shape(&[7]), "(7,)");
+        assert_eq!(format_number(0.07), "0.07");
+        assert_eq!(format_number(1e200), "1e200");
+        assert_eq!(format_number(2.5e-39), "2.5e-39");
         assert_eq!(format_shape(&[32, 5, 64]), "(32, 5, 64)");
     }
 }

@@ -16,7 +16,7 @@ use crate::float::Float;
 use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
-use crate::validate::{ensure_finite, ensure_positive, format_shape};
+use crate::validate::{ensure_finite, ensure_positive, format_number, format_shape};
 use crate::workspace::Workspace;
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
@@ -201,10 +201,10 @@ impl InfoNceLoss {
             return Err(TrainingError::value(
                 "temperature",
                 format!(
-                    "{:e} is too small for {}: 1/temperature overflows it (must be at least {:e})",
-                    self.temperature,
+                    "{} is too small for {}: 1/temperature overflows it (must be at least {})",
+                    format_number(self.temperature),
                     T::NAME,
-                    1.0 / T::MAX.to_f64()
+                    format_number(1.0 / T::MAX.to_f64())
                 ),
             ));
         }

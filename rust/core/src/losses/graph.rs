@@ -17,7 +17,9 @@ use crate::float::Float;
 use crate::infonce::Reduction;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
-use crate::validate::{ensure_finite, ensure_finite_output, ensure_non_negative, format_shape};
+use crate::validate::{
+    ensure_finite, ensure_finite_output, ensure_non_negative, format_number, format_shape,
+};
 
 /// Default `lam` of [`SpectralRegularization`].
 pub const DEFAULT_SPECTRAL_LAMBDA: f64 = 0.01;
@@ -68,10 +70,11 @@ impl LocalContrastiveLoss {
             return Err(TrainingError::value(
                 "margin",
                 format!(
-                    "{:e} is too large for {} embeddings: the loss margin^2 or the gradient \
-                     2 * margin would overflow (must be at most {largest_margin:e})",
-                    self.margin,
-                    T::NAME
+                    "{} is too large for {} embeddings: the loss margin^2 or the gradient \
+                     2 * margin would overflow (must be at most {})",
+                    format_number(self.margin),
+                    T::NAME,
+                    format_number(largest_margin)
                 ),
             ));
         }
@@ -161,18 +164,6 @@ impl SpectralRegularization {
         validate_edges(edges, embeddings.rows, "embeddings rows")?;
         validate_weights(weights, edges.len())?;
         ensure_finite("embeddings", embeddings.data)?;
-        let largest_coefficient = 2.0 * self.lam * weights.map_or(1.0, max_weight);
-        if !T::from_f64(largest_coefficient).is_finite() {
-            return Err(TrainingError::value(
-                "lam",
-                format!(
-                    "{:e} is too large for {} embeddings: the gradient coefficient \
-                     2 * lam * weight = {largest_coefficient:e} overflows it",
-                    self.lam,
-                    T::NAME
-                ),
-            ));
-        }
         // L_sym does not change when every weight is multiplied by c (the degrees scale by c,
         // y by 1/sqrt(c)): bring the largest weight into [1, 4) by an even power of two, which
         // is exact, so tiny or huge weights cannot overflow y or the degrees.
@@ -181,6 +172,19 @@ impl SpectralRegularization {
             _ => 1.0,
         };
         let weight_of = |e: usize| weights.map_or(1.0, |w| w[e] * weight_scale);
+        let largest_coefficient = 2.0 * self.lam * weights.map_or(1.0, max_weight) * weight_scale;
+        if !T::from_f64(largest_coefficient).is_finite() {
+            return Err(TrainingError::value(
+                "lam",
+                format!(
+                    "{} is too large for {} embeddings: the gradient coefficient \
+                     2 * lam * weight = {} overflows it",
+                    format_number(self.lam),
+                    T::NAME,
+                    format_number(largest_coefficient)
+                ),
+            ));
+        }
         let (n, d) = (embeddings.rows, embeddings.cols);
         let incidence = Incidence::build(n, edges)?;
         // Row scales s_i = 1/sqrt(d_i) (0 for isolated nodes) and the scaled rows y.

@@ -49,6 +49,14 @@ impl GraphHardNegativeMiner {
             return Err(TrainingError::value("hop_distance", "must be >= 1, got 0"));
         }
         let nodes = embeddings.rows;
+        if embeddings.cols == 0 {
+            return Err(TrainingError::shape(
+                "embeddings",
+                format!(
+                    "embedding dimension D must be at least 1, got shape ({nodes}, 0)"
+                ),
+            ));
+        }
         let anchors = checked_anchors(anchor_nodes, nodes)?;
         ensure_finite("embeddings", embeddings.data)?;
         let graph = Neighbours::build(nodes, edges)?;
@@ -106,7 +114,8 @@ struct Neighbours {
 
 impl Neighbours {
     fn build(nodes: usize, edges: &[[usize; 2]]) -> Result<Self> {
-        let mut offsets = filled_vec("edges", nodes + 1, 0usize)?;
+        // Sized by the node count, i.e. the embeddings' rows: a failure names them.
+        let mut offsets = filled_vec("embeddings", nodes.saturating_add(1), 0usize)?;
         for (row, &[i, j]) in edges.iter().enumerate() {
             if i >= nodes || j >= nodes {
                 return Err(TrainingError::value(

@@ -21,7 +21,7 @@ use crate::infonce::Similarity;
 use crate::linalg::{
     dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, NORM_EPS,
 };
-use crate::validate::{ensure_finite, format_shape};
+use crate::validate::{ensure_finite, format_number, format_shape};
 
 /// Queries and corpus made ready for the streaming scan: under cosine similarity the queries
 /// are normalised (a `Q x D` copy) and the corpus is scaled column-wise by its inverse norms
@@ -110,9 +110,9 @@ pub fn row_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<V
         return Err(TrainingError::value(
             arg,
             format!(
-                "row {row} has an L2 norm of about {:e}, beyond the {} range, so its cosine \
+                "row {row} has an L2 norm of about {}, beyond the {} range, so its cosine \
                  similarity cannot be computed; scale the rows down (or pass float64)",
-                out[row].value(),
+                format_number(out[row].value()),
                 T::NAME
             ),
         ));
