@@ -12,7 +12,6 @@ import threading
 
 import numpy as np
 import pytest
-
 import ruvector_training as rt
 
 
@@ -82,8 +81,9 @@ def test_infonce_attribute_writes_during_calls_never_fail():
             lambda: rt.LocalContrastiveLoss(),
             "margin",
             (0.5, 2.0),
-            lambda f, x: f(x, np.array([[i, i + 1] for i in range(len(x) - 1)]),
-                           np.arange(len(x) - 1) % 2 == 0)[0],
+            lambda f, x: f(
+                x, np.array([[i, i + 1] for i in range(len(x) - 1)]), np.arange(len(x) - 1) % 2 == 0
+            )[0],
         ),
         (
             lambda: rt.SpectralRegularization(),
@@ -101,8 +101,9 @@ def test_infonce_attribute_writes_during_calls_never_fail():
             lambda: rt.GraphHardNegativeMiner(num_negatives=2),
             "hop_distance",
             (2, 3),
-            lambda f, x: f.mine(np.arange(len(x)), x,
-                                np.array([[i, i + 1] for i in range(len(x) - 1)])).tolist(),
+            lambda f, x: f.mine(
+                np.arange(len(x)), x, np.array([[i, i + 1] for i in range(len(x) - 1)])
+            ).tolist(),
         ),
     ],
     ids=["triplet", "cosine", "local", "spectral", "miner", "graph_miner"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import ruvector_training as rt
 
 HUGE = 10**400
@@ -43,13 +42,16 @@ CONSTRUCTORS = [
 ]
 
 
-@pytest.mark.parametrize(("arg", "build"), CONSTRUCTORS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(CONSTRUCTORS)])
+CONSTRUCTOR_IDS = [f"{arg}-{i}" for i, (arg, _) in enumerate(CONSTRUCTORS)]
+
+
+@pytest.mark.parametrize(("arg", "build"), CONSTRUCTORS, ids=CONSTRUCTOR_IDS)
 def test_huge_integers_are_value_errors_naming_the_argument(arg, build):
     with pytest.raises(ValueError, match=rf"^{arg}: "):
         build(HUGE)
 
 
-@pytest.mark.parametrize(("arg", "build"), CONSTRUCTORS, ids=[f"{a}-{i}" for i, (a, _) in enumerate(CONSTRUCTORS)])
+@pytest.mark.parametrize(("arg", "build"), CONSTRUCTORS, ids=CONSTRUCTOR_IDS)
 def test_non_numbers_are_type_errors_naming_the_argument(arg, build):
     with pytest.raises(TypeError, match=rf"^{arg}: expected"):
         build("0.5")
@@ -117,9 +119,11 @@ def test_labels_as_a_list_names_labels():
 
 def test_exclude_entries_beyond_int64_name_the_entry():
     q = np.ones((1, 4), np.float32)
-    with pytest.raises(ValueError, match=r"^exclude\[0\]: index 18446744073709551616 is out of range"):
+    out_of_range = r"^exclude\[0\]: index 18446744073709551616 is out of range"
+    with pytest.raises(ValueError, match=out_of_range):
         rt.topk(q, q, k=1, exclude=[[2**64]])
-    with pytest.raises(TypeError, match=r"^exclude\[0\]: expected an iterable of integer indices, got an entry of type float"):
+    not_integer = r"^exclude\[0\]: expected an iterable of integer indices, got an entry of type"
+    with pytest.raises(TypeError, match=not_integer + " float"):
         rt.topk(q, q, k=1, exclude=[[1.5]])
     with pytest.raises(ValueError, match=r"^exclude"):
         rt.topk(q, q, k=1, exclude=[[-(2**70)]])

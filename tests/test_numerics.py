@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import ruvector_training as rt
 
 F32_TOL = dict(rtol=2e-5, atol=1e-6)
@@ -88,7 +87,8 @@ def test_miner_and_graph_miner_on_scaled_inputs():
     semi = rt.HardNegativeMiner("semi_hard", num_negatives=4, margin=0.5)
     positives = _rows(10, (6, 16))
     want = semi.mine(anchors, pool, positives=positives)
-    np.testing.assert_array_equal(semi.mine(anchors, pool, positives=_scaled(positives, 1e37)), want)
+    got = semi.mine(anchors, pool, positives=_scaled(positives, 1e37))
+    np.testing.assert_array_equal(got, want)
 
     emb = _rows(11, (30, 8))
     edges = np.array([[i, (i + 1) % 30] for i in range(30)])

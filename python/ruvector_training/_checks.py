@@ -18,9 +18,7 @@ def check_int(arg: str, value, *, minimum: int = 0) -> int:
     return number
 
 
-def check_float(
-    arg: str, value, *, positive: bool = False, minimum: float | None = None
-) -> float:
+def check_float(arg: str, value, *, positive: bool = False, minimum: float | None = None) -> float:
     """``float(value)`` for a finite real number (Python or NumPy, not bool); ``> 0`` when
     ``positive``, ``>= minimum`` when given. The one conversion of float arguments on the
     Python side: an integer too large for a float (``10**400``) is a ``ValueError`` naming

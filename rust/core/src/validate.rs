@@ -82,19 +82,13 @@ pub fn ensure_finite_output<T: Float>(
     loss: f64,
     grads: &[&[T]],
 ) -> Result<()> {
-    let finite = loss.is_finite()
-        && grads
-            .iter()
-            .all(|g| ensure_finite("gradient", g).is_ok());
+    let finite = loss.is_finite() && grads.iter().all(|g| ensure_finite("gradient", g).is_ok());
     if finite {
         Ok(())
     } else {
         Err(TrainingError::value(
             arg,
-            format!(
-                "the loss or its gradient overflows {} ({cause})",
-                T::NAME
-            ),
+            format!("the loss or its gradient overflows {} ({cause})", T::NAME),
         ))
     }
 }

@@ -25,7 +25,8 @@ pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// A non-number or a bool is a `TypeError`, a value beyond the float64 range (`10**400`) a
 /// `ValueError`, both naming `arg`. Range checks (finite, > 0, ...) are the caller's.
 pub fn real(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
-    if value.is_instance_of::<pyo3::types::PyBool>() || value.is_instance_of::<pyo3::types::PyString>()
+    if value.is_instance_of::<pyo3::types::PyBool>()
+        || value.is_instance_of::<pyo3::types::PyString>()
     {
         return Err(PyTypeError::new_err(format!(
             "{arg}: expected a real number, got {}",

@@ -13,11 +13,11 @@ use ruvector_training_core::{
     DEFAULT_SPECTRAL_LAMBDA,
 };
 
+use crate::args::{real, Shared};
 use crate::arrays::{
     as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, result_tuple, to_py_err,
     value_error, FloatArray, FloatDtype,
 };
-use crate::args::{real, Shared};
 use crate::indices::int_array;
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
@@ -252,7 +252,11 @@ impl PyTripletLoss {
 // ---------------------------------------------------------------------------------------------
 
 /// `(cos(u_i, v_i) - score_i)^2` (see the stub file).
-#[pyclass(name = "CosineSimilarityLoss", module = "ruvector_training._core", frozen)]
+#[pyclass(
+    name = "CosineSimilarityLoss",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyCosineSimilarityLoss {
     inner: Shared<CosineSimilarityLoss>,
 }
@@ -358,7 +362,11 @@ impl PyCosineSimilarityLoss {
 // ---------------------------------------------------------------------------------------------
 
 /// Local contrastive loss on graph edges (see the stub file).
-#[pyclass(name = "LocalContrastiveLoss", module = "ruvector_training._core", frozen)]
+#[pyclass(
+    name = "LocalContrastiveLoss",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyLocalContrastiveLoss {
     inner: Shared<LocalContrastiveLoss>,
 }
@@ -480,7 +488,11 @@ fn graph_forward<'py, T: Float + Element>(
 // ---------------------------------------------------------------------------------------------
 
 /// `lam * tr(Z^T L Z)` (see the stub file).
-#[pyclass(name = "SpectralRegularization", module = "ruvector_training._core", frozen)]
+#[pyclass(
+    name = "SpectralRegularization",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PySpectralRegularization {
     inner: Shared<SpectralRegularization>,
 }
@@ -569,7 +581,10 @@ impl PySpectralRegularization {
             .ok()
             .filter(|&n| n > 0)
             .ok_or_else(|| {
-                value_error("num_nodes", format!("must be in [1, 2**64), got {num_nodes}"))
+                value_error(
+                    "num_nodes",
+                    format!("must be in [1, 2**64), got {num_nodes}"),
+                )
             })?;
         let k = usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(|| {
             value_error(

@@ -311,7 +311,11 @@ impl PyHardNegativeMiner {
 }
 
 /// Graph hard-negative miner (see the stub file).
-#[pyclass(name = "GraphHardNegativeMiner", module = "ruvector_training._core", frozen)]
+#[pyclass(
+    name = "GraphHardNegativeMiner",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyGraphHardNegativeMiner {
     inner: Shared<GraphHardNegativeMiner>,
 }

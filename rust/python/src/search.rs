@@ -5,10 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use ruvector_training_core::{topk as core_topk, Float, MatRef, Similarity};
 
+use crate::args::integer;
 use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
-use crate::args::integer;
 use crate::indices::exclude_lists;
 
 /// Parses `similarity=`.

@@ -3,9 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::{
-    cosine, ensure_non_empty, ensure_same_shape, unit_backward, unit_copy,
-};
+use super::{cosine, ensure_non_empty, ensure_same_shape, unit_backward, unit_copy};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;

@@ -121,7 +121,10 @@ impl LocalContrastiveLoss {
         let (arg, cause) = if margin >= T::MAX.to_f64().sqrt() {
             ("margin", "the margin is too large for this graph")
         } else {
-            ("embeddings", "distances between such large embeddings; scale them down")
+            (
+                "embeddings",
+                "distances between such large embeddings; scale them down",
+            )
         };
         ensure_finite_output(arg, cause, loss, &[&grad])?;
         Ok(GraphLossOutput {
@@ -229,9 +232,15 @@ impl SpectralRegularization {
         let (arg, cause) = if self.lam > 1.0 {
             ("lam", "lam scales the loss and gradient beyond the range")
         } else if weights.is_some() && !self.normalized {
-            ("weights", "the weights scale the loss and gradient beyond the range")
+            (
+                "weights",
+                "the weights scale the loss and gradient beyond the range",
+            )
         } else {
-            ("embeddings", "distances between such large embeddings; scale them down")
+            (
+                "embeddings",
+                "distances between such large embeddings; scale them down",
+            )
         };
         ensure_finite_output(arg, cause, loss, &[&grad])?;
         Ok(GraphLossOutput {

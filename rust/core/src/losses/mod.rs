@@ -19,8 +19,8 @@ use multiversion::multiversion;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::{axpy, dot, scaled_copy, scaled_dot, MatRef, RowNorm};
 pub(crate) use crate::linalg::cosine;
+use crate::linalg::{axpy, dot, scaled_copy, scaled_dot, MatRef, RowNorm};
 use crate::validate::format_shape;
 
 /// `||x - y||^2`, with several accumulators so it vectorises.

@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::{
-    add_scaled_difference, cosine, ensure_non_empty, ensure_same_shape,
-    euclidean_distance, unit_axpy, unit_backward, unit_copy,
+    add_scaled_difference, cosine, ensure_non_empty, ensure_same_shape, euclidean_distance,
+    unit_axpy, unit_backward, unit_copy,
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -140,9 +140,15 @@ impl TripletLoss {
         // Finite inputs can still overflow: a margin near f64::MAX summed over triplets, or
         // Euclidean distances beyond the element type's range.
         let (arg, cause) = if self.margin * (b * k) as f64 >= f64::MAX / 4.0 {
-            ("margin", "the margin summed over the triplets exceeds float64's range")
+            (
+                "margin",
+                "the margin summed over the triplets exceeds float64's range",
+            )
         } else {
-            ("anchors", "distances between such large embeddings; scale the inputs down")
+            (
+                "anchors",
+                "distances between such large embeddings; scale the inputs down",
+            )
         };
         ensure_finite_output(
             arg,

@@ -52,9 +52,7 @@ impl GraphHardNegativeMiner {
         if embeddings.cols == 0 {
             return Err(TrainingError::shape(
                 "embeddings",
-                format!(
-                    "embedding dimension D must be at least 1, got shape ({nodes}, 0)"
-                ),
+                format!("embedding dimension D must be at least 1, got shape ({nodes}, 0)"),
             ));
         }
         let anchors = checked_anchors(anchor_nodes, nodes)?;

@@ -18,9 +18,7 @@ pub use topk::{topk, TopKResult};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{
-    dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, NORM_EPS,
-};
+use crate::linalg::{dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, NORM_EPS};
 use crate::validate::{ensure_finite, format_number, format_shape};
 
 /// Queries and corpus made ready for the streaming scan: under cosine similarity the queries

@@ -220,7 +220,13 @@ impl PyAdam {
             .map(|(i, entry)| {
                 let moments = AdamMoments {
                     exp_avg: require_buffer(entry, "exp_avg", params, i, Values::Finite)?,
-                    exp_avg_sq: require_buffer(entry, "exp_avg_sq", params, i, Values::NonNegative)?,
+                    exp_avg_sq: require_buffer(
+                        entry,
+                        "exp_avg_sq",
+                        params,
+                        i,
+                        Values::NonNegative,
+                    )?,
                     max_exp_avg_sq: if config.amsgrad {
                         Some(require_buffer(
                             entry,

@@ -211,10 +211,12 @@ impl PyOptimizer {
     /// Runs `read` on the core optimizer, as the subclass's type.
     fn with<O: Held, R>(&self, py: Python<'_>, read: impl FnOnce(&O) -> R) -> R {
         let guard = self.lock(py);
-        read(guard
-            .as_any()
-            .downcast_ref()
-            .expect("each class holds the core optimizer it was built with"))
+        read(
+            guard
+                .as_any()
+                .downcast_ref()
+                .expect("each class holds the core optimizer it was built with"),
+        )
     }
 
     /// Applies `change` to a copy of the hyper-parameters and installs it if valid.

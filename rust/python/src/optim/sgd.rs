@@ -4,7 +4,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Optimizer, Sgd, SgdConfig};
 
-use super::state::{buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values};
+use super::state::{
+    buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values,
+};
 use super::{repr_bool, repr_float, Held, PyOptimizer};
 use crate::args::real;
 
