@@ -15,8 +15,8 @@ use ruvector_training_core::{
 
 use crate::args::{real, Shared};
 use crate::arrays::{
-    as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, result_tuple, to_py_err,
-    value_error, FloatArray, FloatDtype,
+    as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of,
+    result_tuple, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::int_array;
 
@@ -48,7 +48,7 @@ pub fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
 
 /// Reads a 1-D array of dtype `bool`.
 fn extract_labels(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-    let array = as_ndarray("labels", obj)?;
+    let array = ndarray_of("labels", obj, "dtype bool (True = similar edge)")?;
     if !array.dtype().is_equiv_to(&numpy::dtype::<bool>(obj.py())) {
         return Err(PyTypeError::new_err(format!(
             "labels: expected dtype bool (True = similar edge), got {}",
