@@ -121,7 +121,7 @@ def saved_adam(amsgrad: bool = False) -> tuple[rt.Adam, dict]:
         ),
         (lambda d: d["state"][0].pop("exp_avg"), ValueError, "missing buffer 'exp_avg'"),
         (lambda d: d.update(amsgrad=True), ValueError, "max_exp_avg_sq"),
-        (lambda d: d.update(step=-1), TypeError, "non-negative int"),
+        (lambda d: d.update(step=-1), ValueError, r"\['step'\]: expected a non-negative integer"),
     ],
 )
 def test_load_rejects_bad_state_and_changes_nothing(mutate, error, match):
@@ -190,3 +190,87 @@ def test_introspection():
         "weight_decay=0.01, amsgrad=False, max_grad_norm=1.0)"
     )
     assert repr(rt.SGD(params, lr=0.1)).startswith("SGD(2 arrays, 11 parameters, lr=0.1,")
+
+
+# --- Loaded state is validated as strictly as constructor arguments (issue 13) -------------
+
+
+def _poison(index, value):
+    def mutate(d, key):
+        d["state"][0][key] = d["state"][0][key].copy()
+        d["state"][0][key].flat[index] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "what"),
+    [
+        ("exp_avg", np.nan, "a non-finite value"),
+        ("exp_avg", np.inf, "a non-finite value"),
+        ("exp_avg_sq", -np.inf, "a non-finite value"),
+        ("exp_avg_sq", -1e-3, "a negative value"),
+    ],
+)
+def test_load_rejects_non_finite_and_negative_moments(key, value, what):
+    optimizer, saved = saved_adam()
+    before = optimizer.state_dict()
+    _poison(4, value)(saved, key)
+    pattern = rf"^state_dict\['state'\]\[0\]\['{key}'\]: contains {what} .* at flat index 4$"
+    with pytest.raises(ValueError, match=pattern):
+        optimizer.load_state_dict(saved)
+    assert np.array_equal(optimizer.state_dict()["state"][0][key], before["state"][0][key])
+
+
+def _amsgrad_adam():
+    params = [np.ones((3, 2))]
+    optimizer = rt.Adam(params, lr=0.1, amsgrad=True)
+    optimizer.step([np.full((3, 2), 0.5)])
+    optimizer.step([np.full((3, 2), 0.1)])
+    return optimizer, optimizer.state_dict()
+
+
+def test_load_checks_max_exp_avg_sq():
+    optimizer, saved = _amsgrad_adam()
+    # AMSGrad's running maximum is never below the current second moment.
+    assert (saved["state"][0]["max_exp_avg_sq"] >= saved["state"][0]["exp_avg_sq"]).all()
+    bad = dict(saved, state=[dict(saved["state"][0])])
+    bad["state"][0]["max_exp_avg_sq"] = saved["state"][0]["exp_avg_sq"] * 0.5
+    with pytest.raises(ValueError, match=r"\['max_exp_avg_sq'\]: below exp_avg_sq at flat index 0"):
+        optimizer.load_state_dict(bad)
+    bad["state"][0]["max_exp_avg_sq"] = -saved["state"][0]["exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"\['max_exp_avg_sq'\]: contains a negative value"):
+        optimizer.load_state_dict(bad)
+    bad["state"][0].pop("max_exp_avg_sq")
+    with pytest.raises(ValueError, match=r"\[0\]: missing buffer 'max_exp_avg_sq'"):
+        optimizer.load_state_dict(bad)
+    optimizer.load_state_dict(saved)  # the genuine state still loads
+    assert optimizer.step_count == 2
+
+
+def test_sgd_momentum_buffer_is_required_after_a_step():
+    params = [np.ones(3)]
+    optimizer = rt.SGD(params, lr=0.1, momentum=0.9)
+    optimizer.step([np.ones(3)])
+    saved = optimizer.state_dict()
+    missing = dict(saved, state=[{}])
+    with pytest.raises(ValueError, match=r"\[0\]: missing buffer 'momentum_buffer'"):
+        optimizer.load_state_dict(missing)
+    none = dict(saved, state=[{"momentum_buffer": None}])
+    with pytest.raises(ValueError, match="missing buffer 'momentum_buffer'"):
+        optimizer.load_state_dict(none)
+    nan = dict(saved, state=[{"momentum_buffer": np.array([0.0, np.nan, 0.0])}])
+    with pytest.raises(ValueError, match=r"\['momentum_buffer'\]: contains a non-finite value"):
+        optimizer.load_state_dict(nan)
+    # Before any step (or without momentum) no buffer is needed, as in torch.
+    fresh = rt.SGD([np.ones(3)], lr=0.1, momentum=0.9)
+    fresh.load_state_dict(dict(saved, step=0, state=[{}]))
+    assert fresh.step_count == 0
+
+
+@pytest.mark.parametrize("step", [True, 1.0, "3", 2**64])
+def test_load_rejects_non_integer_or_out_of_range_steps(step):
+    optimizer, saved = saved_adam()
+    with pytest.raises((TypeError, ValueError), match=r"state_dict\['step'\]"):
+        optimizer.load_state_dict(dict(saved, step=step))
+    assert optimizer.step_count == saved["step"]

@@ -18,17 +18,32 @@ def check_int(arg: str, value, *, minimum: int = 0) -> int:
     return number
 
 
-def check_float(arg: str, value, *, positive: bool = False) -> float:
+def check_float(arg: str, value, *, positive: bool = False, minimum: float | None = None) -> float:
     """``float(value)`` for a finite real number (Python or NumPy, not bool); ``> 0`` when
-    ``positive``."""
+    ``positive``, ``>= minimum`` when given. The one conversion of float arguments on the
+    Python side: an integer too large for a float (``10**400``) is a ``ValueError`` naming
+    ``arg``, never an anonymous ``OverflowError``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{arg}: expected a number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{arg}: expected a finite number, got {_short_repr(value)} (beyond the float range)"
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"{arg}: expected a finite number, got {value}")
     if positive and number <= 0.0:
         raise ValueError(f"{arg}: expected a number > 0, got {value}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{arg}: expected a finite number >= {minimum:g}, got {value}")
     return number
+
+
+def _short_repr(value) -> str:
+    """``repr(value)`` cut to 40 characters (a 400-digit integer is not worth printing)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def check_state(arg: str, state, keys: tuple[str, ...], kind: str) -> dict:

@@ -29,6 +29,10 @@ class InfoNCELoss:
             the kernel streams panels of rows and never holds the full matrix.
 
     All attributes are readable and writable between calls. Bad values raise ``ValueError``.
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     temperature: float
@@ -104,6 +108,10 @@ class TripletLoss:
 
     A triplet with ``d(a, p) - d(a, n) + margin <= 0`` contributes 0 and no gradient. All
     attributes are readable and writable between calls. Bad values raise ``ValueError``.
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     margin: float
@@ -147,6 +155,10 @@ class CosineSimilarityLoss:
 
     Args:
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (readable and writable).
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     reduction: Literal["mean", "sum", "none"]
@@ -185,6 +197,10 @@ class LocalContrastiveLoss:
     Args:
         margin: finite float >= 0 (dissimilar edges).
         reduction: ``"mean"`` (over edges), ``"sum"`` or ``"none"``.
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     margin: float
@@ -230,6 +246,10 @@ class SpectralRegularization:
     Args:
         lam: finite float >= 0.
         normalized: use ``L_sym`` (default) or ``D - W``.
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     lam: float
@@ -334,7 +354,12 @@ def clip_grad_norm(grads: _Params, max_norm: float) -> float:
 class Optimizer:
     """The base class of :class:`SGD` and :class:`Adam` (and :class:`AdamW`, a subclass of
     :class:`Adam`, as in torch): the members every optimizer has. It has no constructor of its
-    own; ``state_dict`` / ``load_state_dict`` are defined by each subclass."""
+    own; ``state_dict`` / ``load_state_dict`` are defined by each subclass.
+
+    Thread safety: concurrent ``step`` calls on one optimizer (and attribute writes,
+    ``state_dict`` / ``load_state_dict`` during a step) serialise: each waits, with the GIL
+    released, until the running step has finished, so every step is applied whole, never
+    interleaved. Concurrent steps with different gradients apply in an unspecified order."""
 
     lr: float
     max_grad_norm: float | None
@@ -392,7 +417,12 @@ class Optimizer:
         """Restores hyper-parameters, step count and buffers from :meth:`state_dict` output of
         the same optimizer class over parameters of the same shapes and dtypes. Everything is
         checked before anything changes (``TypeError`` for dtypes, ``ValueError`` for shapes,
-        counts, missing keys and invalid values). Parameters themselves are not part of it."""
+        counts, missing keys and invalid values), as strictly as constructor arguments: every
+        buffer must be finite, ``exp_avg_sq`` / ``max_exp_avg_sq`` non-negative (and the AMSGrad
+        maximum never below ``exp_avg_sq``), ``max_exp_avg_sq`` present with ``amsgrad``,
+        ``momentum_buffer`` present after a step with momentum, and ``step`` an integer
+        ``>= 0``; the ``ValueError`` names the key (``state_dict['state'][0]['exp_avg_sq']:
+        contains a negative value ...``). Parameters themselves are not part of it."""
 
 class SGD(Optimizer):
     """``torch.optim.SGD`` applied in place to NumPy arrays.
@@ -575,6 +605,10 @@ class HardNegativeMiner:
         max_similarity: similarity ceiling, or None.
         similarity: ``"cosine"`` or ``"dot"``.
         seed: seed of the sampling strategies (int >= 0).
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     strategy: _Strategy
@@ -640,6 +674,10 @@ class GraphHardNegativeMiner:
         hop_distance: >= 1 (1 leaves no candidates).
         num_negatives: K >= 1.
         similarity: ``"cosine"`` or ``"dot"``.
+
+    Thread safety: one object may be called from several threads at once, and its attributes
+    may be set while a call runs: each call copies the configuration when it starts (a write
+    never waits on or disturbs a running call, which keeps the values it started with).
     """
 
     hop_distance: int

@@ -13,6 +13,8 @@ from typing import Union
 
 import numpy as np
 
+from ._checks import check_float
+
 #: The components, in the order of :attr:`MultiObjectiveLoss.log_vars`.
 COMPONENTS = ("infonce", "local", "spectral", "reconstruction")
 
@@ -21,13 +23,22 @@ ComponentsLike = Union["LossComponents", dict]
 
 def _check_number(arg: str, value: float, *, minimum: float | None = None) -> float:
     """``float(value)``, or a ``ValueError`` naming ``arg`` unless it is finite (and >= minimum)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{arg}: expected a number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number) or (minimum is not None and number < minimum):
-        bound = "" if minimum is None else f" >= {minimum:g}"
-        raise ValueError(f"{arg}: expected a finite number{bound}, got {value}")
-    return number
+    return check_float(arg, value, minimum=minimum)
+
+
+#: Smallest log-variance whose precision ``exp(-s)`` is a finite float64 (``exp(709.78)``).
+MIN_LOG_VAR = -math.log(np.finfo(np.float64).max)
+
+
+def _check_log_vars(array: np.ndarray) -> None:
+    """Refuses log-variances whose precision ``exp(-s)`` overflows float64."""
+    low = np.flatnonzero(array < MIN_LOG_VAR)
+    if low.size:
+        i = int(low[0])
+        raise ValueError(
+            f"log_vars[{i}]: {float(array[i])!r} is too small: exp(-log_vars) overflows float64 "
+            f"(must be >= {MIN_LOG_VAR:.2f})"
+        )
 
 
 @dataclass
@@ -134,11 +145,15 @@ class MultiObjectiveLoss:
 
     @log_vars.setter
     def log_vars(self, value) -> None:
-        array = np.asarray(value, dtype=np.float64)
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except OverflowError:
+            raise ValueError("log_vars: a value is beyond the float64 range") from None
         if array.shape != (len(COMPONENTS),):
             raise ValueError(f"log_vars: expected shape (4,), got {array.shape}")
         if not np.isfinite(array).all():
             raise ValueError("log_vars: contains NaN or infinity")
+        _check_log_vars(array)
         self._log_vars[...] = array
 
     def forward(
@@ -162,6 +177,8 @@ class MultiObjectiveLoss:
             raise ValueError("components: expected at least one loss value, got none")
         if not np.isfinite(self._log_vars).all():
             raise ValueError("log_vars: contains NaN or infinity")
+        if self._adaptive == "uncertainty":
+            _check_log_vars(self._log_vars)
         self._last = values
         multipliers = LossComponents()
         if self._adaptive == "uncertainty":
@@ -173,6 +190,11 @@ class MultiObjectiveLoss:
                 total += scale * loss + s
                 setattr(multipliers, name, scale)
                 grad_log_vars[i] = 1.0 - scale * loss
+            if not math.isfinite(total) or not np.isfinite(grad_log_vars).all():
+                raise ValueError(
+                    "log_vars: exp(-log_vars) * loss overflows float64 for these losses; "
+                    "use larger log-variances or smaller losses"
+                )
             return total, (multipliers, grad_log_vars)
         total = 0.0
         for i in present:

@@ -32,6 +32,8 @@ pub trait Float:
     const ONE: Self;
     /// Smallest positive normal value.
     const MIN_POSITIVE: Self;
+    /// Largest finite value.
+    const MAX: Self;
     /// Size of one element in bytes.
     const BYTES: usize;
     /// Name of the type as NumPy spells it.
@@ -58,6 +60,7 @@ impl Float for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const MIN_POSITIVE: Self = f32::MIN_POSITIVE;
+    const MAX: Self = f32::MAX;
     const BYTES: usize = 4;
     const NAME: &'static str = "float32";
 
@@ -99,6 +102,7 @@ impl Float for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const MIN_POSITIVE: Self = f64::MIN_POSITIVE;
+    const MAX: Self = f64::MAX;
     const BYTES: usize = 8;
     const NAME: &'static str = "float64";
 

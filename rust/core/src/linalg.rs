@@ -255,48 +255,185 @@ fn divided_copy<T: Float>(x: &[T], divisor: T, y: &mut [T]) {
     }
 }
 
+/// The L2 norm of one row, computed without overflow: the one norm every cosine path uses.
+///
+/// `||x|| = divisor / scale`. When the sum of squares is finite in `T` (every row whose norm is
+/// below `sqrt(T::MAX)`, about 1.8e19 for `f32`), `scale` is 1 and `divisor` is
+/// `max(sqrt(x . x), NORM_EPS)`, exactly as before. Otherwise `scale` is the power of two that
+/// brings the largest `|x_i|` into `[1, 2)`, and `divisor = ||x * scale||` (at most
+/// `2 sqrt(D)`): multiplying by a power of two is exact, so `x * scale / divisor` is the unit
+/// row to rounding. Underflow of the squares needs no such care: it only matters for norms
+/// far below the `NORM_EPS` floor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RowNorm<T> {
+    /// A power of two the row is multiplied by before use (1 unless its squares overflow).
+    pub scale: T,
+    /// `max(||x||, NORM_EPS)` when `scale` is 1, `||x * scale||` otherwise.
+    pub divisor: T,
+}
+
+impl<T: Float> RowNorm<T> {
+    /// The norm of `x` (finite input assumed).
+    pub fn of(x: &[T]) -> Self {
+        let squares = dot(x, x);
+        if squares.is_finite() {
+            return Self {
+                scale: T::ONE,
+                divisor: squares.sqrt().max_of(T::from_f64(NORM_EPS)),
+            };
+        }
+        let largest = x.iter().fold(0.0f64, |m, &v| m.max(v.to_f64().abs()));
+        let scale = T::from_f64(power_of_two(-binary_exponent(largest)));
+        Self {
+            scale,
+            divisor: scaled_dot(x, scale, x, scale).sqrt(),
+        }
+    }
+
+    /// `1 / divisor`: the factor that turns `x * scale` into the unit row.
+    #[inline(always)]
+    pub fn scaled_inverse(self) -> T {
+        T::ONE / self.divisor
+    }
+
+    /// `1 / max(||x||, NORM_EPS)` rounded to `T` (subnormal for norms near `T::MAX`).
+    #[inline(always)]
+    pub fn inverse(self) -> T {
+        if self.scale == T::ONE {
+            T::ONE / self.divisor
+        } else {
+            self.scale * (T::ONE / self.divisor)
+        }
+    }
+
+    /// True when the norm is above the `NORM_EPS` floor (the normalisation is differentiated
+    /// as `x / ||x||`, not as `x / eps`).
+    #[inline(always)]
+    pub fn above_floor(self) -> bool {
+        self.scale != T::ONE || self.divisor > T::from_f64(NORM_EPS)
+    }
+
+    /// `max(||x||, NORM_EPS)` in `f64` (exact for `f32` rows; infinite only for `f64` rows whose
+    /// norm exceeds `f64::MAX`).
+    pub fn value(self) -> f64 {
+        self.divisor.to_f64() / self.scale.to_f64()
+    }
+
+    /// True when `||x||` itself is a finite `T`: inner products of the raw row with a unit
+    /// vector then cannot overflow.
+    pub fn is_representable(self) -> bool {
+        self.value() <= T::MAX.to_f64()
+    }
+}
+
+/// The exponent `e` of a positive normal `f64`: `2^e <= value < 2^(e+1)`.
+fn binary_exponent(value: f64) -> i32 {
+    ((value.to_bits() >> 52) & 0x7ff) as i32 - 1023
+}
+
+/// `2^e` for `-1074 <= e <= 1023`, exactly.
+fn power_of_two(e: i32) -> f64 {
+    if e >= -1022 {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (e + 1074))
+    }
+}
+
+/// `sum_i (a_i * sa) (b_i * sb)`: an inner product of two rows scaled by powers of two (see
+/// [`RowNorm`]); equal to [`dot`] when both scales are 1.
+pub fn scaled_dot<T: Float>(a: &[T], sa: T, b: &[T], sb: T) -> T {
+    if sa == T::ONE && sb == T::ONE {
+        return dot(a, b);
+    }
+    scaled_dot_kernel(a, sa, b, sb)
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scaled_dot_kernel<T: Float>(a: &[T], sa: T, b: &[T], sb: T) -> T {
+    const LANES: usize = 16;
+    let mut acc = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let mut tail = T::ZERO;
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += (x * sa) * (y * sb);
+    }
+    for (ra, rb) in ca.zip(cb) {
+        for l in 0..LANES {
+            acc[l] += (ra[l] * sa) * (rb[l] * sb);
+        }
+    }
+    acc.iter().fold(tail, |sum, &v| sum + v)
+}
+
+/// The cosine similarity `u_x . u_y` of two raw rows with their norms (see [`RowNorm`]), without
+/// overflow; for rows of ordinary size it is `(x . y) / |x| / |y|` as before.
+#[inline]
+pub fn cosine<T: Float>(x: &[T], nx: RowNorm<T>, y: &[T], ny: RowNorm<T>) -> T {
+    scaled_dot(x, nx.scale, y, ny.scale) * nx.scaled_inverse() * ny.scaled_inverse()
+}
+
+/// `y = x * scale / divisor` (a true division, as `torch.nn.functional.normalize` does).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn scaled_divided_copy<T: Float>(x: &[T], scale: T, divisor: T, y: &mut [T]) {
+    for (yi, &xi) in y.iter_mut().zip(x) {
+        *yi = (xi * scale) / divisor;
+    }
+}
+
 /// Normalises every row of `x` to unit L2 norm, `x_i / max(||x_i||, NORM_EPS)`, into `out`
-/// (`rows * cols` elements), in parallel. Returns the divisor used for each row.
+/// (`rows * cols` elements), in parallel, without overflow (see [`RowNorm`]). Returns each
+/// row's norm, for [`normalize_rows_backward`].
 pub fn normalize_rows_into<T: Float>(
     arg: &'static str,
     x: MatRef<'_, T>,
     out: &mut [T],
-) -> Result<Vec<T>> {
+) -> Result<Vec<RowNorm<T>>> {
     assert_eq!(
         out.len(),
         x.data.len(),
         "normalize_rows_into: output has the wrong size"
     );
-    let mut divisors = filled_vec(arg, x.rows, T::ONE)?;
+    let unit_norm = RowNorm {
+        scale: T::ONE,
+        divisor: T::ONE,
+    };
+    let mut norms = filled_vec(arg, x.rows, unit_norm)?;
     if x.cols == 0 {
-        return Ok(divisors);
+        return Ok(norms);
     }
     let cols = x.cols;
     out.par_chunks_mut(cols)
-        .zip(divisors.par_iter_mut())
+        .zip(norms.par_iter_mut())
         .zip(x.data.par_chunks(cols))
-        .for_each(|((out, divisor), row)| {
-            let norm = dot(row, row).sqrt();
-            let d = norm.max_of(T::from_f64(NORM_EPS));
-            *divisor = d;
-            divided_copy(row, d, out);
+        .for_each(|((out, norm), row)| {
+            *norm = RowNorm::of(row);
+            if norm.scale == T::ONE {
+                divided_copy(row, norm.divisor, out);
+            } else {
+                scaled_divided_copy(row, norm.scale, norm.divisor, out);
+            }
         });
-    Ok(divisors)
+    Ok(norms)
 }
 
 /// Back-propagates `grad` (w.r.t. the normalised rows `unit`) through `x -> x / max(||x||, eps)`,
 /// in place: `g <- (g - u (u . g)) / ||x||` for rows above the floor, `g / eps` otherwise.
-pub fn normalize_rows_backward<T: Float>(grad: &mut [T], unit: &[T], divisors: &[T], cols: usize) {
+pub fn normalize_rows_backward<T: Float>(
+    grad: &mut [T],
+    unit: &[T],
+    norms: &[RowNorm<T>],
+    cols: usize,
+) {
     if cols == 0 {
         return;
     }
-    let eps = T::from_f64(NORM_EPS);
     grad.par_chunks_mut(cols)
         .zip(unit.par_chunks(cols))
-        .zip(divisors.par_iter())
-        .for_each(|((g, u), &d)| {
-            let inv = T::ONE / d;
-            if d > eps {
+        .zip(norms.par_iter())
+        .for_each(|((g, u), &norm)| {
+            let inv = norm.inverse();
+            if norm.above_floor() {
                 let projection = dot(u, g);
                 normalize_backward_row(g, u, projection, inv);
             } else {
@@ -396,14 +533,45 @@ mod tests {
     fn normalize_handles_zero_rows_and_matches_definition() {
         let x = [3.0f64, 4.0, 0.0, 0.0];
         let mut unit = [0.0; 4];
-        let divisors = normalize_rows_into("x", MatRef::new(&x, 2, 2), &mut unit).unwrap();
+        let norms = normalize_rows_into("x", MatRef::new(&x, 2, 2), &mut unit).unwrap();
         assert_eq!(unit, [0.6, 0.8, 0.0, 0.0]);
+        let divisors: Vec<f64> = norms.iter().map(|n| n.divisor).collect();
         assert_eq!(divisors, vec![5.0, NORM_EPS]);
         let mut g = vec![1.0, 0.0, 2.0, 0.0];
-        normalize_rows_backward(&mut g, &unit, &divisors, 2);
+        normalize_rows_backward(&mut g, &unit, &norms, 2);
         // d(x/|x|)/dx applied to (1, 0) at (3, 4): (I - u u^T)/5 * (1, 0) = (0.64, -0.48)/5
         assert!((g[0] - 0.128).abs() < 1e-15 && (g[1] + 0.096).abs() < 1e-15);
         assert_eq!(g[2], 2.0 / NORM_EPS);
+    }
+
+    #[test]
+    fn norms_of_huge_rows_do_not_overflow() {
+        for scale in [1.0f32, 1e19, 1e30, 1e38] {
+            let x: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) / 7.0 * scale).collect();
+            let want = x
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt();
+            let norm = RowNorm::of(&x);
+            assert!((norm.value() - want).abs() <= 1e-6 * want, "{scale}");
+            assert_eq!(norm.scale == 1.0, scale < 1e19, "{scale}");
+            assert_eq!(norm.is_representable(), want <= f64::from(f32::MAX));
+            let mut unit = vec![0.0f32; 37];
+            let norms = normalize_rows_into("x", MatRef::new(&x, 1, 37), &mut unit).unwrap();
+            let reference: Vec<f32> = x.iter().map(|&v| (f64::from(v) / want) as f32).collect();
+            for (u, r) in unit.iter().zip(&reference) {
+                assert!((u - r).abs() <= 1e-6, "{scale}: {u} vs {r}");
+            }
+            assert_eq!(norms[0], norm);
+            let inverse = f64::from(norm.inverse());
+            assert!((inverse * want - 1.0).abs() < 1e-5, "{scale}: {inverse}");
+        }
+        let big = [f64::MAX, f64::MAX];
+        let norm = RowNorm::of(&big);
+        assert_eq!(norm.scale, 2f64.powi(-1023));
+        assert!(norm.value().is_infinite() && !norm.is_representable());
+        assert!((norm.divisor - 2f64.sqrt() * (f64::MAX * 2f64.powi(-1023))).abs() < 1e-15);
     }
 
     #[test]

@@ -73,6 +73,37 @@ pub fn ensure_non_negative(arg: &'static str, value: f64) -> Result<()> {
     }
 }
 
+/// Fails with a [`TrainingError::Value`] on `arg` unless the `loss` and every gradient are
+/// finite: the last, cheap guard of kernels whose result can overflow the output type on finite
+/// input (`cause` says what to change), so a NaN or Inf is never returned.
+pub fn ensure_finite_output<T: Float>(
+    arg: &'static str,
+    cause: &str,
+    loss: f64,
+    grads: &[&[T]],
+) -> Result<()> {
+    let finite = loss.is_finite() && grads.iter().all(|g| ensure_finite("gradient", g).is_ok());
+    if finite {
+        Ok(())
+    } else {
+        Err(TrainingError::value(
+            arg,
+            format!("the loss or its gradient overflows {} ({cause})", T::NAME),
+        ))
+    }
+}
+
+/// Formats a number for a message the way Python's `repr` would, roughly: plain for moderate
+/// magnitudes (`0.07`, `1000`), scientific otherwise (`1e200`, `2.9e-39`), never 200 digits.
+pub fn format_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude == 0.0 || !value.is_finite() || (1e-4..1e16).contains(&magnitude) {
+        format!("{value}")
+    } else {
+        format!("{value:e}")
+    }
+}
+
 /// Formats a shape tuple the way NumPy prints it: `(32, 5, 64)`, `(7,)`.
 pub fn format_shape(dims: &[usize]) -> String {
     match dims {
@@ -107,6 +138,9 @@ mod tests {
             }
         );
         assert_eq!(format_shape(&[7]), "(7,)");
+        assert_eq!(format_number(0.07), "0.07");
+        assert_eq!(format_number(1e200), "1e200");
+        assert_eq!(format_number(2.5e-39), "2.5e-39");
         assert_eq!(format_shape(&[32, 5, 64]), "(32, 5, 64)");
     }
 }

@@ -62,13 +62,9 @@ pub fn ndarray_of<'a, 'py>(
     kind: &str,
 ) -> PyResult<&'a Bound<'py, PyUntypedArray>> {
     obj.cast::<PyUntypedArray>().map_err(|_| {
-        let type_name = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
         PyTypeError::new_err(format!(
-            "{arg}: expected a numpy.ndarray of {kind}, got {type_name}"
+            "{arg}: expected a numpy.ndarray of {kind}, got {}",
+            crate::args::type_name(obj)
         ))
     })
 }

@@ -5,6 +5,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use ruvector_training_core::ExcludeLists;
 
+use crate::args::{integer, short_repr, type_name};
 use crate::arrays::{as_ndarray, format_shape, ndarray_of, to_py_err, value_error};
 
 /// An integer ndarray of any signed or unsigned dtype as `i64` values (row-major) and its shape.
@@ -102,21 +103,33 @@ pub fn exclude_lists(
 
 /// One query's indices: an integer array or any iterable of Python integers.
 fn index_list(arg: &str, position: usize, item: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let name = format!("{arg}[{position}]");
     if as_ndarray(arg, item).is_ok() {
-        return Ok(int_array(&format!("{arg}[{position}]"), item)?.0);
+        return Ok(int_array(&name, item)?.0);
     }
-    let bad = || {
+    let values = item.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
-            "{arg}[{position}]: expected an iterable of integer indices, got {}",
-            item.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            "{name}: expected an iterable of integer indices, got {}",
+            type_name(item)
         ))
-    };
+    })?;
     let mut out = Vec::new();
-    for value in item.try_iter().map_err(|_| bad())? {
-        out.push(value?.extract::<i64>().map_err(|_| bad())?);
+    for value in values {
+        let value = value?;
+        // A non-integer is a TypeError naming the entry; an integer beyond int64 a ValueError
+        // (it is out of range for any corpus).
+        let index = integer(&name, &value).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{name}: expected an iterable of integer indices, got an entry of type {}",
+                type_name(&value)
+            ))
+        })?;
+        out.push(i64::try_from(index).map_err(|_| {
+            value_error(
+                &name,
+                format!("index {} is out of range", short_repr(&value)),
+            )
+        })?);
     }
     Ok(out)
 }

@@ -11,6 +11,7 @@ use ruvector_training_core::{
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 
+use crate::args::{integer, real, Shared};
 use crate::arrays::{
     ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
     FloatDtype,
@@ -18,9 +19,9 @@ use crate::arrays::{
 use crate::kernel::run_kernel;
 
 /// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
-#[pyclass(name = "InfoNCELoss", module = "ruvector_training._core")]
+#[pyclass(name = "InfoNCELoss", module = "ruvector_training._core", frozen)]
 pub struct PyInfoNceLoss {
-    inner: InfoNceLoss,
+    inner: Shared<InfoNceLoss>,
     /// Scratch kept between calls; a concurrent call on the same object uses fresh memory.
     workspaces: Mutex<Workspaces>,
 }
@@ -54,21 +55,21 @@ impl PyInfoNceLoss {
     #[new]
     #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
     fn new(
-        temperature: f64,
+        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
         similarity: &str,
         symmetric: bool,
         reduction: &str,
-        logits_budget_bytes: i64,
+        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
     ) -> PyResult<Self> {
         ensure_positive("temperature", temperature).map_err(to_py_err)?;
         Ok(Self {
-            inner: InfoNceLoss {
+            inner: Shared::new(InfoNceLoss {
                 temperature,
                 similarity: Similarity::parse(similarity).map_err(to_py_err)?,
                 symmetric,
                 reduction: Reduction::parse(reduction).map_err(to_py_err)?,
                 logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
-            },
+            }),
             workspaces: Mutex::new(Workspaces::default()),
         })
     }
@@ -76,60 +77,64 @@ impl PyInfoNceLoss {
     /// Softmax temperature (> 0).
     #[getter]
     fn temperature(&self) -> f64 {
-        self.inner.temperature
+        self.inner.get().temperature
     }
 
     #[setter]
-    fn set_temperature(&mut self, value: f64) -> PyResult<()> {
+    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("temperature", value)?;
         ensure_positive("temperature", value).map_err(to_py_err)?;
-        self.inner.temperature = value;
+        self.inner.set(|c| c.temperature = value);
         Ok(())
     }
 
     /// `"cosine"` or `"dot"`.
     #[getter]
     fn similarity(&self) -> &'static str {
-        self.inner.similarity.name()
+        self.inner.get().similarity.name()
     }
 
     #[setter]
-    fn set_similarity(&mut self, value: &str) -> PyResult<()> {
-        self.inner.similarity = Similarity::parse(value).map_err(to_py_err)?;
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
+        let similarity = Similarity::parse(value).map_err(to_py_err)?;
+        self.inner.set(|c| c.similarity = similarity);
         Ok(())
     }
 
     /// Whether the positives-as-queries direction is averaged in.
     #[getter]
     fn symmetric(&self) -> bool {
-        self.inner.symmetric
+        self.inner.get().symmetric
     }
 
     #[setter]
-    fn set_symmetric(&mut self, value: bool) {
-        self.inner.symmetric = value;
+    fn set_symmetric(&self, value: bool) {
+        self.inner.set(|c| c.symmetric = value);
     }
 
     /// `"mean"`, `"sum"` or `"none"`.
     #[getter]
     fn reduction(&self) -> &'static str {
-        self.inner.reduction.name()
+        self.inner.get().reduction.name()
     }
 
     #[setter]
-    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
-        self.inner.reduction = Reduction::parse(value).map_err(to_py_err)?;
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = Reduction::parse(value).map_err(to_py_err)?;
+        self.inner.set(|c| c.reduction = reduction);
         Ok(())
     }
 
     /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
     #[getter]
     fn logits_budget_bytes(&self) -> usize {
-        self.inner.logits_budget_bytes
+        self.inner.get().logits_budget_bytes
     }
 
     #[setter]
-    fn set_logits_budget_bytes(&mut self, value: i64) -> PyResult<()> {
-        self.inner.logits_budget_bytes = budget_bytes(value)?;
+    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
+        self.inner.set(|c| c.logits_budget_bytes = budget);
         Ok(())
     }
 
@@ -188,7 +193,7 @@ impl PyInfoNceLoss {
     }
 
     fn __repr__(&self) -> String {
-        let c = &self.inner;
+        let c = self.inner.get();
         format!(
             "InfoNCELoss(temperature={}, similarity='{}', symmetric={}, reduction='{}', logits_budget_bytes={})",
             c.temperature,
@@ -200,11 +205,14 @@ impl PyInfoNceLoss {
     }
 }
 
-/// The default budget as the signature's integer type (256 MiB fits any `i64`).
-const DEFAULT_BUDGET_BYTES: i64 = DEFAULT_LOGITS_BUDGET_BYTES as i64;
+/// The default budget as the signature's integer type.
+const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
+
+crate::args::real_args!(temperature_arg => "temperature");
+crate::args::integer_args!(budget_arg => "logits_budget_bytes");
 
 /// Validates a logits budget: a non-negative number of bytes (0 streams one row at a time).
-fn budget_bytes(value: i64) -> PyResult<usize> {
+fn budget_bytes(value: i128) -> PyResult<usize> {
     usize::try_from(value).map_err(|_| {
         value_error(
             "logits_budget_bytes",
@@ -249,7 +257,7 @@ impl PyInfoNceLoss {
                 }),
             in_batch: args.in_batch,
         };
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let workspaces = &self.workspaces;
         let output = run_kernel(py, || match workspaces.try_lock() {
             Ok(mut guard) => config.forward_with(&batch, T::slot(&mut guard)),

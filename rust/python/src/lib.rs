@@ -3,6 +3,7 @@
 //! Bindings only validate and convert arguments, release the GIL around each kernel, and map
 //! errors to Python exceptions; all math lives in the core crate.
 
+mod args;
 mod arrays;
 mod indices;
 mod infonce;

@@ -13,9 +13,10 @@ use ruvector_training_core::{
     DEFAULT_SPECTRAL_LAMBDA,
 };
 
+use crate::args::{real, Shared};
 use crate::arrays::{
-    as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, result_tuple, to_py_err,
-    value_error, FloatArray, FloatDtype,
+    as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of,
+    result_tuple, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::int_array;
 use crate::kernel::run_kernel;
@@ -48,7 +49,7 @@ pub fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
 
 /// Reads a 1-D array of dtype `bool`.
 fn extract_labels(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
-    let array = as_ndarray("labels", obj)?;
+    let array = ndarray_of("labels", obj, "dtype bool (True = similar edge)")?;
     if !array.dtype().is_equiv_to(&numpy::dtype::<bool>(obj.py())) {
         return Err(PyTypeError::new_err(format!(
             "labels: expected dtype bool (True = similar edge), got {}",
@@ -77,6 +78,9 @@ fn parse_reduction(name: &str) -> PyResult<Reduction> {
     Reduction::parse(name).map_err(to_py_err)
 }
 
+crate::args::real_args!(margin_arg => "margin", lam_arg => "lam");
+crate::args::integer_args!(num_nodes_arg => "num_nodes", k_arg => "k");
+
 fn check_non_negative(arg: &'static str, value: f64) -> PyResult<f64> {
     ensure_non_negative(arg, value).map_err(to_py_err)?;
     Ok(value)
@@ -85,58 +89,65 @@ fn check_non_negative(arg: &'static str, value: f64) -> PyResult<f64> {
 // ---------------------------------------------------------------------------------------------
 
 /// Triplet margin loss (see the stub file).
-#[pyclass(name = "TripletLoss", module = "ruvector_training._core")]
+#[pyclass(name = "TripletLoss", module = "ruvector_training._core", frozen)]
 pub struct PyTripletLoss {
-    inner: TripletLoss,
+    inner: Shared<TripletLoss>,
 }
 
 #[pymethods]
 impl PyTripletLoss {
     #[new]
     #[pyo3(signature = (margin=1.0, distance="euclidean", reduction="mean"))]
-    fn new(margin: f64, distance: &str, reduction: &str) -> PyResult<Self> {
+    fn new(
+        #[pyo3(from_py_with = margin_arg)] margin: f64,
+        distance: &str,
+        reduction: &str,
+    ) -> PyResult<Self> {
         Ok(Self {
-            inner: TripletLoss {
+            inner: Shared::new(TripletLoss {
                 margin: check_non_negative("margin", margin)?,
                 distance: Distance::parse(distance).map_err(to_py_err)?,
                 reduction: parse_reduction(reduction)?,
-            },
+            }),
         })
     }
 
     /// Margin (>= 0).
     #[getter]
     fn margin(&self) -> f64 {
-        self.inner.margin
+        self.inner.get().margin
     }
 
     #[setter]
-    fn set_margin(&mut self, value: f64) -> PyResult<()> {
-        self.inner.margin = check_non_negative("margin", value)?;
+    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let margin = check_non_negative("margin", real("margin", value)?)?;
+        self.inner.set(|c| c.margin = margin);
         Ok(())
     }
 
     /// `"euclidean"` or `"cosine"`.
     #[getter]
     fn distance(&self) -> &'static str {
-        self.inner.distance.name()
+        self.inner.get().distance.name()
     }
 
     #[setter]
-    fn set_distance(&mut self, value: &str) -> PyResult<()> {
-        self.inner.distance = Distance::parse(value).map_err(to_py_err)?;
+    fn set_distance(&self, value: &str) -> PyResult<()> {
+        let distance = Distance::parse(value).map_err(to_py_err)?;
+        self.inner.set(|c| c.distance = distance);
         Ok(())
     }
 
     /// `"mean"`, `"sum"` or `"none"`.
     #[getter]
     fn reduction(&self) -> &'static str {
-        self.inner.reduction.name()
+        self.inner.get().reduction.name()
     }
 
     #[setter]
-    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
-        self.inner.reduction = parse_reduction(value)?;
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
         Ok(())
     }
 
@@ -169,7 +180,7 @@ impl PyTripletLoss {
     }
 
     fn __repr__(&self) -> String {
-        let c = &self.inner;
+        let c = self.inner.get();
         format!(
             "TripletLoss(margin={:?}, distance='{}', reduction='{}')",
             c.margin,
@@ -216,7 +227,7 @@ impl PyTripletLoss {
                 dim,
             },
         };
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let out = run_kernel(py, || config.forward(&batch))?.map_err(to_py_err)?;
         // "none": one loss per triplet, shaped like the negatives without D.
         let loss_shape = negatives.shape[..negatives.shape.len() - 1].to_vec();
@@ -242,9 +253,13 @@ impl PyTripletLoss {
 // ---------------------------------------------------------------------------------------------
 
 /// `(cos(u_i, v_i) - score_i)^2` (see the stub file).
-#[pyclass(name = "CosineSimilarityLoss", module = "ruvector_training._core")]
+#[pyclass(
+    name = "CosineSimilarityLoss",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyCosineSimilarityLoss {
-    inner: CosineSimilarityLoss,
+    inner: Shared<CosineSimilarityLoss>,
 }
 
 #[pymethods]
@@ -253,21 +268,22 @@ impl PyCosineSimilarityLoss {
     #[pyo3(signature = (reduction="mean"))]
     fn new(reduction: &str) -> PyResult<Self> {
         Ok(Self {
-            inner: CosineSimilarityLoss {
+            inner: Shared::new(CosineSimilarityLoss {
                 reduction: parse_reduction(reduction)?,
-            },
+            }),
         })
     }
 
     /// `"mean"`, `"sum"` or `"none"`.
     #[getter]
     fn reduction(&self) -> &'static str {
-        self.inner.reduction.name()
+        self.inner.get().reduction.name()
     }
 
     #[setter]
-    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
-        self.inner.reduction = parse_reduction(value)?;
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
         Ok(())
     }
 
@@ -302,7 +318,7 @@ impl PyCosineSimilarityLoss {
     fn __repr__(&self) -> String {
         format!(
             "CosineSimilarityLoss(reduction='{}')",
-            self.inner.reduction.name()
+            self.inner.get().reduction.name()
         )
     }
 }
@@ -321,7 +337,7 @@ impl PyCosineSimilarityLoss {
         let (u_data, v_data, s_data) = (u.elements(), v.elements(), scores.elements());
         let u_mat = MatRef::new(&u_data, u.shape[0], u.shape[1]);
         let v_mat = MatRef::new(&v_data, v.shape[0], v.shape[1]);
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let out = run_kernel(py, || config.forward(u_mat, v_mat, &s_data))?.map_err(to_py_err)?;
         let loss = loss_object::<T>(
             py,
@@ -345,45 +361,51 @@ impl PyCosineSimilarityLoss {
 // ---------------------------------------------------------------------------------------------
 
 /// Local contrastive loss on graph edges (see the stub file).
-#[pyclass(name = "LocalContrastiveLoss", module = "ruvector_training._core")]
+#[pyclass(
+    name = "LocalContrastiveLoss",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyLocalContrastiveLoss {
-    inner: LocalContrastiveLoss,
+    inner: Shared<LocalContrastiveLoss>,
 }
 
 #[pymethods]
 impl PyLocalContrastiveLoss {
     #[new]
     #[pyo3(signature = (margin=1.0, reduction="mean"))]
-    fn new(margin: f64, reduction: &str) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = margin_arg)] margin: f64, reduction: &str) -> PyResult<Self> {
         Ok(Self {
-            inner: LocalContrastiveLoss {
+            inner: Shared::new(LocalContrastiveLoss {
                 margin: check_non_negative("margin", margin)?,
                 reduction: parse_reduction(reduction)?,
-            },
+            }),
         })
     }
 
     /// Margin of dissimilar edges (>= 0).
     #[getter]
     fn margin(&self) -> f64 {
-        self.inner.margin
+        self.inner.get().margin
     }
 
     #[setter]
-    fn set_margin(&mut self, value: f64) -> PyResult<()> {
-        self.inner.margin = check_non_negative("margin", value)?;
+    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let margin = check_non_negative("margin", real("margin", value)?)?;
+        self.inner.set(|c| c.margin = margin);
         Ok(())
     }
 
     /// `"mean"`, `"sum"` or `"none"`.
     #[getter]
     fn reduction(&self) -> &'static str {
-        self.inner.reduction.name()
+        self.inner.get().reduction.name()
     }
 
     #[setter]
-    fn set_reduction(&mut self, value: &str) -> PyResult<()> {
-        self.inner.reduction = parse_reduction(value)?;
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
         Ok(())
     }
 
@@ -420,8 +442,8 @@ impl PyLocalContrastiveLoss {
     fn __repr__(&self) -> String {
         format!(
             "LocalContrastiveLoss(margin={:?}, reduction='{}')",
-            self.inner.margin,
-            self.inner.reduction.name()
+            self.inner.get().margin,
+            self.inner.get().reduction.name()
         )
     }
 }
@@ -434,7 +456,7 @@ impl PyLocalContrastiveLoss {
         edges: &[[usize; 2]],
         labels: Option<Vec<bool>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let config = self.inner.clone();
+        let config = self.inner.get();
         graph_forward(py, embeddings, config.reduction, |z: MatRef<'_, T>| {
             config.forward(z, edges, labels.as_deref())
         })
@@ -465,45 +487,50 @@ fn graph_forward<'py, T: Float + Element>(
 // ---------------------------------------------------------------------------------------------
 
 /// `lam * tr(Z^T L Z)` (see the stub file).
-#[pyclass(name = "SpectralRegularization", module = "ruvector_training._core")]
+#[pyclass(
+    name = "SpectralRegularization",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PySpectralRegularization {
-    inner: SpectralRegularization,
+    inner: Shared<SpectralRegularization>,
 }
 
 #[pymethods]
 impl PySpectralRegularization {
     #[new]
     #[pyo3(signature = (lam=DEFAULT_SPECTRAL_LAMBDA, normalized=true))]
-    fn new(lam: f64, normalized: bool) -> PyResult<Self> {
+    fn new(#[pyo3(from_py_with = lam_arg)] lam: f64, normalized: bool) -> PyResult<Self> {
         Ok(Self {
-            inner: SpectralRegularization {
+            inner: Shared::new(SpectralRegularization {
                 lam: check_non_negative("lam", lam)?,
                 normalized,
-            },
+            }),
         })
     }
 
     /// Scale of the regulariser (>= 0).
     #[getter]
     fn lam(&self) -> f64 {
-        self.inner.lam
+        self.inner.get().lam
     }
 
     #[setter]
-    fn set_lam(&mut self, value: f64) -> PyResult<()> {
-        self.inner.lam = check_non_negative("lam", value)?;
+    fn set_lam(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let lam = check_non_negative("lam", real("lam", value)?)?;
+        self.inner.set(|c| c.lam = lam);
         Ok(())
     }
 
     /// Whether the symmetric normalised Laplacian is used.
     #[getter]
     fn normalized(&self) -> bool {
-        self.inner.normalized
+        self.inner.get().normalized
     }
 
     #[setter]
-    fn set_normalized(&mut self, value: bool) {
-        self.inner.normalized = value;
+    fn set_normalized(&self, value: bool) {
+        self.inner.set(|c| c.normalized = value);
     }
 
     /// Computes `(loss, (grad_embeddings, None, None))`.
@@ -542,9 +569,9 @@ impl PySpectralRegularization {
     fn eigenvalues<'py>(
         &self,
         py: Python<'py>,
-        num_nodes: i64,
+        #[pyo3(from_py_with = num_nodes_arg)] num_nodes: i128,
         edges: &Bound<'py, PyAny>,
-        k: i64,
+        #[pyo3(from_py_with = k_arg)] k: i128,
         weights: Option<&Bound<'py, PyAny>>,
         method: &str,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
@@ -552,7 +579,12 @@ impl PySpectralRegularization {
         let num_nodes = usize::try_from(num_nodes)
             .ok()
             .filter(|&n| n > 0)
-            .ok_or_else(|| value_error("num_nodes", format!("must be >= 1, got {num_nodes}")))?;
+            .ok_or_else(|| {
+                value_error(
+                    "num_nodes",
+                    format!("must be in [1, 2**64), got {num_nodes}"),
+                )
+            })?;
         let k = usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(|| {
             value_error(
                 "k",
@@ -561,7 +593,7 @@ impl PySpectralRegularization {
         })?;
         let edges = extract_edges(edges)?;
         let weights = weights.map(extract_weights).transpose()?;
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let values = run_kernel(py, || {
             config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method)
         })?
@@ -572,8 +604,8 @@ impl PySpectralRegularization {
     fn __repr__(&self) -> String {
         format!(
             "SpectralRegularization(lam={:?}, normalized={})",
-            self.inner.lam,
-            if self.inner.normalized {
+            self.inner.get().lam,
+            if self.inner.get().normalized {
                 "True"
             } else {
                 "False"
@@ -590,7 +622,7 @@ impl PySpectralRegularization {
         edges: &[[usize; 2]],
         weights: Option<Vec<f64>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let config = self.inner.clone();
+        let config = self.inner.get();
         // The regulariser is one number: reported like a summed loss.
         graph_forward(py, embeddings, Reduction::Sum, |z: MatRef<'_, T>| {
             config.forward(z, edges, weights.as_deref())

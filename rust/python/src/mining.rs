@@ -7,13 +7,14 @@ use ruvector_training_core::{
     Float, GraphHardNegativeMiner, HardNegativeMiner, MatRef, MiningInputs, Similarity,
 };
 
+use crate::args::{integer, optional_real, real, Shared};
 use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::{exclude_lists, int_array, int_vector};
 use crate::kernel::run_kernel;
 use crate::losses::extract_edges;
-use crate::search::{integer, parse_similarity, positive_count};
+use crate::search::{parse_similarity, positive_count};
 
 fn similarity_name(similarity: Similarity) -> &'static str {
     match similarity {
@@ -39,6 +40,12 @@ fn seed_value(value: &Bound<'_, PyAny>) -> PyResult<u64> {
         .map_err(|_| value_error("seed", format!("must be in [0, 2**64), got {value}")))
 }
 
+crate::args::real_args!(margin_arg => "margin", alpha_arg => "alpha", hard_ratio_arg => "hard_ratio");
+crate::args::optional_real_args!(
+    relative_margin_arg => "relative_margin",
+    max_similarity_arg => "max_similarity",
+);
+
 fn optional_finite(arg: &str, value: Option<f64>) -> PyResult<Option<f64>> {
     match value {
         Some(v) if v.is_nan() => Err(value_error(arg, "must not be NaN")),
@@ -47,19 +54,16 @@ fn optional_finite(arg: &str, value: Option<f64>) -> PyResult<Option<f64>> {
 }
 
 /// Hard-negative miner over a pool of embeddings (see the stub file).
-#[pyclass(name = "HardNegativeMiner", module = "ruvector_training._core")]
+#[pyclass(name = "HardNegativeMiner", module = "ruvector_training._core", frozen)]
 pub struct PyHardNegativeMiner {
-    inner: HardNegativeMiner,
+    inner: Shared<HardNegativeMiner>,
 }
 
 impl PyHardNegativeMiner {
     /// Applies `change` to a copy of the configuration and keeps it only if it validates.
-    fn update(&mut self, change: impl FnOnce(&mut HardNegativeMiner)) -> PyResult<()> {
-        let mut next = self.inner.clone();
-        change(&mut next);
-        next.validate().map_err(to_py_err)?;
-        self.inner = next;
-        Ok(())
+    fn update(&self, change: impl FnOnce(&mut HardNegativeMiner)) -> PyResult<()> {
+        self.inner
+            .update(change, |next| next.validate().map_err(to_py_err))
     }
 }
 
@@ -73,11 +77,11 @@ impl PyHardNegativeMiner {
     fn new(
         strategy: &str,
         #[pyo3(from_py_with = num_negatives_arg)] num_negatives: usize,
-        margin: f64,
-        alpha: f64,
-        hard_ratio: f64,
-        relative_margin: Option<f64>,
-        max_similarity: Option<f64>,
+        #[pyo3(from_py_with = margin_arg)] margin: f64,
+        #[pyo3(from_py_with = alpha_arg)] alpha: f64,
+        #[pyo3(from_py_with = hard_ratio_arg)] hard_ratio: f64,
+        #[pyo3(from_py_with = relative_margin_arg)] relative_margin: Option<f64>,
+        #[pyo3(from_py_with = max_similarity_arg)] max_similarity: Option<f64>,
         similarity: &str,
         #[pyo3(from_py_with = seed_value)] seed: u64,
     ) -> PyResult<Self> {
@@ -94,17 +98,19 @@ impl PyHardNegativeMiner {
             ..HardNegativeMiner::default()
         };
         inner.validate().map_err(to_py_err)?;
-        Ok(Self { inner })
+        Ok(Self {
+            inner: Shared::new(inner),
+        })
     }
 
     /// Selection rule name.
     #[getter]
     fn strategy(&self) -> &'static str {
-        self.inner.strategy.name()
+        self.inner.get().strategy.name()
     }
 
     #[setter]
-    fn set_strategy(&mut self, value: &str) -> PyResult<()> {
+    fn set_strategy(&self, value: &str) -> PyResult<()> {
         let strategy = Strategy::parse(value).map_err(to_py_err)?;
         self.update(|m| m.strategy = strategy)
     }
@@ -112,11 +118,11 @@ impl PyHardNegativeMiner {
     /// K, negatives per anchor.
     #[getter]
     fn num_negatives(&self) -> usize {
-        self.inner.num_negatives
+        self.inner.get().num_negatives
     }
 
     #[setter]
-    fn set_num_negatives(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_num_negatives(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let k = positive_count("num_negatives", value)?;
         self.update(|m| m.num_negatives = k)
     }
@@ -124,68 +130,71 @@ impl PyHardNegativeMiner {
     /// Width of the semi-hard band.
     #[getter]
     fn margin(&self) -> f64 {
-        self.inner.margin
+        self.inner.get().margin
     }
 
     #[setter]
-    fn set_margin(&mut self, value: f64) -> PyResult<()> {
+    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("margin", value)?;
         self.update(|m| m.margin = value)
     }
 
     /// Inverse temperature of weighted sampling.
     #[getter]
     fn alpha(&self) -> f64 {
-        self.inner.alpha
+        self.inner.get().alpha
     }
 
     #[setter]
-    fn set_alpha(&mut self, value: f64) -> PyResult<()> {
+    fn set_alpha(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("alpha", value)?;
         self.update(|m| m.alpha = value)
     }
 
     /// Share of hardest negatives in `mixed`.
     #[getter]
     fn hard_ratio(&self) -> f64 {
-        self.inner.hard_ratio
+        self.inner.get().hard_ratio
     }
 
     #[setter]
-    fn set_hard_ratio(&mut self, value: f64) -> PyResult<()> {
+    fn set_hard_ratio(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("hard_ratio", value)?;
         self.update(|m| m.hard_ratio = value)
     }
 
     /// Relative false-negative margin (None: off).
     #[getter]
     fn relative_margin(&self) -> Option<f64> {
-        self.inner.relative_margin
+        self.inner.get().relative_margin
     }
 
     #[setter]
-    fn set_relative_margin(&mut self, value: Option<f64>) -> PyResult<()> {
-        let value = optional_finite("relative_margin", value)?;
+    fn set_relative_margin(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = optional_finite("relative_margin", optional_real("relative_margin", value)?)?;
         self.update(|m| m.relative_margin = value)
     }
 
     /// Absolute similarity ceiling (None: off).
     #[getter]
     fn max_similarity(&self) -> Option<f64> {
-        self.inner.max_similarity
+        self.inner.get().max_similarity
     }
 
     #[setter]
-    fn set_max_similarity(&mut self, value: Option<f64>) -> PyResult<()> {
-        let value = optional_finite("max_similarity", value)?;
+    fn set_max_similarity(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = optional_finite("max_similarity", optional_real("max_similarity", value)?)?;
         self.update(|m| m.max_similarity = value)
     }
 
     /// `"cosine"` or `"dot"`.
     #[getter]
     fn similarity(&self) -> &'static str {
-        similarity_name(self.inner.similarity)
+        similarity_name(self.inner.get().similarity)
     }
 
     #[setter]
-    fn set_similarity(&mut self, value: &str) -> PyResult<()> {
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
         let similarity = parse_similarity(value)?;
         self.update(|m| m.similarity = similarity)
     }
@@ -193,12 +202,13 @@ impl PyHardNegativeMiner {
     /// Seed of the sampling strategies.
     #[getter]
     fn seed(&self) -> u64 {
-        self.inner.seed
+        self.inner.get().seed
     }
 
     #[setter]
-    fn set_seed(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.seed = seed_value(value)?;
+    fn set_seed(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let seed = seed_value(value)?;
+        self.inner.set(|m| m.seed = seed);
         Ok(())
     }
 
@@ -243,7 +253,7 @@ impl PyHardNegativeMiner {
     }
 
     fn __repr__(&self) -> String {
-        let m = &self.inner;
+        let m = self.inner.get();
         format!(
             "HardNegativeMiner(strategy={:?}, num_negatives={}, margin={}, alpha={}, \
              hard_ratio={}, relative_margin={:?}, max_similarity={:?}, similarity={:?}, seed={})",
@@ -295,16 +305,20 @@ impl PyHardNegativeMiner {
             pool_labels: labels.pool.as_deref(),
             exclude: exclude.as_ref(),
         };
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let indices = run_kernel(py, || config.mine(&inputs))?.map_err(to_py_err)?;
         PyArray1::from_vec(py, indices).reshape([rows, config.num_negatives])
     }
 }
 
 /// Graph hard-negative miner (see the stub file).
-#[pyclass(name = "GraphHardNegativeMiner", module = "ruvector_training._core")]
+#[pyclass(
+    name = "GraphHardNegativeMiner",
+    module = "ruvector_training._core",
+    frozen
+)]
 pub struct PyGraphHardNegativeMiner {
-    inner: GraphHardNegativeMiner,
+    inner: Shared<GraphHardNegativeMiner>,
 }
 
 #[pymethods]
@@ -317,47 +331,50 @@ impl PyGraphHardNegativeMiner {
         similarity: &str,
     ) -> PyResult<Self> {
         Ok(Self {
-            inner: GraphHardNegativeMiner {
+            inner: Shared::new(GraphHardNegativeMiner {
                 hop_distance,
                 num_negatives,
                 similarity: parse_similarity(similarity)?,
-            },
+            }),
         })
     }
 
     /// Candidates lie within this many hops.
     #[getter]
     fn hop_distance(&self) -> usize {
-        self.inner.hop_distance
+        self.inner.get().hop_distance
     }
 
     #[setter]
-    fn set_hop_distance(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.hop_distance = positive_count("hop_distance", value)?;
+    fn set_hop_distance(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let hops = positive_count("hop_distance", value)?;
+        self.inner.set(|m| m.hop_distance = hops);
         Ok(())
     }
 
     /// K, negatives per anchor.
     #[getter]
     fn num_negatives(&self) -> usize {
-        self.inner.num_negatives
+        self.inner.get().num_negatives
     }
 
     #[setter]
-    fn set_num_negatives(&mut self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inner.num_negatives = positive_count("num_negatives", value)?;
+    fn set_num_negatives(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let k = positive_count("num_negatives", value)?;
+        self.inner.set(|m| m.num_negatives = k);
         Ok(())
     }
 
     /// `"cosine"` or `"dot"`.
     #[getter]
     fn similarity(&self) -> &'static str {
-        similarity_name(self.inner.similarity)
+        similarity_name(self.inner.get().similarity)
     }
 
     #[setter]
-    fn set_similarity(&mut self, value: &str) -> PyResult<()> {
-        self.inner.similarity = parse_similarity(value)?;
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
+        let similarity = parse_similarity(value)?;
+        self.inner.set(|m| m.similarity = similarity);
         Ok(())
     }
 
@@ -387,11 +404,12 @@ impl PyGraphHardNegativeMiner {
     }
 
     fn __repr__(&self) -> String {
+        let m = self.inner.get();
         format!(
             "GraphHardNegativeMiner(hop_distance={}, num_negatives={}, similarity={:?})",
-            self.inner.hop_distance,
-            self.inner.num_negatives,
-            similarity_name(self.inner.similarity)
+            m.hop_distance,
+            m.num_negatives,
+            similarity_name(m.similarity)
         )
     }
 }
@@ -407,7 +425,7 @@ impl PyGraphHardNegativeMiner {
         let embeddings = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
         let data = embeddings.elements();
         let matrix = MatRef::new(&data, embeddings.shape[0], embeddings.shape[1]);
-        let config = self.inner.clone();
+        let config = self.inner.get();
         let indices = run_kernel(py, || config.mine(anchors, matrix, edges))?.map_err(to_py_err)?;
         PyArray1::from_vec(py, indices).reshape([anchors.len(), config.num_negatives])
     }

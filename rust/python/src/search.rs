@@ -1,11 +1,11 @@
 //! `topk`: exact blocked top-k search (see the stub file).
 
 use numpy::{Element, PyArray1, PyArrayMethods};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use ruvector_training_core::{topk as core_topk, Float, MatRef, Similarity};
 
+use crate::args::integer;
 use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
@@ -33,24 +33,6 @@ pub fn positive_count(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
 /// `k=`: an integer >= 1.
 fn k_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
     positive_count("k", value)
-}
-
-/// An integer argument of any size (Python int or NumPy integer), or a `TypeError` naming it.
-pub fn integer(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<i128> {
-    value.extract::<i128>().or_else(|_| {
-        let index = value.call_method0("__index__").map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{arg}: expected an integer, got {}",
-                value
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        // Beyond 128 bits: saturate, which every range check then rejects.
-        Ok(if index.lt(0)? { i128::MIN } else { i128::MAX })
-    })
 }
 
 /// Exact top-k of `queries (Q, D)` against `corpus (M, D)`: `(scores (Q, k), indices (Q, k))`.

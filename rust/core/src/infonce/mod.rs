@@ -13,10 +13,10 @@ use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef};
+use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
-use crate::validate::{ensure_finite, ensure_positive, format_shape};
+use crate::validate::{ensure_finite, ensure_positive, format_number, format_shape};
 use crate::workspace::Workspace;
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
@@ -197,6 +197,17 @@ impl InfoNceLoss {
         workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
         ensure_positive("temperature", self.temperature)?;
+        if !T::from_f64(1.0 / self.temperature).is_finite() {
+            return Err(TrainingError::value(
+                "temperature",
+                format!(
+                    "{} is too small for {}: 1/temperature overflows it (must be at least {})",
+                    format_number(self.temperature),
+                    T::NAME,
+                    format_number(1.0 / T::MAX.to_f64())
+                ),
+            ));
+        }
         let layout = self.validate(batch)?;
         ensure_finite("anchors", batch.anchors.data)?;
         ensure_finite("positives", batch.positives.data)?;
@@ -224,6 +235,15 @@ impl InfoNceLoss {
         } else {
             total
         };
+        let mut grads: Vec<&[T]> = vec![&output.grad_anchors, &output.grad_positives];
+        grads.extend(output.grad_negatives.as_deref());
+        crate::validate::ensure_finite_output(
+            "temperature",
+            "the logits similarity / temperature exceed its range: raise the temperature or, \
+             with dot similarity, scale the inputs down",
+            output.loss,
+            &grads,
+        )?;
         Ok(output)
     }
 
@@ -374,33 +394,33 @@ impl InfoNceLoss {
     ) -> Result<Prepared<'a, T>> {
         Ok(match self.similarity {
             Similarity::Cosine => {
-                let divisors = normalize_rows_into(arg, x, scratch)?;
+                let norms = normalize_rows_into(arg, x, scratch)?;
                 let matrix = MatRef::new(&*scratch, x.rows, x.cols);
                 Prepared {
                     matrix,
-                    divisors: Some(divisors),
+                    norms: Some(norms),
                 }
             }
             Similarity::Dot => Prepared {
                 matrix: x,
-                divisors: None,
+                norms: None,
             },
         })
     }
 }
 
-/// An input as the kernel sees it: its normalised rows (cosine, with the divisors used) or the
+/// An input as the kernel sees it: its normalised rows (cosine, with the row norms used) or the
 /// raw rows (dot).
 struct Prepared<'a, T> {
     matrix: MatRef<'a, T>,
-    divisors: Option<Vec<T>>,
+    norms: Option<Vec<RowNorm<T>>>,
 }
 
 impl<T: Float> Prepared<'_, T> {
     /// Maps a gradient w.r.t. the kernel's view back to the raw input.
     fn backward(&self, mut grad: Vec<T>) -> Vec<T> {
-        if let Some(divisors) = &self.divisors {
-            normalize_rows_backward(&mut grad, self.matrix.data, divisors, self.matrix.cols);
+        if let Some(norms) = &self.norms {
+            normalize_rows_backward(&mut grad, self.matrix.data, norms, self.matrix.cols);
         }
         grad
     }

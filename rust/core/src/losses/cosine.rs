@@ -3,13 +3,13 @@
 
 use rayon::prelude::*;
 
-use super::{ensure_non_empty, ensure_same_shape, norm_divisor, unit_backward};
+use super::{cosine, ensure_non_empty, ensure_same_shape, unit_backward, unit_copy};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
-use crate::linalg::{dot, filled_vec, scaled_copy, MatRef};
+use crate::linalg::{filled_vec, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
-use crate::validate::{ensure_finite, format_shape};
+use crate::validate::{ensure_finite, ensure_finite_output, format_shape};
 
 /// Loss value and gradients of one forward pass.
 #[derive(Debug, Clone)]
@@ -80,17 +80,16 @@ impl CosineSimilarityLoss {
             .enumerate()
             .for_each(|(i, ((grad_u, grad_v), loss))| {
                 let (ui, vi) = (u.row(i), v.row(i));
-                let (div_u, div_v) = (norm_divisor(ui), norm_divisor(vi));
-                let (inv_u, inv_v) = (T::ONE / div_u, T::ONE / div_v);
-                let cosine = dot(ui, vi) * inv_u * inv_v;
+                let (norm_u, norm_v) = (RowNorm::of(ui), RowNorm::of(vi));
+                let cosine = cosine(ui, norm_u, vi, norm_v);
                 let residual = cosine.to_f64() - scores[i].to_f64();
                 *loss = residual * residual;
                 // d/d(unit u) = c * unit v and vice versa, then back through each normalisation.
                 let c = T::from_f64(2.0 * residual * weight);
-                scaled_copy(c * inv_v, vi, grad_u);
-                scaled_copy(c * inv_u, ui, grad_v);
-                unit_backward(grad_u, ui, div_u);
-                unit_backward(grad_v, vi, div_v);
+                unit_copy(c, vi, norm_v, grad_u);
+                unit_copy(c, ui, norm_u, grad_v);
+                unit_backward(grad_u, ui, norm_u);
+                unit_backward(grad_v, vi, norm_v);
             });
         let total = ordered_sum(&out.pair_losses);
         out.loss = total
@@ -99,6 +98,12 @@ impl CosineSimilarityLoss {
             } else {
                 1.0
             };
+        ensure_finite_output(
+            "scores",
+            "scores far outside [-1, 1] square beyond the output range",
+            out.loss,
+            &[&out.grad_u, &out.grad_v],
+        )?;
         Ok(out)
     }
 }

@@ -17,7 +17,9 @@ use crate::float::Float;
 use crate::infonce::Reduction;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
-use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
+use crate::validate::{
+    ensure_finite, ensure_finite_output, ensure_non_negative, format_number, format_shape,
+};
 
 /// Default `lam` of [`SpectralRegularization`].
 pub const DEFAULT_SPECTRAL_LAMBDA: f64 = 0.01;
@@ -61,6 +63,21 @@ impl LocalContrastiveLoss {
         labels: Option<&[bool]>,
     ) -> Result<GraphLossOutput<T>> {
         ensure_non_negative("margin", self.margin)?;
+        // A dissimilar edge contributes margin^2 to the (f64) loss and up to 2 * margin to the
+        // gradient (type T): refuse margins for which either overflows.
+        let largest_margin = f64::MAX.sqrt().min(T::MAX.to_f64() / 2.0);
+        if self.margin > largest_margin {
+            return Err(TrainingError::value(
+                "margin",
+                format!(
+                    "{} is too large for {} embeddings: the loss margin^2 or the gradient \
+                     2 * margin would overflow (must be at most {})",
+                    format_number(self.margin),
+                    T::NAME,
+                    format_number(largest_margin)
+                ),
+            ));
+        }
         ensure_non_empty("embeddings", embeddings)?;
         validate_edges(edges, embeddings.rows, "embeddings rows")?;
         if let Some(labels) = labels {
@@ -95,14 +112,24 @@ impl LocalContrastiveLoss {
         })?;
         let grad = gather_gradient(embeddings, edges, &coefficients)?;
         let total = ordered_sum(&edge_losses);
+        let loss = total
+            * if self.reduction == Reduction::Mean {
+                weight
+            } else {
+                1.0
+            };
+        let (arg, cause) = if margin >= T::MAX.to_f64().sqrt() {
+            ("margin", "the margin is too large for this graph")
+        } else {
+            (
+                "embeddings",
+                "distances between such large embeddings; scale them down",
+            )
+        };
+        ensure_finite_output(arg, cause, loss, &[&grad])?;
         Ok(GraphLossOutput {
             edge_losses,
-            loss: total
-                * if self.reduction == Reduction::Mean {
-                    weight
-                } else {
-                    1.0
-                },
+            loss,
             grad_embeddings: grad,
         })
     }
@@ -140,7 +167,27 @@ impl SpectralRegularization {
         validate_edges(edges, embeddings.rows, "embeddings rows")?;
         validate_weights(weights, edges.len())?;
         ensure_finite("embeddings", embeddings.data)?;
-        let weight_of = |e: usize| weights.map_or(1.0, |w| w[e]);
+        // L_sym does not change when every weight is multiplied by c (the degrees scale by c,
+        // y by 1/sqrt(c)): bring the largest weight into [1, 4) by an even power of two, which
+        // is exact, so tiny or huge weights cannot overflow y or the degrees.
+        let weight_scale = match weights {
+            Some(w) if self.normalized => even_power_of_two_scale(max_weight(w)),
+            _ => 1.0,
+        };
+        let weight_of = |e: usize| weights.map_or(1.0, |w| w[e] * weight_scale);
+        let largest_coefficient = 2.0 * self.lam * weights.map_or(1.0, max_weight) * weight_scale;
+        if !T::from_f64(largest_coefficient).is_finite() {
+            return Err(TrainingError::value(
+                "lam",
+                format!(
+                    "{} is too large for {} embeddings: the gradient coefficient \
+                     2 * lam * weight = {} overflows it",
+                    format_number(self.lam),
+                    T::NAME,
+                    format_number(largest_coefficient)
+                ),
+            ));
+        }
         let (n, d) = (embeddings.rows, embeddings.cols);
         let incidence = Incidence::build(n, edges)?;
         // Row scales s_i = 1/sqrt(d_i) (0 for isolated nodes) and the scaled rows y.
@@ -181,8 +228,23 @@ impl SpectralRegularization {
         })?;
         let mut grad = filled_vec("embeddings", n * d, T::ZERO)?;
         incidence.gather(y, &coefficients, scales.as_deref(), &mut grad);
+        let loss = ordered_sum(&edge_losses);
+        let (arg, cause) = if self.lam > 1.0 {
+            ("lam", "lam scales the loss and gradient beyond the range")
+        } else if weights.is_some() && !self.normalized {
+            (
+                "weights",
+                "the weights scale the loss and gradient beyond the range",
+            )
+        } else {
+            (
+                "embeddings",
+                "distances between such large embeddings; scale them down",
+            )
+        };
+        ensure_finite_output(arg, cause, loss, &[&grad])?;
         Ok(GraphLossOutput {
-            loss: ordered_sum(&edge_losses),
+            loss,
             edge_losses,
             grad_embeddings: grad,
         })
@@ -203,6 +265,21 @@ impl SpectralRegularization {
     ) -> Result<Vec<f64>> {
         laplacian_eigenvalues(num_nodes, edges, weights, self.normalized, k, method)
     }
+}
+
+/// The largest edge weight (0 for none).
+fn max_weight(weights: &[f64]) -> f64 {
+    weights.iter().fold(0.0, |m: f64, &w| m.max(w))
+}
+
+/// `4^-k` such that `largest * 4^-k` lies in about `[1, 4)` (1 for `largest` 0): an exact
+/// rescaling of weights (a power of four) that leaves `sqrt` of their sums exactly rescaled.
+fn even_power_of_two_scale(largest: f64) -> f64 {
+    if largest <= 0.0 || !largest.is_finite() {
+        return 1.0;
+    }
+    let exponent = (largest.log2().floor() as i32).clamp(-1020, 1020);
+    2f64.powi(-exponent.div_euclid(2) * 2)
 }
 
 /// Per-edge `(loss, coefficient)` pairs computed in parallel by `term(edge index)`.

@@ -19,7 +19,8 @@ use multiversion::multiversion;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::linalg::{dot, MatRef, NORM_EPS};
+pub(crate) use crate::linalg::cosine;
+use crate::linalg::{axpy, dot, scaled_copy, scaled_dot, MatRef, RowNorm};
 use crate::validate::format_shape;
 
 /// `||x - y||^2`, with several accumulators so it vectorises.
@@ -71,19 +72,47 @@ pub(crate) fn euclidean_distance<T: Float>(x: &[T], y: &[T]) -> (T, T) {
     (distance, inverse)
 }
 
-/// `max(||x||, NORM_EPS)`: the divisor of the cosine normalisation `u = x / max(||x||, eps)`.
+/// `y = alpha * u_x` with `u_x` the normalised row `x` (norm `nx`).
 #[inline]
-pub(crate) fn norm_divisor<T: Float>(x: &[T]) -> T {
-    dot(x, x).sqrt().max_of(T::from_f64(NORM_EPS))
+pub(crate) fn unit_copy<T: Float>(alpha: T, x: &[T], nx: RowNorm<T>, y: &mut [T]) {
+    let factor = alpha * nx.scaled_inverse();
+    if nx.scale == T::ONE {
+        scaled_copy(factor, x, y);
+    } else {
+        for (yi, &xi) in y.iter_mut().zip(x) {
+            *yi = factor * (xi * nx.scale);
+        }
+    }
 }
 
-/// Maps `g`, a gradient w.r.t. `u = x / divisor` (`divisor` from [`norm_divisor`]), to the
+/// `y += alpha * u_x` with `u_x` the normalised row `x` (norm `nx`).
+#[inline]
+pub(crate) fn unit_axpy<T: Float>(alpha: T, x: &[T], nx: RowNorm<T>, y: &mut [T]) {
+    let factor = alpha * nx.scaled_inverse();
+    if nx.scale == T::ONE {
+        axpy(factor, x, y);
+    } else {
+        for (yi, &xi) in y.iter_mut().zip(x) {
+            *yi += factor * (xi * nx.scale);
+        }
+    }
+}
+
+/// Maps `g`, a gradient w.r.t. `u = x / max(||x||, eps)` (`norm` from [`RowNorm::of`]), to the
 /// gradient w.r.t. `x`, in place: `(g - u (u . g)) / ||x||` above the floor, `g / eps` at it.
 /// The row form of [`crate::linalg::normalize_rows_backward`], for kernels that never store `u`.
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-pub(crate) fn unit_backward<T: Float>(g: &mut [T], x: &[T], divisor: T) {
-    let inv = T::ONE / divisor;
-    if divisor > T::from_f64(NORM_EPS) {
+pub(crate) fn unit_backward<T: Float>(g: &mut [T], x: &[T], norm: RowNorm<T>) {
+    let inv = norm.scaled_inverse();
+    if norm.scale != T::ONE {
+        // x * scale is the row brought to unit size; 1 / ||x|| = scale * inv.
+        let s = norm.scale;
+        let projection = scaled_dot(x, s, g, T::ONE) * inv * inv;
+        let outer = s * inv;
+        for (gi, &xi) in g.iter_mut().zip(x) {
+            *gi = (*gi - (xi * s) * projection) * outer;
+        }
+    } else if norm.above_floor() {
         let projection = dot(x, g) * inv * inv;
         for (gi, &xi) in g.iter_mut().zip(x) {
             *gi = (*gi - xi * projection) * inv;

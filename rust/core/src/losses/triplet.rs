@@ -4,15 +4,15 @@
 use rayon::prelude::*;
 
 use super::{
-    add_scaled_difference, ensure_non_empty, ensure_same_shape, euclidean_distance, norm_divisor,
-    unit_backward,
+    add_scaled_difference, cosine, ensure_non_empty, ensure_same_shape, euclidean_distance,
+    unit_axpy, unit_backward, unit_copy,
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::{NegativesRef, Reduction};
-use crate::linalg::{axpy, dot, filled_vec, scaled_copy, MatRef};
+use crate::linalg::{filled_vec, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
-use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
+use crate::validate::{ensure_finite, ensure_finite_output, ensure_non_negative, format_shape};
 
 /// How a triplet's distances are measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +137,25 @@ impl TripletLoss {
             } else {
                 1.0
             };
+        // Finite inputs can still overflow: a margin near f64::MAX summed over triplets, or
+        // Euclidean distances beyond the element type's range.
+        let (arg, cause) = if self.margin * (b * k) as f64 >= f64::MAX / 4.0 {
+            (
+                "margin",
+                "the margin summed over the triplets exceeds float64's range",
+            )
+        } else {
+            (
+                "anchors",
+                "distances between such large embeddings; scale the inputs down",
+            )
+        };
+        ensure_finite_output(
+            arg,
+            cause,
+            out.loss,
+            &[&out.grad_anchors, &out.grad_positives, &out.grad_negatives],
+        )?;
         Ok(out)
     }
 
@@ -239,9 +258,8 @@ fn euclidean_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losse
 /// row's normalisation, in one pass that never stores the unit rows.
 fn cosine_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losses: &mut [f64]) {
     let (a, p, d) = (row.a, row.p, row.a.len());
-    let (div_a, div_p) = (norm_divisor(a), norm_divisor(p));
-    let (inv_a, inv_p) = (T::ONE / div_a, T::ONE / div_p);
-    let d_ap = T::ONE - dot(a, p) * inv_a * inv_p;
+    let (norm_a, norm_p) = (RowNorm::of(a), RowNorm::of(p));
+    let d_ap = T::ONE - cosine(a, norm_a, p, norm_p);
     let mut active = 0.0;
     for ((n, grad_n), loss) in row
         .negatives
@@ -249,26 +267,25 @@ fn cosine_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losses: 
         .zip(grads.negatives.chunks_exact_mut(d))
         .zip(losses.iter_mut())
     {
-        let div_n = norm_divisor(n);
-        let inv_n = T::ONE / div_n;
-        let d_an = T::ONE - dot(a, n) * inv_a * inv_n;
+        let norm_n = RowNorm::of(n);
+        let d_an = T::ONE - cosine(a, norm_a, n, norm_n);
         let hinge = (d_ap - d_an).to_f64() + row.margin;
         if hinge > 0.0 {
             *loss = hinge;
             active += row.weight;
             let w = T::from_f64(row.weight);
             // The -d(a, n) term: d/du_a += w u_n, d/du_n = w u_a.
-            axpy(w * inv_n, n, grads.a);
-            scaled_copy(w * inv_a, a, grad_n);
-            unit_backward(grad_n, n, div_n);
+            unit_axpy(w, n, norm_n, grads.a);
+            unit_copy(w, a, norm_a, grad_n);
+            unit_backward(grad_n, n, norm_n);
         }
     }
     if active > 0.0 {
         let c = T::from_f64(active);
-        axpy(-c * inv_p, p, grads.a);
-        scaled_copy(-c * inv_a, a, grads.p);
-        unit_backward(grads.p, p, div_p);
-        unit_backward(grads.a, a, div_a);
+        unit_axpy(-c, p, norm_p, grads.a);
+        unit_copy(-c, a, norm_a, grads.p);
+        unit_backward(grads.p, p, norm_p);
+        unit_backward(grads.a, a, norm_a);
     }
 }
 

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, filled_vec, MatRef};
+use crate::linalg::{cosine, dot, filled_vec, MatRef};
 use crate::pool::check_cancelled;
-use crate::search::{inverse_norms, BestK};
+use crate::search::{row_norms, BestK};
 use crate::validate::ensure_finite;
 
 /// Configuration of the graph miner.
@@ -50,11 +50,17 @@ impl GraphHardNegativeMiner {
             return Err(TrainingError::value("hop_distance", "must be >= 1, got 0"));
         }
         let nodes = embeddings.rows;
+        if embeddings.cols == 0 {
+            return Err(TrainingError::shape(
+                "embeddings",
+                format!("embedding dimension D must be at least 1, got shape ({nodes}, 0)"),
+            ));
+        }
         let anchors = checked_anchors(anchor_nodes, nodes)?;
         ensure_finite("embeddings", embeddings.data)?;
         let graph = Neighbours::build(nodes, edges)?;
         let scale = match self.similarity {
-            Similarity::Cosine => Some(inverse_norms("embeddings", embeddings)?),
+            Similarity::Cosine => Some(row_norms("embeddings", embeddings)?),
             Similarity::Dot => None,
         };
         let k = self.num_negatives;
@@ -67,10 +73,11 @@ impl GraphHardNegativeMiner {
                     check_cancelled()?;
                     let mut best = BestK::new(k);
                     for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
-                        let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
-                        if let Some(scale) = &scale {
-                            sim = sim * scale[anchor] * scale[candidate];
-                        }
+                        let (a, c) = (embeddings.row(anchor), embeddings.row(candidate));
+                        let sim = match &scale {
+                            Some(norms) => cosine(a, norms[anchor], c, norms[candidate]),
+                            None => dot(a, c),
+                        };
                         best.offer(sim.to_f64(), candidate);
                     }
                     for (slot, item) in row.iter_mut().zip(best.into_sorted()) {
@@ -110,7 +117,8 @@ struct Neighbours {
 
 impl Neighbours {
     fn build(nodes: usize, edges: &[[usize; 2]]) -> Result<Self> {
-        let mut offsets = filled_vec("edges", nodes + 1, 0usize)?;
+        // Sized by the node count, i.e. the embeddings' rows: a failure names them.
+        let mut offsets = filled_vec("embeddings", nodes.saturating_add(1), 0usize)?;
         for (row, &[i, j]) in edges.iter().enumerate() {
             if i >= nodes || j >= nodes {
                 return Err(TrainingError::value(

@@ -5,7 +5,7 @@ use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStre
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, filled_vec, MatRef};
+use crate::linalg::{dot, filled_vec, scaled_dot, MatRef, RowNorm, NORM_EPS};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
 use crate::search::stream::{stream_similarities, Collector};
@@ -262,11 +262,18 @@ impl HardNegativeMiner {
             (0..anchors.rows)
                 .map(|i| {
                     let p = positives.row(i);
-                    let raw = dot(unit_anchor(i), p).to_f64();
                     match self.similarity {
-                        Similarity::Dot => raw,
+                        Similarity::Dot => dot(unit_anchor(i), p).to_f64(),
                         Similarity::Cosine => {
-                            raw / dot(p, p).to_f64().sqrt().max(crate::linalg::NORM_EPS)
+                            // The anchor row is already unit: only the positive's norm is
+                            // divided out, overflow-free (see RowNorm).
+                            let norm = RowNorm::of(p);
+                            let raw = scaled_dot(unit_anchor(i), T::ONE, p, norm.scale).to_f64();
+                            if norm.scale == T::ONE {
+                                raw / dot(p, p).to_f64().sqrt().max(NORM_EPS)
+                            } else {
+                                raw / norm.divisor.to_f64()
+                            }
                         }
                     }
                 })

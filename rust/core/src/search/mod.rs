@@ -18,8 +18,8 @@ pub use topk::{topk, TopKResult};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, normalize_rows_into, zeroed_vec, MatRef, NORM_EPS};
-use crate::validate::{ensure_finite, format_shape};
+use crate::linalg::{dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, NORM_EPS};
+use crate::validate::{ensure_finite, format_number, format_shape};
 
 /// Queries and corpus made ready for the streaming scan: under cosine similarity the queries
 /// are normalised (a `Q x D` copy) and the corpus is scaled column-wise by its inverse norms
@@ -89,16 +89,41 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
     }
 }
 
-/// `1 / max(||row||, 1e-12)` for every row, in parallel.
-pub fn inverse_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<T>> {
-    let mut out = zeroed_vec(arg, matrix.rows)?;
-    let cols = matrix.cols.max(1);
-    let eps = T::from_f64(NORM_EPS);
-    out.par_iter_mut()
-        .zip(matrix.data.par_chunks(cols))
-        .for_each(|(inv, row)| *inv = T::ONE / dot(row, row).sqrt().max_of(eps));
+/// The norm of every row, in parallel (see [`RowNorm`]). Under cosine similarity a raw row is
+/// multiplied by a unit vector before its norm is divided out, so a row whose norm itself
+/// overflows `T` is refused (`ValueError` naming `arg`) instead of scoring NaN.
+pub fn row_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<RowNorm<T>>> {
+    let unit = RowNorm {
+        scale: T::ONE,
+        divisor: T::from_f64(NORM_EPS),
+    };
+    let mut out = filled_vec(arg, matrix.rows, unit)?;
     if matrix.cols == 0 {
-        out.iter_mut().for_each(|inv| *inv = T::ONE / eps);
+        return Ok(out);
     }
+    out.par_iter_mut()
+        .zip(matrix.data.par_chunks(matrix.cols))
+        .for_each(|(norm, row)| *norm = RowNorm::of(row));
+    if let Some(row) = out.iter().position(|norm| !norm.is_representable()) {
+        return Err(TrainingError::value(
+            arg,
+            format!(
+                "row {row} has an L2 norm of about {}, beyond the {} range, so its cosine \
+                 similarity cannot be computed; scale the rows down (or pass float64)",
+                format_number(out[row].value()),
+                T::NAME
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// `1 / max(||row||, 1e-12)` for every row, in parallel (errors as [`row_norms`]).
+pub fn inverse_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<T>> {
+    let norms = row_norms(arg, matrix)?;
+    let mut out = zeroed_vec(arg, matrix.rows)?;
+    out.par_iter_mut()
+        .zip(norms.par_iter())
+        .for_each(|(inv, norm)| *inv = norm.inverse());
     Ok(out)
 }

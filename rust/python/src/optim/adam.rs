@@ -3,10 +3,13 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use ruvector_training_core::optim::{Adam, AdamConfig, AdamMoments, Optimizer};
+use ruvector_training_core::optim::{Adam, AdamConfig, AdamMoments, FloatVec, Optimizer};
 
-use super::state::{buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState};
+use super::state::{
+    buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values,
+};
 use super::{repr_bool, repr_float, Held, PyOptimizer};
+use crate::args::real;
 use crate::arrays::to_py_err;
 
 /// `torch.optim.Adam` (and, with decoupled weight decay, `AdamW`) on NumPy arrays updated in
@@ -20,12 +23,35 @@ pub struct PyAdamW;
 
 /// The hyper-parameters of the `Adam`/`AdamW` object `slf`.
 fn config(slf: &PyRef<'_, PyAdam>) -> AdamConfig {
-    slf.as_super().get::<Adam>().current()
+    slf.as_super().with::<Adam, _>(slf.py(), |o| o.current())
 }
 
 /// Applies `change` to the hyper-parameters of `slf` if the result is valid.
-fn configure(mut slf: PyRefMut<'_, PyAdam>, change: impl FnOnce(&mut AdamConfig)) -> PyResult<()> {
-    slf.as_super().configure::<Adam>(change)
+fn configure(slf: PyRef<'_, PyAdam>, change: impl FnOnce(&mut AdamConfig)) -> PyResult<()> {
+    slf.as_super().configure::<Adam>(slf.py(), change)
+}
+
+crate::args::real_args!(lr_arg => "lr", eps_arg => "eps", weight_decay_arg => "weight_decay");
+crate::args::optional_real_args!(max_grad_norm_arg => "max_grad_norm");
+
+/// AMSGrad keeps `max_exp_avg_sq = max over steps of exp_avg_sq`, so it is never below
+/// `exp_avg_sq`; a loaded pair that breaks this could not come from any run.
+fn check_running_max(moments: &AdamMoments, i: usize) -> PyResult<()> {
+    let Some(max) = &moments.max_exp_avg_sq else {
+        return Ok(());
+    };
+    let below = match (max, &moments.exp_avg_sq) {
+        (FloatVec::F32(m), FloatVec::F32(v)) => m.iter().zip(v).position(|(m, v)| m < v),
+        (FloatVec::F64(m), FloatVec::F64(v)) => m.iter().zip(v).position(|(m, v)| m < v),
+        _ => None,
+    };
+    match below {
+        None => Ok(()),
+        Some(index) => Err(PyValueError::new_err(format!(
+            "state_dict['state'][{i}]['max_exp_avg_sq']: below exp_avg_sq at flat index {index} \
+             (AMSGrad's running maximum can never be)"
+        ))),
+    }
 }
 
 /// The base part of a new `Adam`/`AdamW` object.
@@ -45,12 +71,12 @@ impl PyAdamW {
     #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
-        lr: f64,
+        #[pyo3(from_py_with = lr_arg)] lr: f64,
         betas: Option<&Bound<'_, PyAny>>,
-        eps: f64,
-        weight_decay: f64,
+        #[pyo3(from_py_with = eps_arg)] eps: f64,
+        #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
         amsgrad: bool,
-        max_grad_norm: Option<f64>,
+        #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
         check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
@@ -77,12 +103,12 @@ impl PyAdam {
     #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
-        lr: f64,
+        #[pyo3(from_py_with = lr_arg)] lr: f64,
         betas: Option<&Bound<'_, PyAny>>,
-        eps: f64,
-        weight_decay: f64,
+        #[pyo3(from_py_with = eps_arg)] eps: f64,
+        #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
         amsgrad: bool,
-        max_grad_norm: Option<f64>,
+        #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
         check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
@@ -104,7 +130,7 @@ impl PyAdam {
     }
 
     #[setter]
-    fn set_betas(slf: PyRefMut<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_betas(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let betas = parse_betas(Some(value))?;
         configure(slf, |c| c.betas = betas)
     }
@@ -116,7 +142,8 @@ impl PyAdam {
     }
 
     #[setter]
-    fn set_eps(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+    fn set_eps(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("eps", value)?;
         configure(slf, |c| c.eps = value)
     }
 
@@ -127,7 +154,8 @@ impl PyAdam {
     }
 
     #[setter]
-    fn set_weight_decay(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+    fn set_weight_decay(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("weight_decay", value)?;
         configure(slf, |c| c.weight_decay = value)
     }
 
@@ -141,37 +169,38 @@ impl PyAdam {
     fn state_dict<'py>(slf: PyRef<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let base = slf.as_super();
-        let adam = base.get::<Adam>();
-        let c = adam.config();
-        let dict = new_state_dict(py, c.name(), adam.steps())?;
-        dict.set_item("lr", c.lr)?;
-        dict.set_item("betas", c.betas)?;
-        dict.set_item("eps", c.eps)?;
-        dict.set_item("weight_decay", c.weight_decay)?;
-        dict.set_item("amsgrad", c.amsgrad)?;
-        dict.set_item("max_grad_norm", c.max_grad_norm)?;
-        let mut state = Vec::with_capacity(base.params.len());
-        for (i, moments) in adam.moments().iter().enumerate() {
-            let shape = base.params.shape(i);
-            let entry = PyDict::new(py);
-            entry.set_item("exp_avg", buffer_to_numpy(py, &moments.exp_avg, shape)?)?;
-            entry.set_item(
-                "exp_avg_sq",
-                buffer_to_numpy(py, &moments.exp_avg_sq, shape)?,
-            )?;
-            if let Some(max) = &moments.max_exp_avg_sq {
-                entry.set_item("max_exp_avg_sq", buffer_to_numpy(py, max, shape)?)?;
+        base.with::<Adam, _>(py, |adam| -> PyResult<Bound<'py, PyDict>> {
+            let c = adam.config();
+            let dict = new_state_dict(py, c.name(), adam.steps())?;
+            dict.set_item("lr", c.lr)?;
+            dict.set_item("betas", c.betas)?;
+            dict.set_item("eps", c.eps)?;
+            dict.set_item("weight_decay", c.weight_decay)?;
+            dict.set_item("amsgrad", c.amsgrad)?;
+            dict.set_item("max_grad_norm", c.max_grad_norm)?;
+            let mut state = Vec::with_capacity(base.params.len());
+            for (i, moments) in adam.moments().iter().enumerate() {
+                let shape = base.params.shape(i);
+                let entry = PyDict::new(py);
+                entry.set_item("exp_avg", buffer_to_numpy(py, &moments.exp_avg, shape)?)?;
+                entry.set_item(
+                    "exp_avg_sq",
+                    buffer_to_numpy(py, &moments.exp_avg_sq, shape)?,
+                )?;
+                if let Some(max) = &moments.max_exp_avg_sq {
+                    entry.set_item("max_exp_avg_sq", buffer_to_numpy(py, max, shape)?)?;
+                }
+                state.push(entry);
             }
-            state.push(entry);
-        }
-        dict.set_item("state", state)?;
-        Ok(dict)
+            dict.set_item("state", state)?;
+            Ok(dict)
+        })
     }
 
     /// Restores a `state_dict()`; checked completely before anything changes.
-    fn load_state_dict(mut slf: PyRefMut<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn load_state_dict(slf: PyRef<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
         let base = slf.as_super();
-        let current = base.get::<Adam>().current();
+        let current = base.with::<Adam, _>(slf.py(), |adam| adam.current());
         let loaded = LoadedState::open(state_dict, current.name())?;
         let betas: Bound<'_, PyAny> = loaded.extract("betas", "a (beta1, beta2) pair")?;
         let config = AdamConfig {
@@ -189,15 +218,33 @@ impl PyAdam {
             .iter()
             .enumerate()
             .map(|(i, entry)| {
-                Ok(AdamMoments {
-                    exp_avg: require_buffer(entry, "exp_avg", params, i)?,
-                    exp_avg_sq: require_buffer(entry, "exp_avg_sq", params, i)?,
-                    max_exp_avg_sq: load_buffer(entry, "max_exp_avg_sq", params, i)?,
-                })
+                let moments = AdamMoments {
+                    exp_avg: require_buffer(entry, "exp_avg", params, i, Values::Finite)?,
+                    exp_avg_sq: require_buffer(
+                        entry,
+                        "exp_avg_sq",
+                        params,
+                        i,
+                        Values::NonNegative,
+                    )?,
+                    max_exp_avg_sq: if config.amsgrad {
+                        Some(require_buffer(
+                            entry,
+                            "max_exp_avg_sq",
+                            params,
+                            i,
+                            Values::NonNegative,
+                        )?)
+                    } else {
+                        load_buffer(entry, "max_exp_avg_sq", params, i, Values::NonNegative)?
+                    },
+                };
+                check_running_max(&moments, i)?;
+                Ok(moments)
             })
             .collect::<PyResult<Vec<_>>>()?;
         let restored = Adam::restore(config, params.layout(), loaded.steps()?, moments);
-        base.replace(restored)
+        base.replace(slf.py(), restored)
     }
 
     fn __repr__(slf: PyRef<'_, Self>) -> String {

@@ -8,6 +8,7 @@ mod sgd;
 mod state;
 
 use std::any::Any;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use numpy::PyUntypedArray;
 use pyo3::prelude::*;
@@ -18,13 +19,17 @@ use ruvector_training_core::Result as CoreResult;
 pub use adam::{PyAdam, PyAdamW};
 pub use sgd::PySgd;
 
+use crate::args::{optional_real, real};
 use crate::arrays::to_py_err;
 use params::ParamList;
 
 /// Clips the global L2 norm of `grads` in place and returns the norm before clipping.
 #[pyfunction]
 #[pyo3(signature = (grads, max_norm))]
-pub fn clip_grad_norm(grads: &Bound<'_, PyAny>, max_norm: f64) -> PyResult<f64> {
+pub fn clip_grad_norm(
+    grads: &Bound<'_, PyAny>,
+    #[pyo3(from_py_with = max_norm_arg)] max_norm: f64,
+) -> PyResult<f64> {
     ensure_positive("max_norm", max_norm).map_err(to_py_err)?;
     let arrays = ParamList::new("grads", grads)?;
     arrays
@@ -69,7 +74,7 @@ impl Held for Adam {
 }
 
 /// The object-safe view of a [`Held`] optimizer, with downcasting for the subclasses.
-trait AnyOptimizer: Optimizer + Sync {
+trait AnyOptimizer: Optimizer + Sync + Send {
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
@@ -85,17 +90,27 @@ impl<O: Held> AnyOptimizer for O {
 }
 
 /// The base class: the parameter list, the core optimizer, and what all optimizers share.
+///
+/// Thread safety: the core optimizer sits behind a mutex. `step`, `load_state_dict` and the
+/// attribute setters take it, waiting for a running step with the GIL released, so concurrent
+/// calls on one optimizer serialise (each step is applied whole, in some order) instead of
+/// failing with "Already borrowed"; no method ever holds Python's `&mut` borrow of the object.
 #[pyclass(name = "Optimizer", subclass, module = "ruvector_training._core")]
 pub struct PyOptimizer {
     params: ParamList,
-    inner: Box<dyn AnyOptimizer>,
+    inner: Mutex<Box<dyn AnyOptimizer>>,
 }
+
+crate::args::real_args!(max_norm_arg => "max_norm");
 
 #[pymethods]
 impl PyOptimizer {
     /// Updates every parameter in place; returns the gradient norm before clipping.
-    fn step(&mut self, grads: &Bound<'_, PyAny>) -> PyResult<f64> {
-        let inner = &mut self.inner;
+    fn step(&self, grads: &Bound<'_, PyAny>) -> PyResult<f64> {
+        // Taken before the parameters are borrowed, so a second thread's step waits here
+        // (GIL released) instead of failing on the parameters' borrow.
+        let mut guard = self.lock(grads.py());
+        let inner = &mut **guard;
         self.params
             .run(grads, |p, g| inner.step(p, g))?
             .map_err(to_py_err)
@@ -103,49 +118,52 @@ impl PyOptimizer {
 
     /// Learning rate (finite, >= 0).
     #[getter]
-    fn lr(&self) -> f64 {
-        self.inner.lr()
+    fn lr(&self, py: Python<'_>) -> f64 {
+        self.lock(py).lr()
     }
 
     #[setter]
-    fn set_lr(&mut self, value: f64) -> PyResult<()> {
-        self.inner.set_lr(value).map_err(to_py_err)
+    fn set_lr(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = value.py();
+        let value = real("lr", value)?;
+        self.lock(py).set_lr(value).map_err(to_py_err)
     }
 
     /// Gradient-norm clipping threshold applied inside `step` (None: off).
     #[getter]
-    fn max_grad_norm(&self) -> Option<f64> {
-        self.inner.max_grad_norm()
+    fn max_grad_norm(&self, py: Python<'_>) -> Option<f64> {
+        self.lock(py).max_grad_norm()
     }
 
     #[setter]
-    fn set_max_grad_norm(&mut self, value: Option<f64>) -> PyResult<()> {
-        self.inner.set_max_grad_norm(value).map_err(to_py_err)
+    fn set_max_grad_norm(&self, py: Python<'_>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = optional_real("max_grad_norm", value)?;
+        self.lock(py).set_max_grad_norm(value).map_err(to_py_err)
     }
 
     /// Check gradients for NaN/Inf before modifying anything (True, the default). False saves
     /// one read of every gradient when no clipping is set; a NaN/Inf is then reported only
     /// after the step was applied.
     #[getter]
-    fn check_finite(&self) -> bool {
-        self.inner.check_finite()
+    fn check_finite(&self, py: Python<'_>) -> bool {
+        self.lock(py).check_finite()
     }
 
     #[setter]
-    fn set_check_finite(&mut self, value: bool) {
-        self.inner.set_check_finite(value);
+    fn set_check_finite(&self, py: Python<'_>, value: bool) {
+        self.lock(py).set_check_finite(value);
     }
 
     /// Number of steps taken.
     #[getter]
-    fn step_count(&self) -> u64 {
-        self.inner.steps()
+    fn step_count(&self, py: Python<'_>) -> u64 {
+        self.lock(py).steps()
     }
 
     /// Global L2 norm of the last step's gradients before clipping (None before a step).
     #[getter]
-    fn last_grad_norm(&self) -> Option<f64> {
-        self.inner.last_grad_norm()
+    fn last_grad_norm(&self, py: Python<'_>) -> Option<f64> {
+        self.lock(py).last_grad_norm()
     }
 
     /// Total number of scalar parameters.
@@ -174,22 +192,43 @@ impl PyOptimizer {
         inner.set_check_finite(check_finite);
         Ok(Self {
             params,
-            inner: Box::new(inner),
+            inner: Mutex::new(Box::new(inner)),
         })
     }
 
-    /// The core optimizer, as the subclass's type.
-    fn get<O: Held>(&self) -> &O {
-        self.inner
-            .as_any()
-            .downcast_ref()
-            .expect("each class holds the core optimizer it was built with")
+    /// The core optimizer, locked: waits for a running step with the GIL released (see the
+    /// class's thread-safety note).
+    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, Box<dyn AnyOptimizer>> {
+        loop {
+            match self.inner.try_lock() {
+                Ok(guard) => return guard,
+                Err(TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+                // Not a kernel: only waits, GIL released, for another thread's step to end.
+                #[allow(clippy::disallowed_methods)]
+                Err(TryLockError::WouldBlock) => py.detach(|| drop(self.inner.lock())),
+            }
+        }
+    }
+
+    /// Runs `read` on the core optimizer, as the subclass's type.
+    fn with<O: Held, R>(&self, py: Python<'_>, read: impl FnOnce(&O) -> R) -> R {
+        let guard = self.lock(py);
+        read(
+            guard
+                .as_any()
+                .downcast_ref()
+                .expect("each class holds the core optimizer it was built with"),
+        )
     }
 
     /// Applies `change` to a copy of the hyper-parameters and installs it if valid.
-    fn configure<O: Held>(&mut self, change: impl FnOnce(&mut O::Config)) -> PyResult<()> {
-        let optimizer: &mut O = self
-            .inner
+    fn configure<O: Held>(
+        &self,
+        py: Python<'_>,
+        change: impl FnOnce(&mut O::Config),
+    ) -> PyResult<()> {
+        let mut guard = self.lock(py);
+        let optimizer: &mut O = guard
             .as_any_mut()
             .downcast_mut()
             .expect("each class holds the core optimizer it was built with");
@@ -202,17 +241,22 @@ impl PyOptimizer {
     fn describe(&self, py: Python<'_>, name: &str, details: &str) -> String {
         let arrays = self.params.len();
         let plural = if arrays == 1 { "" } else { "s" };
+        let (lr, max_grad_norm) = {
+            let inner = self.lock(py);
+            (inner.lr(), inner.max_grad_norm())
+        };
         format!(
             "{name}({arrays} array{plural}, {} parameters, lr={}, {details}, max_grad_norm={})",
             self.params.element_count(),
-            repr_float(py, self.inner.lr()),
-            repr_option(py, self.inner.max_grad_norm()),
+            repr_float(py, lr),
+            repr_option(py, max_grad_norm),
         )
     }
 
     /// Replaces the core optimizer (after a successful `load_state_dict`).
-    fn replace<O: Held>(&mut self, restored: CoreResult<O>) -> PyResult<()> {
-        self.inner = Box::new(restored.map_err(to_py_err)?);
+    fn replace<O: Held>(&self, py: Python<'_>, restored: CoreResult<O>) -> PyResult<()> {
+        let restored: Box<dyn AnyOptimizer> = Box::new(restored.map_err(to_py_err)?);
+        *self.lock(py) = restored;
         Ok(())
     }
 }

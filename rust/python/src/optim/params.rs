@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use ruvector_training_core::optim::{Dtype, FloatSlice, FloatSliceMut, ParamSpec};
 
+use crate::args::type_name;
 use crate::arrays::{as_ndarray, float_dtype, format_shape, value_error, FloatArray, FloatDtype};
 use crate::kernel::run_kernel;
 
@@ -42,14 +43,6 @@ pub fn array_list<'py>(
         .enumerate()
         .map(|(i, item)| Ok((format!("{arg}[{i}]"), item?)))
         .collect()
-}
-
-/// The Python type name of `obj`, for messages.
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// One parameter as given at construction.

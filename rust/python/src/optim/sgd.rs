@@ -4,8 +4,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Optimizer, Sgd, SgdConfig};
 
-use super::state::{buffer_to_numpy, load_buffer, new_state_dict, LoadedState};
+use super::state::{
+    buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values,
+};
 use super::{repr_bool, repr_float, Held, PyOptimizer};
+use crate::args::real;
 
 /// `torch.optim.SGD` on NumPy arrays updated in place (see the stub file).
 #[pyclass(name = "SGD", extends = PyOptimizer, module = "ruvector_training._core")]
@@ -13,13 +16,21 @@ pub struct PySgd;
 
 /// The hyper-parameters of the `SGD` object `slf`.
 fn config(slf: &PyRef<'_, PySgd>) -> SgdConfig {
-    slf.as_super().get::<Sgd>().current()
+    slf.as_super().with::<Sgd, _>(slf.py(), |o| o.current())
 }
 
 /// Applies `change` to the hyper-parameters of `slf` if the result is valid.
-fn configure(mut slf: PyRefMut<'_, PySgd>, change: impl FnOnce(&mut SgdConfig)) -> PyResult<()> {
-    slf.as_super().configure::<Sgd>(change)
+fn configure(slf: PyRef<'_, PySgd>, change: impl FnOnce(&mut SgdConfig)) -> PyResult<()> {
+    slf.as_super().configure::<Sgd>(slf.py(), change)
 }
+
+crate::args::real_args!(
+    lr_arg => "lr",
+    momentum_arg => "momentum",
+    dampening_arg => "dampening",
+    weight_decay_arg => "weight_decay",
+);
+crate::args::optional_real_args!(max_grad_norm_arg => "max_grad_norm");
 
 #[pymethods]
 impl PySgd {
@@ -28,12 +39,12 @@ impl PySgd {
     #[allow(clippy::too_many_arguments)]
     fn new(
         params: &Bound<'_, PyAny>,
-        lr: f64,
-        momentum: f64,
-        dampening: f64,
+        #[pyo3(from_py_with = lr_arg)] lr: f64,
+        #[pyo3(from_py_with = momentum_arg)] momentum: f64,
+        #[pyo3(from_py_with = dampening_arg)] dampening: f64,
         nesterov: bool,
-        weight_decay: f64,
-        max_grad_norm: Option<f64>,
+        #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
+        #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
         check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = SgdConfig {
@@ -56,7 +67,8 @@ impl PySgd {
     }
 
     #[setter]
-    fn set_momentum(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+    fn set_momentum(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("momentum", value)?;
         configure(slf, |c| c.momentum = value)
     }
 
@@ -67,7 +79,8 @@ impl PySgd {
     }
 
     #[setter]
-    fn set_dampening(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+    fn set_dampening(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("dampening", value)?;
         configure(slf, |c| c.dampening = value)
     }
 
@@ -78,7 +91,7 @@ impl PySgd {
     }
 
     #[setter]
-    fn set_nesterov(slf: PyRefMut<'_, Self>, value: bool) -> PyResult<()> {
+    fn set_nesterov(slf: PyRef<'_, Self>, value: bool) -> PyResult<()> {
         configure(slf, |c| c.nesterov = value)
     }
 
@@ -89,7 +102,8 @@ impl PySgd {
     }
 
     #[setter]
-    fn set_weight_decay(slf: PyRefMut<'_, Self>, value: f64) -> PyResult<()> {
+    fn set_weight_decay(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("weight_decay", value)?;
         configure(slf, |c| c.weight_decay = value)
     }
 
@@ -97,31 +111,32 @@ impl PySgd {
     fn state_dict<'py>(slf: PyRef<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let base = slf.as_super();
-        let sgd = base.get::<Sgd>();
-        let c = sgd.config();
-        let dict = new_state_dict(py, "SGD", sgd.steps())?;
-        dict.set_item("lr", c.lr)?;
-        dict.set_item("momentum", c.momentum)?;
-        dict.set_item("dampening", c.dampening)?;
-        dict.set_item("nesterov", c.nesterov)?;
-        dict.set_item("weight_decay", c.weight_decay)?;
-        dict.set_item("max_grad_norm", c.max_grad_norm)?;
-        let mut state = Vec::with_capacity(base.params.len());
-        for (i, buffer) in sgd.momentum_buffers().iter().enumerate() {
-            let entry = PyDict::new(py);
-            let array = buffer
-                .as_ref()
-                .map(|b| buffer_to_numpy(py, b, base.params.shape(i)))
-                .transpose()?;
-            entry.set_item("momentum_buffer", array)?;
-            state.push(entry);
-        }
-        dict.set_item("state", state)?;
-        Ok(dict)
+        base.with::<Sgd, _>(py, |sgd| -> PyResult<Bound<'py, PyDict>> {
+            let c = sgd.config();
+            let dict = new_state_dict(py, "SGD", sgd.steps())?;
+            dict.set_item("lr", c.lr)?;
+            dict.set_item("momentum", c.momentum)?;
+            dict.set_item("dampening", c.dampening)?;
+            dict.set_item("nesterov", c.nesterov)?;
+            dict.set_item("weight_decay", c.weight_decay)?;
+            dict.set_item("max_grad_norm", c.max_grad_norm)?;
+            let mut state = Vec::with_capacity(base.params.len());
+            for (i, buffer) in sgd.momentum_buffers().iter().enumerate() {
+                let entry = PyDict::new(py);
+                let array = buffer
+                    .as_ref()
+                    .map(|b| buffer_to_numpy(py, b, base.params.shape(i)))
+                    .transpose()?;
+                entry.set_item("momentum_buffer", array)?;
+                state.push(entry);
+            }
+            dict.set_item("state", state)?;
+            Ok(dict)
+        })
     }
 
     /// Restores a `state_dict()`; checked completely before anything changes.
-    fn load_state_dict(mut slf: PyRefMut<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn load_state_dict(slf: PyRef<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
         let base = slf.as_super();
         let loaded = LoadedState::open(state_dict, "SGD")?;
         let config = SgdConfig {
@@ -132,15 +147,25 @@ impl PySgd {
             weight_decay: loaded.extract("weight_decay", "a float")?,
             max_grad_norm: loaded.extract("max_grad_norm", "a float or None")?,
         };
+        let steps = loaded.steps()?;
+        // After a step with momentum every parameter has a buffer; loading without one would
+        // restart the momentum silently.
+        let needs_buffer = config.momentum != 0.0 && steps > 0;
         let buffers = loaded
             .per_param(&base.params)?
             .iter()
             .enumerate()
-            .map(|(i, entry)| load_buffer(entry, "momentum_buffer", &base.params, i))
+            .map(|(i, entry)| {
+                let (params, key) = (&base.params, "momentum_buffer");
+                if needs_buffer {
+                    require_buffer(entry, key, params, i, Values::Finite).map(Some)
+                } else {
+                    load_buffer(entry, key, params, i, Values::Finite)
+                }
+            })
             .collect::<PyResult<Vec<_>>>()?;
-        let steps = loaded.steps()?;
         let restored = Sgd::restore(config, base.params.layout(), steps, buffers);
-        base.replace(restored)
+        base.replace(slf.py(), restored)
     }
 
     fn __repr__(slf: PyRef<'_, Self>) -> String {

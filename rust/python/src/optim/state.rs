@@ -7,7 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ruvector_training_core::optim::FloatVec;
 
-use super::params::{read_like, type_name, ParamList};
+use super::params::{read_like, ParamList};
+use crate::args::{integer, short_repr, type_name};
 
 /// A NumPy copy of `buffer` with the parameter's shape.
 pub fn buffer_to_numpy<'py>(
@@ -82,9 +83,16 @@ impl<'py> LoadedState<'py> {
         })
     }
 
-    /// The step count.
+    /// The step count: a non-negative integer (not a bool or a float).
     pub fn steps(&self) -> PyResult<u64> {
-        self.extract("step", "a non-negative int")
+        let value = self.item("step")?;
+        let steps = integer("state_dict['step']", &value)?;
+        u64::try_from(steps).map_err(|_| {
+            PyValueError::new_err(format!(
+                "state_dict['step']: expected a non-negative integer step count, got {}",
+                short_repr(&value)
+            ))
+        })
     }
 
     /// The per-parameter state dicts: one per parameter.
@@ -117,13 +125,25 @@ impl<'py> LoadedState<'py> {
     }
 }
 
+/// What a loaded buffer's values must satisfy besides being finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Any finite value (first moments, momentum buffers).
+    Finite,
+    /// Finite and `>= 0` (second moments).
+    NonNegative,
+}
+
 /// Buffer `key` of parameter `i` from its state dict entry: `None` when absent or None,
-/// otherwise a copy checked to have the parameter's dtype and shape.
+/// otherwise a copy checked to have the parameter's dtype and shape and values allowed by
+/// `values` (a NaN/Inf moment or a negative second moment would silently derail every later
+/// step, so it is refused like a bad constructor argument).
 pub fn load_buffer(
     entry: &Bound<'_, PyDict>,
     key: &str,
     params: &ParamList,
     i: usize,
+    values: Values,
 ) -> PyResult<Option<FloatVec>> {
     let Some(value) = entry.get_item(key)? else {
         return Ok(None);
@@ -139,7 +159,28 @@ pub fn load_buffer(
         params.shape(i),
         &format!("params[{i}]"),
     )?;
-    Ok(Some(array.data().into_owned()))
+    let buffer = array.data().into_owned();
+    let bad = match &buffer {
+        FloatVec::F32(v) => first_bad(v.iter().map(|&x| f64::from(x)), values),
+        FloatVec::F64(v) => first_bad(v.iter().copied(), values),
+    };
+    if let Some((index, value)) = bad {
+        let what = if value.is_finite() {
+            "a negative value"
+        } else {
+            "a non-finite value"
+        };
+        return Err(PyValueError::new_err(format!(
+            "{name}: contains {what} ({value}) at flat index {index}"
+        )));
+    }
+    Ok(Some(buffer))
+}
+
+/// The first value `values` does not allow, with its flat index.
+fn first_bad(data: impl Iterator<Item = f64>, values: Values) -> Option<(usize, f64)> {
+    data.enumerate()
+        .find(|&(_, x)| !x.is_finite() || (values == Values::NonNegative && x < 0.0))
 }
 
 /// Like [`load_buffer`], but the buffer must be present.
@@ -148,8 +189,9 @@ pub fn require_buffer(
     key: &str,
     params: &ParamList,
     i: usize,
+    values: Values,
 ) -> PyResult<FloatVec> {
-    load_buffer(entry, key, params, i)?.ok_or_else(|| {
+    load_buffer(entry, key, params, i, values)?.ok_or_else(|| {
         PyValueError::new_err(format!("state_dict['state'][{i}]: missing buffer '{key}'"))
     })
 }
