@@ -135,6 +135,7 @@ fn bench_gemm(c: &mut Criterion) {
                 MatRef::new(&positives, b, DIM),
             );
             gemm_into(
+                "anchors",
                 Product::NT,
                 lhs,
                 rhs,
@@ -142,7 +143,8 @@ fn bench_gemm(c: &mut Criterion) {
                 1.0,
                 Accumulate::Overwrite,
                 true,
-            );
+            )
+            .unwrap();
             black_box(logits[0])
         });
     });

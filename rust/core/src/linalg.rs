@@ -8,18 +8,7 @@ use rayon::prelude::*;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 
-/// A vector of `len` copies of `value`, or [`TrainingError::OutOfMemory`] naming `arg` when the
-/// allocation fails (instead of aborting the process).
-pub fn filled_vec<V: Clone>(arg: &'static str, len: usize, value: V) -> Result<Vec<V>> {
-    let mut out = Vec::new();
-    out.try_reserve_exact(len)
-        .map_err(|_| TrainingError::OutOfMemory {
-            arg,
-            bytes: len.saturating_mul(std::mem::size_of::<V>()),
-        })?;
-    out.resize(len, value);
-    Ok(out)
-}
+pub use crate::alloc::filled_vec;
 
 /// Norm floor of the cosine normalisation `x / max(||x||, NORM_EPS)` (as `torch.nn.functional.normalize`).
 pub const NORM_EPS: f64 = 1e-12;
@@ -135,11 +124,61 @@ pub enum Product {
     TN,
 }
 
+/// Upper bound of the bytes one `gemm::gemm` call allocates for `dst (m x n) = lhs (m x k) *
+/// rhs (k x n)` with a row-major `dst`, computed as gemm-common 0.19's `gemm_basic_generic`
+/// sizes its packing buffer (packed rhs panel `kc x nc` plus, for short lhs, the pre-packed
+/// lhs `kc x m`), for the larger of its two x86 kernels (AVX-512: 4 x 6 registers, FMA:
+/// 2 x 6), plus one thread's L2 slab (a thread-local buffer gemm allocates on a thread's first
+/// call) and alignment slack.
+pub fn gemm_workspace_bytes<T: Float>(m: usize, n: usize, k: usize, parallel: bool) -> usize {
+    use gemm_common::cache::{kernel_params, KernelParams, CACHE_INFO};
+    // gemm transposes a row-major destination (its column stride is the smaller one).
+    let (m, n) = (n, m);
+    let size = T::BYTES;
+    let l2 = CACHE_INFO[1].cache_bytes;
+    let round_up = |x: usize, to: usize| x.div_ceil(to).saturating_mul(to);
+    let packing = |mr: usize, nr: usize| -> usize {
+        let KernelParams { kc, mc, nc } = if m <= 64 && n <= 64 {
+            let kc = k.clamp(1, 512);
+            let mc = (l2 / size / kc) / mr * mr;
+            KernelParams {
+                kc,
+                mc,
+                nc: round_up(n, nr),
+            }
+        } else {
+            kernel_params(m, n, k, mr, nr, size)
+        };
+        let nc = match (nc, parallel) {
+            (0, true) => round_up(n, nr),
+            (0, false) => 128 * nr,
+            (nc, _) => nc,
+        };
+        let rhs = kc.saturating_mul(nc);
+        let lhs = if m <= 2 * mc {
+            kc.saturating_mul(round_up(m, mr))
+        } else {
+            0
+        };
+        rhs.saturating_add(lhs).saturating_mul(size)
+    };
+    let lanes_512 = 64 / size;
+    let widest = packing(4 * lanes_512, 6).max(packing(lanes_512, 6));
+    widest.saturating_add(l2).saturating_add(4096)
+}
+
 /// The one GEMM of the crate: `dst = [dst +] scale * op(lhs) * op(rhs)`, parallel over the
 /// current rayon pool when `parallel`.
 ///
 /// `lhs`, `rhs` and `dst` are row-major with the shapes given by `product`; `k` is inferred.
+///
+/// gemm allocates its packing buffers with an infallible allocation (an abort when memory is
+/// short); the call is therefore preceded by a probe allocation of their size
+/// ([`gemm_workspace_bytes`]) so that a shortage is [`TrainingError::OutOfMemory`] naming `arg`
+/// instead. The probe is freed just before the call, whose allocation then reuses the space.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_into<T: Float>(
+    arg: &'static str,
     product: Product,
     lhs: MatRef<'_, T>,
     rhs: MatRef<'_, T>,
@@ -147,7 +186,7 @@ pub fn gemm_into<T: Float>(
     scale: T,
     accumulate: Accumulate,
     parallel: bool,
-) {
+) -> Result<()> {
     let (m, k, lhs_rs, lhs_cs) = match product {
         Product::NT | Product::NN => (lhs.rows, lhs.cols, lhs.cols as isize, 1isize),
         Product::TN => (lhs.cols, lhs.rows, 1isize, lhs.cols as isize),
@@ -164,14 +203,15 @@ pub fn gemm_into<T: Float>(
         "gemm_into: destination has the wrong size"
     );
     if m == 0 || n == 0 {
-        return;
+        return Ok(());
     }
     if k == 0 {
         if accumulate == Accumulate::Overwrite {
             dst.fill(T::ZERO);
         }
-        return;
+        return Ok(());
     }
+    crate::alloc::probe(arg, gemm_workspace_bytes::<T>(m, n, k, parallel))?;
     let parallelism = if parallel && rayon::current_num_threads() > 1 {
         Parallelism::Rayon(0)
     } else {
@@ -203,6 +243,7 @@ pub fn gemm_into<T: Float>(
             parallelism,
         );
     }
+    Ok(())
 }
 
 /// Dot product of two equal-length slices, with several accumulators so it vectorises.
@@ -374,6 +415,7 @@ mod tests {
             let want = naive(product, &lhs, &rhs);
             let mut got = vec![1.0; m * n];
             gemm_into(
+                "lhs",
                 product,
                 lhs,
                 rhs,
@@ -381,11 +423,12 @@ mod tests {
                 0.5,
                 Accumulate::Overwrite,
                 true,
-            );
+            )
+            .unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 0.5 * w).abs() < 1e-12);
             }
-            gemm_into(product, lhs, rhs, &mut got, 1.0, Accumulate::Add, false);
+            gemm_into("lhs", product, lhs, rhs, &mut got, 1.0, Accumulate::Add, false).unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 1.5 * w).abs() < 1e-12);
             }

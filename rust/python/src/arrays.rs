@@ -39,6 +39,41 @@ pub fn to_py_err(error: TrainingError) -> PyErr {
     }
 }
 
+/// The `MemoryError` raised when `len` elements of `T` for `arg` cannot be allocated (or their
+/// byte size overflows): raised before the kernel starts, never an abort.
+pub fn memory_error<T>(arg: &str, len: usize, what: &str) -> PyErr {
+    let bytes = len
+        .checked_mul(std::mem::size_of::<T>())
+        .map_or_else(|| "more than 2**64".to_string(), |b| b.to_string());
+    PyMemoryError::new_err(format!("{arg}: could not allocate {bytes} bytes for {what}"))
+}
+
+/// An empty vector with room for exactly `len` elements of `T`, or a `MemoryError` naming
+/// `arg` (`what` says what the memory is for). Every buffer the bindings size by an input
+/// comes from here.
+pub fn try_vec<T>(arg: &str, len: usize, what: &str) -> PyResult<Vec<T>> {
+    let fits = len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    let mut out = Vec::new();
+    if !fits || out.try_reserve_exact(len).is_err() {
+        return Err(memory_error::<T>(arg, len, what));
+    }
+    Ok(out)
+}
+
+/// Collects exactly `len` items into a vector reserved fallibly (see [`try_vec`]).
+pub fn try_collect<T>(
+    arg: &str,
+    len: usize,
+    what: &str,
+    items: impl IntoIterator<Item = T>,
+) -> PyResult<Vec<T>> {
+    let mut out = try_vec(arg, len, what)?;
+    out.extend(items);
+    Ok(out)
+}
+
 /// A `ValueError` with the `"{arg}: {message}"` convention.
 pub fn value_error(arg: &str, message: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("{arg}: {message}"))
@@ -106,11 +141,13 @@ pub fn ensure_same_dtype(
 }
 
 /// A read-only float array: its shape and its elements in row-major order, borrowed when the
-/// array is C-contiguous and copied otherwise.
+/// array is C-contiguous and copied (fallibly) otherwise.
 pub struct FloatArray<'py, T: Element> {
     readonly: PyReadonlyArrayDyn<'py, T>,
     /// The array's shape.
     pub shape: Vec<usize>,
+    /// The argument name, for errors.
+    arg: String,
 }
 
 impl<'py, T: Element + Copy> FloatArray<'py, T> {
@@ -132,20 +169,46 @@ impl<'py, T: Element + Copy> FloatArray<'py, T> {
                 ),
             ));
         }
-        Ok(Self { readonly, shape })
+        Ok(Self {
+            readonly,
+            shape,
+            arg: arg.to_string(),
+        })
     }
 
     /// The elements in row-major order: zero-copy when C-contiguous, copied otherwise
     /// (`as_slice` alone would also accept Fortran order, whose memory order is not row-major).
-    pub fn elements(&self) -> Cow<'_, [T]> {
+    ///
+    /// The copy of a strided or broadcast (stride-0) view is reserved fallibly before anything
+    /// is read: a view too large to copy is a `MemoryError` naming the argument.
+    pub fn elements(&self) -> PyResult<Cow<'_, [T]>> {
         if self.readonly.is_c_contiguous() {
             if let Ok(slice) = self.readonly.as_slice() {
-                return Cow::Borrowed(slice);
+                return Ok(Cow::Borrowed(slice));
             }
         }
-        Cow::Owned(self.readonly.as_array().iter().copied().collect())
+        let len = self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let len = len.ok_or_else(|| memory_error::<T>(&self.arg, usize::MAX, COPY))?;
+        let mut out = try_vec(&self.arg, len, COPY)?;
+        out.extend(self.readonly.as_array().iter().copied());
+        Ok(Cow::Owned(out))
+    }
+
+    /// The elements as an owned row-major vector (a fallible copy, see [`Self::elements`]).
+    pub fn to_owned_vec(&self) -> PyResult<Vec<T>> {
+        match self.elements()? {
+            Cow::Owned(values) => Ok(values),
+            Cow::Borrowed(values) => {
+                let mut out = try_vec(&self.arg, values.len(), "a copy of the array")?;
+                out.extend_from_slice(values);
+                Ok(out)
+            }
+        }
     }
 }
+
+/// What a copy of a non-contiguous argument is for (in `MemoryError` messages).
+const COPY: &str = "a contiguous copy of this non-C-contiguous (strided or broadcast) array";
 
 /// Formats a shape as NumPy prints it.
 pub fn format_shape(shape: &[usize]) -> String {
@@ -161,7 +224,12 @@ pub fn loss_object<'py, T: Float + Element>(
     shape: Vec<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if reduction == Reduction::None {
-        let values: Vec<T> = items.iter().map(|&v| T::from_f64(v)).collect();
+        let values = try_collect(
+            "reduction",
+            items.len(),
+            "the per-item losses",
+            items.iter().map(|&v| T::from_f64(v)),
+        )?;
         Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
     } else {
         Ok(PyFloat::new(py, loss).into_any())

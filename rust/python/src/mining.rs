@@ -282,8 +282,11 @@ impl PyHardNegativeMiner {
             .transpose()?;
         let (rows, pool_rows) = (anchors.shape[0], pool.shape[0]);
         let exclude = exclude_lists("exclude", exclude, rows, pool_rows)?;
-        let (a, m) = (anchors.elements(), pool.elements());
-        let p = positives.as_ref().map(|p| (p.elements(), p.shape.clone()));
+        let (a, m) = (anchors.elements()?, pool.elements()?);
+        let p = positives
+            .as_ref()
+            .map(|p| p.elements().map(|data| (data, p.shape.clone())))
+            .transpose()?;
         let inputs = MiningInputs {
             anchors: MatRef::new(&a, rows, anchors.shape[1]),
             pool: MatRef::new(&m, pool_rows, pool.shape[1]),
@@ -404,7 +407,7 @@ impl PyGraphHardNegativeMiner {
         edges: &[[usize; 2]],
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let embeddings = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
-        let data = embeddings.elements();
+        let data = embeddings.elements()?;
         let matrix = MatRef::new(&data, embeddings.shape[0], embeddings.shape[1]);
         let config = self.inner.clone();
         let indices = py

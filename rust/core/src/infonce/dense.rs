@@ -12,6 +12,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::{KernelOutput, KernelParams};
+use crate::alloc::try_collect;
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{filled_vec, gemm_into, zeroed_vec, Accumulate, MatRef, Product};
@@ -39,8 +40,8 @@ pub(super) fn contrast_dense<T: Float>(
     };
 
     let column_lse = if params.symmetric {
-        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits);
-        Some(lse.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>())
+        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits)?;
+        Some(try_collect("anchors", b, lse.iter().map(|&v| T::from_f64(v)))?)
     } else {
         None
     };
@@ -54,7 +55,7 @@ pub(super) fn contrast_dense<T: Float>(
                 candidates,
                 scale,
                 panel_logits,
-            );
+            )?;
         }
         let weights = GradientWeights::new(params);
         panel_logits
@@ -71,6 +72,7 @@ pub(super) fn contrast_dense<T: Float>(
             });
         let gradient = MatRef::new(panel_logits, panel.len(), nc);
         gemm_into(
+            "anchors",
             Product::NN,
             gradient,
             candidates,
@@ -78,8 +80,9 @@ pub(super) fn contrast_dense<T: Float>(
             scale,
             Accumulate::Overwrite,
             true,
-        );
+        )?;
         gemm_into(
+            "positives",
             Product::TN,
             gradient,
             queries.rows_range(panel.start, panel.end),
@@ -92,7 +95,7 @@ pub(super) fn contrast_dense<T: Float>(
                 Accumulate::Add
             },
             true,
-        );
+        )?;
     }
     Ok(output)
 }
@@ -235,10 +238,10 @@ fn column_log_sum_exp<T: Float>(
     plan: &PanelPlan,
     scale: T,
     logits: &mut [T],
-) -> Vec<f64> {
+) -> Result<Vec<f64>> {
     let (b, nc) = (queries.rows, candidates.rows);
-    let mut max = vec![f64::NEG_INFINITY; b];
-    let mut sum = vec![0.0f64; b];
+    let mut max = filled_vec("anchors", b, f64::NEG_INFINITY)?;
+    let mut sum = filled_vec("anchors", b, 0.0f64)?;
     for panel in plan.panels() {
         let panel_logits = &mut logits[..panel.len() * nc];
         similarity_panel(
@@ -246,7 +249,7 @@ fn column_log_sum_exp<T: Float>(
             candidates,
             scale,
             panel_logits,
-        );
+        )?;
         let panel_logits = &*panel_logits;
         max.par_chunks_mut(COLUMN_CHUNK)
             .zip(sum.par_chunks_mut(COLUMN_CHUNK))
@@ -259,7 +262,10 @@ fn column_log_sum_exp<T: Float>(
                 merge_column_stats(rows, max, sum);
             });
     }
-    max.iter().zip(&sum).map(|(m, s)| m + s.ln()).collect()
+    for (m, s) in max.iter_mut().zip(&sum) {
+        *m += s.ln();
+    }
+    Ok(max)
 }
 
 /// Folds a block of rows (each a slice of the same columns) into running column (max, sum).

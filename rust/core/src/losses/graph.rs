@@ -15,6 +15,7 @@ use crate::eigen::{laplacian_eigenvalues, EigenMethod};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
+use crate::alloc::try_copy;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};
@@ -305,7 +306,7 @@ impl Incidence {
             offsets[i + 1] += offsets[i];
         }
         let mut entries = filled_vec("edges", offsets[num_nodes], (0usize, 0usize))?;
-        let mut cursor = offsets[..num_nodes].to_vec();
+        let mut cursor = try_copy("edges", &offsets[..num_nodes])?;
         for (e, &[i, j]) in edges.iter().enumerate() {
             if i != j {
                 entries[cursor[i]] = (j, e);

@@ -1,8 +1,11 @@
 //! [`GraphHardNegativeMiner`]: negatives that are close in the graph (within `hop_distance`
 //! hops) but not adjacent, ranked by embedding similarity.
 
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
+use crate::alloc::{checked_len, try_copy, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
@@ -50,19 +53,37 @@ impl GraphHardNegativeMiner {
         }
         let nodes = embeddings.rows;
         let anchors = checked_anchors(anchor_nodes, nodes)?;
+        let k = self.num_negatives;
+        // The output and one thread's scratch are allocated before any work starts.
+        let total = checked_len("num_negatives", anchors.len(), k)?;
+        let mut out = filled_vec("num_negatives", total, -1i64)?;
+        drop(Scratch::new(nodes)?);
         ensure_finite("embeddings", embeddings.data)?;
         let graph = Neighbours::build(nodes, edges)?;
         let scale = match self.similarity {
             Similarity::Cosine => Some(inverse_norms("embeddings", embeddings)?),
             Similarity::Dot => None,
         };
-        let k = self.num_negatives;
-        let mut out = filled_vec("anchor_nodes", anchors.len().saturating_mul(k), -1i64)?;
+        let failure = Mutex::new(None);
         out.par_chunks_mut(k).zip(anchors.par_iter()).for_each_init(
             || Scratch::new(nodes),
             |scratch, (row, &anchor)| {
-                let mut best = BestK::new(k);
-                for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
+                let scratch = match scratch {
+                    Ok(scratch) => scratch,
+                    Err(error) => {
+                        record(&failure, error.clone());
+                        return;
+                    }
+                };
+                let candidates = match scratch.candidates(&graph, anchor, self.hop_distance) {
+                    Ok(candidates) => candidates,
+                    Err(error) => {
+                        record(&failure, error);
+                        return;
+                    }
+                };
+                let mut best = BestK::new(k.min(candidates.len()));
+                for &candidate in candidates {
                     let mut sim = dot(embeddings.row(anchor), embeddings.row(candidate));
                     if let Some(scale) = &scale {
                         sim = sim * scale[anchor] * scale[candidate];
@@ -74,27 +95,33 @@ impl GraphHardNegativeMiner {
                 }
             },
         );
-        Ok(out)
+        match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(error) => Err(error),
+            None => Ok(out),
+        }
     }
+}
+
+/// Keeps the first error a parallel worker hit.
+fn record(failure: &Mutex<Option<TrainingError>>, error: TrainingError) {
+    let mut slot = failure.lock().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert(error);
 }
 
 /// Anchor node ids as indices, each checked against the number of nodes.
 fn checked_anchors(anchor_nodes: &[i64], nodes: usize) -> Result<Vec<usize>> {
-    anchor_nodes
-        .iter()
-        .enumerate()
-        .map(|(position, &node)| {
-            if node < 0 || node as u64 >= nodes as u64 {
-                Err(TrainingError::item(
-                    "anchor_nodes",
-                    position,
-                    format!("node {node} is out of range for {nodes} embeddings rows"),
-                ))
-            } else {
-                Ok(node as usize)
-            }
-        })
-        .collect()
+    let mut out = try_vec_with_capacity("anchor_nodes", anchor_nodes.len())?;
+    for (position, &node) in anchor_nodes.iter().enumerate() {
+        if node < 0 || node as u64 >= nodes as u64 {
+            return Err(TrainingError::item(
+                "anchor_nodes",
+                position,
+                format!("node {node} is out of range for {nodes} embeddings rows"),
+            ));
+        }
+        out.push(node as usize);
+    }
+    Ok(out)
 }
 
 /// Undirected adjacency in CSR form (self-loops dropped, duplicates kept: BFS ignores them).
@@ -125,7 +152,7 @@ impl Neighbours {
             offsets[i + 1] += offsets[i];
         }
         let mut targets = filled_vec("edges", offsets[nodes], 0usize)?;
-        let mut cursor = offsets[..nodes].to_vec();
+        let mut cursor = try_copy("edges", &offsets[..nodes])?;
         for &[i, j] in edges {
             if i != j {
                 targets[cursor[i]] = j;
@@ -152,18 +179,18 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(nodes: usize) -> Self {
-        Self {
-            stamp: vec![0; nodes],
+    fn new(nodes: usize) -> Result<Self> {
+        Ok(Self {
+            stamp: filled_vec("embeddings", nodes, 0)?,
             epoch: 0,
             frontier: Vec::new(),
             next: Vec::new(),
             found: Vec::new(),
-        }
+        })
     }
 
     /// Nodes at hop distance `2..=hops` from `anchor` (first reached at that depth).
-    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> &[usize] {
+    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> Result<&[usize]> {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.stamp.fill(0);
@@ -180,11 +207,13 @@ impl Scratch {
                 for &other in graph.of(node) {
                     if self.stamp[other] != epoch {
                         self.stamp[other] = epoch;
+                        grow(&mut self.next, 1)?;
                         self.next.push(other);
                     }
                 }
             }
             if depth >= 2 {
+                grow(&mut self.found, self.next.len())?;
                 self.found.extend_from_slice(&self.next);
             }
             std::mem::swap(&mut self.frontier, &mut self.next);
@@ -192,6 +221,20 @@ impl Scratch {
                 break;
             }
         }
-        &self.found
+        Ok(&self.found)
     }
+}
+
+/// Makes room for `additional` more items (amortised doubling), fallibly.
+fn grow(items: &mut Vec<usize>, additional: usize) -> Result<()> {
+    if items.capacity() - items.len() >= additional {
+        return Ok(());
+    }
+    let wanted = additional.max(items.len()).max(8);
+    items
+        .try_reserve(wanted)
+        .map_err(|_| TrainingError::OutOfMemory {
+            arg: "edges",
+            bytes: wanted.saturating_mul(std::mem::size_of::<usize>()),
+        })
 }

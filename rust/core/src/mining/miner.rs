@@ -5,11 +5,12 @@ use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStre
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
+use crate::alloc::{checked_len, try_collect};
 use crate::linalg::{dot, filled_vec, MatRef};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
-use crate::search::stream::{stream_similarities, Collector};
-use crate::search::{offer_by_similarity, BestK, PreparedSearch, SKIP_CHUNK};
+use crate::search::stream::{check_selection_memory, stream_similarities, Collector};
+use crate::search::{offer_by_similarity, BestK, PreparedSearch, Scored, SKIP_CHUNK};
 use crate::validate::format_shape;
 
 /// How the negatives of an anchor are chosen among its candidates.
@@ -182,6 +183,18 @@ impl HardNegativeMiner {
     pub fn mine<T: Float>(&self, inputs: &MiningInputs<'_, T>) -> Result<Vec<i64>> {
         self.validate()?;
         let rows = inputs.anchors.rows;
+        PreparedSearch::check_dims("anchors", inputs.anchors, "pool", inputs.pool)?;
+        // The output and the selections are allocated or checked before any work starts.
+        let k = self.num_negatives;
+        let mut out = filled_vec("num_negatives", checked_len("num_negatives", rows, k)?, -1i64)?;
+        let plan = SelectionPlan::new(self, inputs.anchors.cols);
+        check_selection_memory(
+            "num_negatives",
+            rows,
+            inputs.pool.rows,
+            plan.primary_size.saturating_add(plan.random_size),
+            std::mem::size_of::<Scored>(),
+        )?;
         let prepared = PreparedSearch::new(
             "anchors",
             inputs.anchors,
@@ -193,7 +206,6 @@ impl HardNegativeMiner {
         let (anchor_labels, pool_labels) = check_labels(inputs, rows)?;
         let empty = ExcludeLists::default();
         let exclude = inputs.exclude.unwrap_or(&empty);
-        let plan = SelectionPlan::new(self, inputs.anchors.cols);
         let collectors = stream_similarities(
             prepared.query_matrix(),
             inputs.pool,
@@ -213,8 +225,6 @@ impl HardNegativeMiner {
                 random_floors: FloorCache::default(),
             },
         )?;
-        let k = self.num_negatives;
-        let mut out = filled_vec("num_negatives", rows.saturating_mul(k), -1i64)?;
         for (anchor, collector) in collectors.into_iter().enumerate() {
             for (slot, index) in collector.finish(k).into_iter().enumerate() {
                 out[anchor * k + slot] = index as i64;
@@ -258,9 +268,10 @@ impl HardNegativeMiner {
         }
         crate::validate::ensure_finite("positives", positives.data)?;
         let unit_anchor = |i: usize| &prepared.queries[i * anchors.cols..(i + 1) * anchors.cols];
-        Ok(Some(
-            (0..anchors.rows)
-                .map(|i| {
+        Ok(Some(try_collect(
+            "positives",
+            anchors.rows,
+            (0..anchors.rows).map(|i| {
                     let p = positives.row(i);
                     let raw = dot(unit_anchor(i), p).to_f64();
                     match self.similarity {
@@ -269,9 +280,8 @@ impl HardNegativeMiner {
                             raw / dot(p, p).to_f64().sqrt().max(crate::linalg::NORM_EPS)
                         }
                     }
-                })
-                .collect(),
-        ))
+            }),
+        )?))
     }
 
     /// The similarity band an anchor's candidates must fall in.

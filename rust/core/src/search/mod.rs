@@ -45,16 +45,7 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
         corpus: MatRef<'_, T>,
         similarity: Similarity,
     ) -> Result<Self> {
-        if queries.cols != corpus.cols {
-            return Err(TrainingError::shape(
-                corpus_arg,
-                format!(
-                    "expected shape (M, {}) to match {query_arg}, got {}",
-                    queries.cols,
-                    format_shape(&[corpus.rows, corpus.cols])
-                ),
-            ));
-        }
+        Self::check_dims(query_arg, queries, corpus_arg, corpus)?;
         ensure_finite(query_arg, queries.data)?;
         ensure_finite(corpus_arg, corpus.data)?;
         let (prepared, column_scale) = match similarity {
@@ -71,6 +62,26 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
             rows: queries.rows,
             dim: queries.cols,
         })
+    }
+
+    /// Checks that `corpus` rows have the length of `queries` rows (before any allocation).
+    pub fn check_dims(
+        query_arg: &'static str,
+        queries: MatRef<'_, T>,
+        corpus_arg: &'static str,
+        corpus: MatRef<'_, T>,
+    ) -> Result<()> {
+        if queries.cols != corpus.cols {
+            return Err(TrainingError::shape(
+                corpus_arg,
+                format!(
+                    "expected shape (M, {}) to match {query_arg}, got {}",
+                    queries.cols,
+                    format_shape(&[corpus.rows, corpus.cols])
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The prepared queries as a matrix.

@@ -9,6 +9,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+use crate::alloc::{try_collect, try_vec_with_capacity};
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product};
@@ -45,18 +46,15 @@ where
     let num_queries = queries.rows;
     let num_corpus = corpus.rows;
     if num_corpus == 0 {
-        return Ok((0..num_queries).map(&make).collect());
+        return try_collect("queries", num_queries, (0..num_queries).map(&make));
     }
-    let query_blocks = num_queries.div_ceil(QUERY_BLOCK);
-    let tiles = num_corpus.div_ceil(CORPUS_TILE);
-    let chunks = MIN_TASKS.div_ceil(query_blocks.max(1)).clamp(1, tiles);
-    let tiles_per_chunk = tiles.div_ceil(chunks);
-    let chunks = tiles.div_ceil(tiles_per_chunk);
-    let chunk_rows = tiles_per_chunk * CORPUS_TILE;
+    let (query_blocks, chunks, chunk_rows) = task_grid(num_queries, num_corpus);
 
-    let tasks: Vec<(usize, usize)> = (0..query_blocks)
-        .flat_map(|block| (0..chunks).map(move |chunk| (block, chunk)))
-        .collect();
+    let tasks = try_collect(
+        "queries",
+        query_blocks * chunks,
+        (0..query_blocks).flat_map(|block| (0..chunks).map(move |chunk| (block, chunk))),
+    )?;
     let partials = tasks
         .into_par_iter()
         .map(|(block, chunk)| {
@@ -66,7 +64,7 @@ where
         })
         .collect::<Result<Vec<Vec<C>>>>()?;
 
-    let mut merged = Vec::with_capacity(num_queries);
+    let mut merged = try_vec_with_capacity("queries", num_queries)?;
     let mut partials = partials.into_iter();
     for _ in 0..query_blocks {
         let mut block = partials.next().unwrap_or_default();
@@ -79,6 +77,44 @@ where
         merged.extend(block);
     }
     Ok(merged)
+}
+
+/// The task grid: `(query blocks, corpus chunks, corpus rows per chunk)` (`num_corpus > 0`).
+fn task_grid(num_queries: usize, num_corpus: usize) -> (usize, usize, usize) {
+    let query_blocks = num_queries.div_ceil(QUERY_BLOCK);
+    let tiles = num_corpus.div_ceil(CORPUS_TILE);
+    let chunks = MIN_TASKS.div_ceil(query_blocks.max(1)).clamp(1, tiles);
+    let tiles_per_chunk = tiles.div_ceil(chunks);
+    let chunks = tiles.div_ceil(tiles_per_chunk);
+    (query_blocks, chunks, tiles_per_chunk * CORPUS_TILE)
+}
+
+/// Checks, before a scan starts, that the selections it can build fit in memory: each of the
+/// `num_queries` collectors of every corpus chunk keeps at most `per_query` candidates of
+/// `item_bytes` each (bounded by the chunk's rows), and all of them are alive until merged.
+/// Fails with [`crate::TrainingError::OutOfMemory`] naming `arg` (the argument sizing them).
+pub fn check_selection_memory(
+    arg: &'static str,
+    num_queries: usize,
+    num_corpus: usize,
+    per_query: usize,
+    item_bytes: usize,
+) -> Result<()> {
+    if num_corpus == 0 {
+        return Ok(());
+    }
+    let (_, chunks, chunk_rows) = task_grid(num_queries, num_corpus);
+    let kept = per_query.min(chunk_rows).saturating_mul(chunks).min(num_corpus);
+    let bytes = num_queries
+        .checked_mul(kept)
+        .and_then(|n| n.checked_mul(item_bytes));
+    match bytes {
+        Some(bytes) => crate::alloc::probe(arg, bytes),
+        None => Err(crate::TrainingError::OutOfMemory {
+            arg,
+            bytes: usize::MAX,
+        }),
+    }
 }
 
 /// One task: the queries `rows` against the corpus rows `cols`, tile by tile.
@@ -96,7 +132,7 @@ where
     F: Fn(usize) -> C,
 {
     let block = queries.rows_range(rows.start, rows.end);
-    let mut collectors: Vec<C> = rows.clone().map(make).collect();
+    let mut collectors: Vec<C> = try_collect("queries", rows.len(), rows.clone().map(make))?;
     let mut tile = zeroed_vec::<T>("corpus", block.rows * CORPUS_TILE.min(cols.len()))?;
     for start in cols.clone().step_by(CORPUS_TILE) {
         let end = (start + CORPUS_TILE).min(cols.end);
@@ -104,6 +140,7 @@ where
         let scores = &mut tile[..block.rows * width];
         let candidates = corpus.rows_range(start, end);
         gemm_into(
+            "corpus",
             Product::NT,
             block,
             candidates,
@@ -111,7 +148,7 @@ where
             T::ONE,
             Accumulate::Overwrite,
             false,
-        );
+        )?;
         for (row, collector) in scores.chunks_exact_mut(width).zip(&mut collectors) {
             if let Some(scale) = column_scale {
                 scale_columns(row, &scale[start..end]);

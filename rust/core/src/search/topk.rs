@@ -1,12 +1,13 @@
 //! Exact top-k search, blocked and streaming: memory `O(Q*k + tiles)` whatever the corpus size.
 
 use super::exclude::{is_excluded, ExcludeLists};
-use super::selection::BestK;
-use super::stream::{stream_similarities, Collector};
+use super::selection::{BestK, Scored};
+use super::stream::{check_selection_memory, stream_similarities, Collector};
 use super::PreparedSearch;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
+use crate::alloc::checked_len;
 use crate::linalg::{filled_vec, MatRef};
 use crate::reduce::max_value;
 
@@ -36,6 +37,12 @@ pub fn topk<T: Float>(
     if k == 0 {
         return Err(TrainingError::value("k", "must be >= 1, got 0"));
     }
+    PreparedSearch::check_dims("queries", queries, "corpus", corpus)?;
+    // Outputs and selections are allocated or checked before any work starts.
+    let total = checked_len("k", queries.rows, k)?;
+    let mut scores = filled_vec("k", total, T::from_f64(f64::NEG_INFINITY))?;
+    let mut indices = filled_vec("k", total, -1i64)?;
+    check_selection_memory("k", queries.rows, corpus.rows, k, std::mem::size_of::<Scored>())?;
     let prepared = PreparedSearch::new("queries", queries, "corpus", corpus, similarity)?;
     let empty = ExcludeLists::default();
     let exclude = exclude.unwrap_or(&empty);
@@ -48,9 +55,6 @@ pub fn topk<T: Float>(
             excluded: exclude.row(query),
         },
     )?;
-    let total = queries.rows.saturating_mul(k);
-    let mut scores = filled_vec("k", total, T::from_f64(f64::NEG_INFINITY))?;
-    let mut indices = filled_vec("k", total, -1i64)?;
     for (query, collector) in collectors.into_iter().enumerate() {
         for (slot, item) in collector.best.into_sorted().into_iter().enumerate() {
             scores[query * k + slot] = T::from_f64(item.key);

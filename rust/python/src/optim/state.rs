@@ -139,7 +139,7 @@ pub fn load_buffer(
         params.shape(i),
         &format!("params[{i}]"),
     )?;
-    Ok(Some(array.data().into_owned()))
+    Ok(Some(array.data()?.into_owned(&name)?))
 }
 
 /// Like [`load_buffer`], but the buffer must be present.
