@@ -76,7 +76,9 @@ pub fn probe(arg: &'static str, bytes: usize) -> Result<()> {
     // SAFETY: `layout` has non-zero size; the block is freed with the same layout and never
     // read or written.
     unsafe {
-        let ptr = std::alloc::alloc(layout);
+        // `black_box`: the optimiser may otherwise elide an unused allocation pair as if it
+        // always succeeded.
+        let ptr = std::hint::black_box(std::alloc::alloc(layout));
         if ptr.is_null() {
             return Err(TrainingError::OutOfMemory { arg, bytes });
         }

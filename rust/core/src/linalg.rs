@@ -104,6 +104,97 @@ impl<'a, T: Float> MatRef<'a, T> {
     }
 }
 
+/// A borrowed matrix with arbitrary positive strides (in elements): element `(i, j)` at
+/// `data[i * row_stride + j * col_stride]`. Lets the search read a Fortran-ordered or sliced
+/// corpus tile by tile ([`StridedRef::rows_into`]) instead of copying it whole.
+#[derive(Debug, Clone, Copy)]
+pub struct StridedRef<'a, T> {
+    data: &'a [T],
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns (the row length).
+    pub cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Float> StridedRef<'a, T> {
+    /// Wraps `data` (element `(0, 0)` first) as a strided `rows x cols` matrix; `None` when a
+    /// stride is zero or the last element lies outside `data`.
+    pub fn new(
+        data: &'a [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Option<Self> {
+        let view = Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        };
+        if rows == 0 || cols == 0 {
+            return Some(view);
+        }
+        let last = (rows - 1)
+            .checked_mul(row_stride)?
+            .checked_add((cols - 1).checked_mul(col_stride)?)?;
+        (row_stride > 0 && col_stride > 0 && last < data.len()).then_some(view)
+    }
+
+    /// The view as a row-major matrix when its rows are contiguous and packed.
+    pub fn as_contiguous(&self) -> Option<MatRef<'a, T>> {
+        let len = self.rows * self.cols;
+        let packed = self.rows <= 1 || self.row_stride == self.cols;
+        (packed && (self.cols <= 1 || self.col_stride == 1) && len <= self.data.len())
+            .then(|| MatRef::new(&self.data[..len], self.rows, self.cols))
+    }
+
+    /// Rows `start..end` as a row-major matrix: borrowed when contiguous, otherwise packed into
+    /// `buffer` (which must hold `(end - start) * cols` elements), reading in the order of
+    /// the smaller stride so that a Fortran-ordered view is read sequentially.
+    pub fn rows_into<'b>(&self, start: usize, end: usize, buffer: &'b mut [T]) -> MatRef<'b, T>
+    where
+        'a: 'b,
+    {
+        if let Some(whole) = self.as_contiguous() {
+            return whole.rows_range(start, end);
+        }
+        let (rows, cols) = (end - start, self.cols);
+        let out = &mut buffer[..rows * cols];
+        if self.col_stride <= self.row_stride {
+            for (i, row) in out.chunks_exact_mut(cols).enumerate() {
+                let base = (start + i) * self.row_stride;
+                for (j, value) in row.iter_mut().enumerate() {
+                    *value = self.data[base + j * self.col_stride];
+                }
+            }
+        } else {
+            for j in 0..cols {
+                let base = j * self.col_stride + start * self.row_stride;
+                for i in 0..rows {
+                    out[i * cols + j] = self.data[base + i * self.row_stride];
+                }
+            }
+        }
+        MatRef::new(out, rows, cols)
+    }
+}
+
+impl<'a, T: Float> From<MatRef<'a, T>> for StridedRef<'a, T> {
+    fn from(matrix: MatRef<'a, T>) -> Self {
+        Self {
+            data: matrix.data,
+            rows: matrix.rows,
+            cols: matrix.cols,
+            row_stride: matrix.cols,
+            col_stride: 1,
+        }
+    }
+}
+
 /// How a GEMM treats its destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accumulate {
@@ -428,7 +519,17 @@ mod tests {
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 0.5 * w).abs() < 1e-12);
             }
-            gemm_into("lhs", product, lhs, rhs, &mut got, 1.0, Accumulate::Add, false).unwrap();
+            gemm_into(
+                "lhs",
+                product,
+                lhs,
+                rhs,
+                &mut got,
+                1.0,
+                Accumulate::Add,
+                false,
+            )
+            .unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 1.5 * w).abs() < 1e-12);
             }

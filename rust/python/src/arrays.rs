@@ -10,7 +10,8 @@ use numpy::{
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
-use ruvector_training_core::{Float, Reduction, TrainingError};
+use ruvector_training_core::linalg::StridedRef;
+use ruvector_training_core::{Float, MatRef, Reduction, TrainingError};
 
 /// The float element types the kernels accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,9 @@ pub fn memory_error<T>(arg: &str, len: usize, what: &str) -> PyErr {
     let bytes = len
         .checked_mul(std::mem::size_of::<T>())
         .map_or_else(|| "more than 2**64".to_string(), |b| b.to_string());
-    PyMemoryError::new_err(format!("{arg}: could not allocate {bytes} bytes for {what}"))
+    PyMemoryError::new_err(format!(
+        "{arg}: could not allocate {bytes} bytes for {what}"
+    ))
 }
 
 /// An empty vector with room for exactly `len` elements of `T`, or a `MemoryError` naming
@@ -203,6 +206,72 @@ impl<'py, T: Element + Copy> FloatArray<'py, T> {
                 out.extend_from_slice(values);
                 Ok(out)
             }
+        }
+    }
+}
+
+impl<'py, T: Element + Float> FloatArray<'py, T> {
+    /// A 2-D array as the search reads it: in place when C-contiguous or when its strides are
+    /// positive, element-aligned and non-overlapping (Fortran order, row or column slices),
+    /// so a large strided corpus is read tile by tile instead of copied; otherwise (broadcast
+    /// or otherwise overlapping views, negative strides) the fallible copy of
+    /// [`Self::elements`], whose size is that of the view.
+    pub fn matrix(&self) -> PyResult<Matrix<'_, T>> {
+        if let Some(view) = self.strided_view() {
+            return Ok(Matrix::View(view));
+        }
+        Ok(Matrix::Copy(self.elements()?, self.shape[0], self.shape[1]))
+    }
+
+    fn strided_view(&self) -> Option<StridedRef<'_, T>> {
+        let &[rows, cols] = &self.shape[..] else {
+            return None;
+        };
+        if rows < 2 || cols < 2 || self.readonly.is_c_contiguous() {
+            return None;
+        }
+        let item = std::mem::size_of::<T>() as isize;
+        let strides = self.readonly.strides();
+        let (rs, cs) = (strides[0], strides[1]);
+        if rs <= 0 || cs <= 0 || rs % item != 0 || cs % item != 0 {
+            return None;
+        }
+        let (rs, cs) = ((rs / item) as usize, (cs / item) as usize);
+        // Non-overlapping: the inner axis's extent fits within one step of the outer axis.
+        let disjoint = if cs <= rs {
+            cs.checked_mul(cols)? <= rs
+        } else {
+            rs.checked_mul(rows)? <= cs
+        };
+        let ptr = self.readonly.data() as *const T;
+        if !disjoint || (ptr as usize) % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+        // SAFETY: NumPy guarantees every element `(i, j)` at `ptr + i*rs + j*cs` (checked
+        // positive and element-aligned above) lies in the array's buffer, so the `len`
+        // elements up to the last one are readable; the read-only borrow held by `self`
+        // keeps the buffer alive and unmodified by Rust for the slice's lifetime. Elements in
+        // the span that belong to no array element (gaps of a slice) are never read.
+        let data = unsafe { std::slice::from_raw_parts(ptr, len) };
+        StridedRef::new(data, rows, cols, rs, cs)
+    }
+}
+
+/// A 2-D float argument ready for a kernel: read in place (strided) or a row-major copy.
+pub enum Matrix<'a, T: Clone> {
+    /// Read in place with its own strides.
+    View(StridedRef<'a, T>),
+    /// Row-major elements (borrowed when C-contiguous) and the shape.
+    Copy(Cow<'a, [T]>, usize, usize),
+}
+
+impl<T: Float> Matrix<'_, T> {
+    /// The kernels' view of it.
+    pub fn view(&self) -> StridedRef<'_, T> {
+        match self {
+            Self::View(view) => *view,
+            Self::Copy(data, rows, cols) => MatRef::new(data, *rows, *cols).into(),
         }
     }
 }

@@ -282,14 +282,14 @@ impl PyHardNegativeMiner {
             .transpose()?;
         let (rows, pool_rows) = (anchors.shape[0], pool.shape[0]);
         let exclude = exclude_lists("exclude", exclude, rows, pool_rows)?;
-        let (a, m) = (anchors.elements()?, pool.elements()?);
+        let (a, m) = (anchors.elements()?, pool.matrix()?);
         let p = positives
             .as_ref()
             .map(|p| p.elements().map(|data| (data, p.shape.clone())))
             .transpose()?;
         let inputs = MiningInputs {
             anchors: MatRef::new(&a, rows, anchors.shape[1]),
-            pool: MatRef::new(&m, pool_rows, pool.shape[1]),
+            pool: m.view(),
             positives: p
                 .as_ref()
                 .map(|(data, shape)| MatRef::new(data, shape[0], shape[1])),

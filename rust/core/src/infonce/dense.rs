@@ -41,7 +41,11 @@ pub(super) fn contrast_dense<T: Float>(
 
     let column_lse = if params.symmetric {
         let lse = column_log_sum_exp(queries, candidates, plan, scale, logits)?;
-        Some(try_collect("anchors", b, lse.iter().map(|&v| T::from_f64(v)))?)
+        Some(try_collect(
+            "anchors",
+            b,
+            lse.iter().map(|&v| T::from_f64(v)),
+        )?)
     } else {
         None
     };

@@ -11,11 +11,11 @@
 use rayon::prelude::*;
 
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
+use crate::alloc::try_copy;
 use crate::eigen::{laplacian_eigenvalues, EigenMethod};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
-use crate::alloc::try_copy;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
 use crate::validate::{ensure_finite, ensure_non_negative, format_shape};

@@ -2,11 +2,11 @@
 //! pass, with label-aware false-negative exclusion and similarity filters.
 
 use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStream};
+use crate::alloc::{checked_len, try_collect};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::alloc::{checked_len, try_collect};
-use crate::linalg::{dot, filled_vec, MatRef};
+use crate::linalg::{dot, filled_vec, MatRef, StridedRef};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
 use crate::search::stream::{check_selection_memory, stream_similarities, Collector};
@@ -120,8 +120,8 @@ impl Default for HardNegativeMiner {
 pub struct MiningInputs<'a, T> {
     /// Anchors, one per row.
     pub anchors: MatRef<'a, T>,
-    /// The pool negatives are drawn from.
-    pub pool: MatRef<'a, T>,
+    /// The pool negatives are drawn from (strided pools are read tile by tile, never copied).
+    pub pool: StridedRef<'a, T>,
     /// One positive per anchor (needed by `semi_hard` and `relative_margin`).
     pub positives: Option<MatRef<'a, T>>,
     /// Class of each anchor; a pool item of the same class is never a negative.
@@ -186,7 +186,11 @@ impl HardNegativeMiner {
         PreparedSearch::check_dims("anchors", inputs.anchors, "pool", inputs.pool)?;
         // The output and the selections are allocated or checked before any work starts.
         let k = self.num_negatives;
-        let mut out = filled_vec("num_negatives", checked_len("num_negatives", rows, k)?, -1i64)?;
+        let mut out = filled_vec(
+            "num_negatives",
+            checked_len("num_negatives", rows, k)?,
+            -1i64,
+        )?;
         let plan = SelectionPlan::new(self, inputs.anchors.cols);
         check_selection_memory(
             "num_negatives",
@@ -272,14 +276,14 @@ impl HardNegativeMiner {
             "positives",
             anchors.rows,
             (0..anchors.rows).map(|i| {
-                    let p = positives.row(i);
-                    let raw = dot(unit_anchor(i), p).to_f64();
-                    match self.similarity {
-                        Similarity::Dot => raw,
-                        Similarity::Cosine => {
-                            raw / dot(p, p).to_f64().sqrt().max(crate::linalg::NORM_EPS)
-                        }
+                let p = positives.row(i);
+                let raw = dot(unit_anchor(i), p).to_f64();
+                match self.similarity {
+                    Similarity::Dot => raw,
+                    Similarity::Cosine => {
+                        raw / dot(p, p).to_f64().sqrt().max(crate::linalg::NORM_EPS)
                     }
+                }
             }),
         )?))
     }

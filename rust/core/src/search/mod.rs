@@ -18,8 +18,9 @@ pub use topk::{topk, TopKResult};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, normalize_rows_into, zeroed_vec, MatRef, NORM_EPS};
+use crate::linalg::{dot, normalize_rows_into, zeroed_vec, MatRef, StridedRef, NORM_EPS};
 use crate::validate::{ensure_finite, format_shape};
+use stream::CORPUS_TILE;
 
 /// Queries and corpus made ready for the streaming scan: under cosine similarity the queries
 /// are normalised (a `Q x D` copy) and the corpus is scaled column-wise by its inverse norms
@@ -42,12 +43,12 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
         query_arg: &'static str,
         queries: MatRef<'a, T>,
         corpus_arg: &'static str,
-        corpus: MatRef<'_, T>,
+        corpus: StridedRef<'_, T>,
         similarity: Similarity,
     ) -> Result<Self> {
         Self::check_dims(query_arg, queries, corpus_arg, corpus)?;
         ensure_finite(query_arg, queries.data)?;
-        ensure_finite(corpus_arg, corpus.data)?;
+        ensure_finite_view(corpus_arg, corpus)?;
         let (prepared, column_scale) = match similarity {
             Similarity::Dot => (Cow::Borrowed(queries.data), None),
             Similarity::Cosine => {
@@ -69,7 +70,7 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
         query_arg: &'static str,
         queries: MatRef<'_, T>,
         corpus_arg: &'static str,
-        corpus: MatRef<'_, T>,
+        corpus: StridedRef<'_, T>,
     ) -> Result<()> {
         if queries.cols != corpus.cols {
             return Err(TrainingError::shape(
@@ -100,16 +101,68 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
     }
 }
 
-/// `1 / max(||row||, 1e-12)` for every row, in parallel.
-pub fn inverse_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<T>> {
+/// `1 / max(||row||, 1e-12)` for every row, in parallel (a strided matrix is read tile by
+/// tile, each tile packed into a per-task buffer).
+pub fn inverse_norms<'a, T: Float>(
+    arg: &'static str,
+    matrix: impl Into<StridedRef<'a, T>>,
+) -> Result<Vec<T>> {
+    let matrix = matrix.into();
     let mut out = zeroed_vec(arg, matrix.rows)?;
-    let cols = matrix.cols.max(1);
     let eps = T::from_f64(NORM_EPS);
-    out.par_iter_mut()
-        .zip(matrix.data.par_chunks(cols))
-        .for_each(|(inv, row)| *inv = T::ONE / dot(row, row).sqrt().max_of(eps));
     if matrix.cols == 0 {
         out.iter_mut().for_each(|inv| *inv = T::ONE / eps);
+        return Ok(out);
     }
+    let fill = |inv: &mut [T], rows: MatRef<'_, T>| {
+        inv.iter_mut()
+            .zip(rows.data.chunks_exact(rows.cols))
+            .for_each(|(inv, row)| *inv = T::ONE / dot(row, row).sqrt().max_of(eps));
+    };
+    if let Some(whole) = matrix.as_contiguous() {
+        out.par_chunks_mut(CORPUS_TILE)
+            .enumerate()
+            .for_each(|(tile, inv)| {
+                let start = tile * CORPUS_TILE;
+                fill(inv, whole.rows_range(start, start + inv.len()));
+            });
+        return Ok(out);
+    }
+    out.par_chunks_mut(CORPUS_TILE)
+        .enumerate()
+        .try_for_each(|(tile, inv)| {
+            let start = tile * CORPUS_TILE;
+            let mut buffer = zeroed_vec(arg, inv.len() * matrix.cols)?;
+            fill(inv, matrix.rows_into(start, start + inv.len(), &mut buffer));
+            Ok(())
+        })?;
     Ok(out)
+}
+
+/// [`ensure_finite`] for a possibly strided matrix: a strided one is checked tile by tile
+/// (packed into per-task buffers); the reported index is the row-major flat index.
+pub fn ensure_finite_view<T: Float>(arg: &'static str, matrix: StridedRef<'_, T>) -> Result<()> {
+    if let Some(whole) = matrix.as_contiguous() {
+        return ensure_finite(arg, whole.data);
+    }
+    let tiles = matrix.rows.div_ceil(CORPUS_TILE);
+    let failure = (0..tiles).into_par_iter().find_map_first(|tile| {
+        let start = tile * CORPUS_TILE;
+        let end = (start + CORPUS_TILE).min(matrix.rows);
+        let mut buffer = match zeroed_vec(arg, (end - start) * matrix.cols) {
+            Ok(buffer) => buffer,
+            Err(error) => return Some(error),
+        };
+        let rows = matrix.rows_into(start, end, &mut buffer);
+        match ensure_finite(arg, rows.data) {
+            Ok(()) => None,
+            Err(TrainingError::NonFinite { arg, index, value }) => Some(TrainingError::NonFinite {
+                arg,
+                index: index + start * matrix.cols,
+                value,
+            }),
+            Err(error) => Some(error),
+        }
+    });
+    failure.map_or(Ok(()), Err)
 }

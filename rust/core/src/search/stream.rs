@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::alloc::{try_collect, try_vec_with_capacity};
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product, StridedRef};
 
 /// Queries per task (one GEMM panel).
 pub const QUERY_BLOCK: usize = 256;
@@ -32,9 +32,12 @@ pub trait Collector<T: Float>: Send {
 /// Streams `queries (Q x D)` against `corpus (M x D)`: similarity `q_i . c_j` (times
 /// `column_scale[j]` when given), visiting every `(i, j)` exactly once through `make(i)`'s
 /// collector. Returns the Q collectors in query order.
+///
+/// A strided corpus (Fortran order, a column slice) is read in place: each task packs the
+/// tile it multiplies into its own `CORPUS_TILE x D` buffer, so no whole copy is ever made.
 pub fn stream_similarities<T, C, F>(
     queries: MatRef<'_, T>,
-    corpus: MatRef<'_, T>,
+    corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
     make: F,
 ) -> Result<Vec<C>>
@@ -104,7 +107,10 @@ pub fn check_selection_memory(
         return Ok(());
     }
     let (_, chunks, chunk_rows) = task_grid(num_queries, num_corpus);
-    let kept = per_query.min(chunk_rows).saturating_mul(chunks).min(num_corpus);
+    let kept = per_query
+        .min(chunk_rows)
+        .saturating_mul(chunks)
+        .min(num_corpus);
     let bytes = num_queries
         .checked_mul(kept)
         .and_then(|n| n.checked_mul(item_bytes));
@@ -120,7 +126,7 @@ pub fn check_selection_memory(
 /// One task: the queries `rows` against the corpus rows `cols`, tile by tile.
 fn scan_task<T, C, F>(
     queries: MatRef<'_, T>,
-    corpus: MatRef<'_, T>,
+    corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
@@ -134,11 +140,15 @@ where
     let block = queries.rows_range(rows.start, rows.end);
     let mut collectors: Vec<C> = try_collect("queries", rows.len(), rows.clone().map(make))?;
     let mut tile = zeroed_vec::<T>("corpus", block.rows * CORPUS_TILE.min(cols.len()))?;
+    let mut packed = match corpus.as_contiguous() {
+        Some(_) => Vec::new(),
+        None => zeroed_vec::<T>("corpus", CORPUS_TILE.min(cols.len()) * corpus.cols)?,
+    };
     for start in cols.clone().step_by(CORPUS_TILE) {
         let end = (start + CORPUS_TILE).min(cols.end);
         let width = end - start;
         let scores = &mut tile[..block.rows * width];
-        let candidates = corpus.rows_range(start, end);
+        let candidates = corpus.rows_into(start, end, &mut packed);
         gemm_into(
             "corpus",
             Product::NT,

@@ -414,9 +414,12 @@ impl GradData<'_> {
         fn owned<T: Clone>(arg: &str, data: Cow<'_, [T]>) -> PyResult<Vec<T>> {
             match data {
                 Cow::Owned(values) => Ok(values),
-                Cow::Borrowed(values) => {
-                    try_collect(arg, values.len(), "a copy of the buffer", values.iter().cloned())
-                }
+                Cow::Borrowed(values) => try_collect(
+                    arg,
+                    values.len(),
+                    "a copy of the buffer",
+                    values.iter().cloned(),
+                ),
             }
         }
         Ok(match self {
