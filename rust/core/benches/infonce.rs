@@ -114,6 +114,7 @@ fn bench_gemm(c: &mut Criterion<FlopTime>) {
                 MatRef::new(&positives, b, DIM),
             );
             gemm_into(
+                "anchors",
                 Product::NT,
                 lhs,
                 rhs,
@@ -121,7 +122,8 @@ fn bench_gemm(c: &mut Criterion<FlopTime>) {
                 1.0,
                 Accumulate::Overwrite,
                 true,
-            );
+            )
+            .unwrap();
             black_box(logits[0])
         });
     });

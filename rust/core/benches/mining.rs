@@ -49,7 +49,7 @@ fn mining(c: &mut Criterion) {
     }
     let base = MiningInputs {
         anchors: queries,
-        pool,
+        pool: pool.into(),
         positives: None,
         anchor_labels: None,
         pool_labels: None,

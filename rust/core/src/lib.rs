@@ -12,6 +12,7 @@
 //!
 //! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
 
+pub mod alloc;
 pub mod eigen;
 pub mod error;
 pub mod float;

@@ -8,18 +8,7 @@ use rayon::prelude::*;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 
-/// A vector of `len` copies of `value`, or [`TrainingError::OutOfMemory`] naming `arg` when the
-/// allocation fails (instead of aborting the process).
-pub fn filled_vec<V: Clone>(arg: &'static str, len: usize, value: V) -> Result<Vec<V>> {
-    let mut out = Vec::new();
-    out.try_reserve_exact(len)
-        .map_err(|_| TrainingError::OutOfMemory {
-            arg,
-            bytes: len.saturating_mul(std::mem::size_of::<V>()),
-        })?;
-    out.resize(len, value);
-    Ok(out)
-}
+pub use crate::alloc::filled_vec;
 
 /// Norm floor of the cosine normalisation `x / max(||x||, NORM_EPS)` (as `torch.nn.functional.normalize`).
 pub const NORM_EPS: f64 = 1e-12;
@@ -115,6 +104,97 @@ impl<'a, T: Float> MatRef<'a, T> {
     }
 }
 
+/// A borrowed matrix with arbitrary positive strides (in elements): element `(i, j)` at
+/// `data[i * row_stride + j * col_stride]`. Lets the search read a Fortran-ordered or sliced
+/// corpus tile by tile ([`StridedRef::rows_into`]) instead of copying it whole.
+#[derive(Debug, Clone, Copy)]
+pub struct StridedRef<'a, T> {
+    data: &'a [T],
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns (the row length).
+    pub cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a, T: Float> StridedRef<'a, T> {
+    /// Wraps `data` (element `(0, 0)` first) as a strided `rows x cols` matrix; `None` when a
+    /// stride is zero or the last element lies outside `data`.
+    pub fn new(
+        data: &'a [T],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Option<Self> {
+        let view = Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        };
+        if rows == 0 || cols == 0 {
+            return Some(view);
+        }
+        let last = (rows - 1)
+            .checked_mul(row_stride)?
+            .checked_add((cols - 1).checked_mul(col_stride)?)?;
+        (row_stride > 0 && col_stride > 0 && last < data.len()).then_some(view)
+    }
+
+    /// The view as a row-major matrix when its rows are contiguous and packed.
+    pub fn as_contiguous(&self) -> Option<MatRef<'a, T>> {
+        let len = self.rows * self.cols;
+        let packed = self.rows <= 1 || self.row_stride == self.cols;
+        (packed && (self.cols <= 1 || self.col_stride == 1) && len <= self.data.len())
+            .then(|| MatRef::new(&self.data[..len], self.rows, self.cols))
+    }
+
+    /// Rows `start..end` as a row-major matrix: borrowed when contiguous, otherwise packed into
+    /// `buffer` (which must hold `(end - start) * cols` elements), reading in the order of
+    /// the smaller stride so that a Fortran-ordered view is read sequentially.
+    pub fn rows_into<'b>(&self, start: usize, end: usize, buffer: &'b mut [T]) -> MatRef<'b, T>
+    where
+        'a: 'b,
+    {
+        if let Some(whole) = self.as_contiguous() {
+            return whole.rows_range(start, end);
+        }
+        let (rows, cols) = (end - start, self.cols);
+        let out = &mut buffer[..rows * cols];
+        if self.col_stride <= self.row_stride {
+            for (i, row) in out.chunks_exact_mut(cols).enumerate() {
+                let base = (start + i) * self.row_stride;
+                for (j, value) in row.iter_mut().enumerate() {
+                    *value = self.data[base + j * self.col_stride];
+                }
+            }
+        } else {
+            for j in 0..cols {
+                let base = j * self.col_stride + start * self.row_stride;
+                for i in 0..rows {
+                    out[i * cols + j] = self.data[base + i * self.row_stride];
+                }
+            }
+        }
+        MatRef::new(out, rows, cols)
+    }
+}
+
+impl<'a, T: Float> From<MatRef<'a, T>> for StridedRef<'a, T> {
+    fn from(matrix: MatRef<'a, T>) -> Self {
+        Self {
+            data: matrix.data,
+            rows: matrix.rows,
+            cols: matrix.cols,
+            row_stride: matrix.cols,
+            col_stride: 1,
+        }
+    }
+}
+
 /// How a GEMM treats its destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accumulate {
@@ -135,11 +215,61 @@ pub enum Product {
     TN,
 }
 
+/// Upper bound of the bytes one `gemm::gemm` call allocates for `dst (m x n) = lhs (m x k) *
+/// rhs (k x n)` with a row-major `dst`, computed as gemm-common 0.19's `gemm_basic_generic`
+/// sizes its packing buffer (packed rhs panel `kc x nc` plus, for short lhs, the pre-packed
+/// lhs `kc x m`), for the larger of its two x86 kernels (AVX-512: 4 x 6 registers, FMA:
+/// 2 x 6), plus one thread's L2 slab (a thread-local buffer gemm allocates on a thread's first
+/// call) and alignment slack.
+pub fn gemm_workspace_bytes<T: Float>(m: usize, n: usize, k: usize, parallel: bool) -> usize {
+    use gemm_common::cache::{kernel_params, KernelParams, CACHE_INFO};
+    // gemm transposes a row-major destination (its column stride is the smaller one).
+    let (m, n) = (n, m);
+    let size = T::BYTES;
+    let l2 = CACHE_INFO[1].cache_bytes;
+    let round_up = |x: usize, to: usize| x.div_ceil(to).saturating_mul(to);
+    let packing = |mr: usize, nr: usize| -> usize {
+        let KernelParams { kc, mc, nc } = if m <= 64 && n <= 64 {
+            let kc = k.clamp(1, 512);
+            let mc = (l2 / size / kc) / mr * mr;
+            KernelParams {
+                kc,
+                mc,
+                nc: round_up(n, nr),
+            }
+        } else {
+            kernel_params(m, n, k, mr, nr, size)
+        };
+        let nc = match (nc, parallel) {
+            (0, true) => round_up(n, nr),
+            (0, false) => 128 * nr,
+            (nc, _) => nc,
+        };
+        let rhs = kc.saturating_mul(nc);
+        let lhs = if m <= 2 * mc {
+            kc.saturating_mul(round_up(m, mr))
+        } else {
+            0
+        };
+        rhs.saturating_add(lhs).saturating_mul(size)
+    };
+    let lanes_512 = 64 / size;
+    let widest = packing(4 * lanes_512, 6).max(packing(lanes_512, 6));
+    widest.saturating_add(l2).saturating_add(4096)
+}
+
 /// The one GEMM of the crate: `dst = [dst +] scale * op(lhs) * op(rhs)`, parallel over the
 /// current rayon pool when `parallel`.
 ///
 /// `lhs`, `rhs` and `dst` are row-major with the shapes given by `product`; `k` is inferred.
+///
+/// gemm allocates its packing buffers with an infallible allocation (an abort when memory is
+/// short); the call is therefore preceded by a probe allocation of their size
+/// ([`gemm_workspace_bytes`]) so that a shortage is [`TrainingError::OutOfMemory`] naming `arg`
+/// instead. The probe is freed just before the call, whose allocation then reuses the space.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_into<T: Float>(
+    arg: &'static str,
     product: Product,
     lhs: MatRef<'_, T>,
     rhs: MatRef<'_, T>,
@@ -147,7 +277,7 @@ pub fn gemm_into<T: Float>(
     scale: T,
     accumulate: Accumulate,
     parallel: bool,
-) {
+) -> Result<()> {
     let (m, k, lhs_rs, lhs_cs) = match product {
         Product::NT | Product::NN => (lhs.rows, lhs.cols, lhs.cols as isize, 1isize),
         Product::TN => (lhs.cols, lhs.rows, 1isize, lhs.cols as isize),
@@ -164,14 +294,15 @@ pub fn gemm_into<T: Float>(
         "gemm_into: destination has the wrong size"
     );
     if m == 0 || n == 0 {
-        return;
+        return Ok(());
     }
     if k == 0 {
         if accumulate == Accumulate::Overwrite {
             dst.fill(T::ZERO);
         }
-        return;
+        return Ok(());
     }
+    crate::alloc::probe(arg, gemm_workspace_bytes::<T>(m, n, k, parallel))?;
     let parallelism = if parallel && rayon::current_num_threads() > 1 {
         Parallelism::Rayon(0)
     } else {
@@ -203,6 +334,7 @@ pub fn gemm_into<T: Float>(
             parallelism,
         );
     }
+    Ok(())
 }
 
 /// Dot product of two equal-length slices, with several accumulators so it vectorises.
@@ -511,6 +643,7 @@ mod tests {
             let want = naive(product, &lhs, &rhs);
             let mut got = vec![1.0; m * n];
             gemm_into(
+                "lhs",
                 product,
                 lhs,
                 rhs,
@@ -518,11 +651,22 @@ mod tests {
                 0.5,
                 Accumulate::Overwrite,
                 true,
-            );
+            )
+            .unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 0.5 * w).abs() < 1e-12);
             }
-            gemm_into(product, lhs, rhs, &mut got, 1.0, Accumulate::Add, false);
+            gemm_into(
+                "lhs",
+                product,
+                lhs,
+                rhs,
+                &mut got,
+                1.0,
+                Accumulate::Add,
+                false,
+            )
+            .unwrap();
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - 1.5 * w).abs() < 1e-12);
             }

@@ -47,14 +47,16 @@ impl PanelPlan {
     }
 }
 
-/// `dst (q.rows x c.rows) = scale * q c^T`, parallel over the rayon pool.
+/// `dst (q.rows x c.rows) = scale * q c^T`, parallel over the rayon pool (fails only when
+/// the GEMM's packing buffers cannot be allocated: [`crate::TrainingError::OutOfMemory`]).
 pub fn similarity_panel<T: Float>(
     queries: MatRef<'_, T>,
     candidates: MatRef<'_, T>,
     scale: T,
     dst: &mut [T],
-) {
+) -> crate::error::Result<()> {
     gemm_into(
+        "anchors",
         Product::NT,
         queries,
         candidates,
@@ -62,7 +64,7 @@ pub fn similarity_panel<T: Float>(
         scale,
         Accumulate::Overwrite,
         true,
-    );
+    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use pyo3::exceptions::{
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyTuple};
-use ruvector_training_core::{Float, Reduction, TrainingError};
+use ruvector_training_core::linalg::StridedRef;
+use ruvector_training_core::{Float, MatRef, Reduction, TrainingError};
 
 /// The float element types the kernels accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,43 @@ pub fn to_py_err(error: TrainingError) -> PyErr {
         TrainingError::Cancelled => PyKeyboardInterrupt::new_err(error.to_string()),
         _ => PyValueError::new_err(error.to_string()),
     }
+}
+
+/// The `MemoryError` raised when `len` elements of `T` for `arg` cannot be allocated (or their
+/// byte size overflows): raised before the kernel starts, never an abort.
+pub fn memory_error<T>(arg: &str, len: usize, what: &str) -> PyErr {
+    let bytes = len
+        .checked_mul(std::mem::size_of::<T>())
+        .map_or_else(|| "more than 2**64".to_string(), |b| b.to_string());
+    PyMemoryError::new_err(format!(
+        "{arg}: could not allocate {bytes} bytes for {what}"
+    ))
+}
+
+/// An empty vector with room for exactly `len` elements of `T`, or a `MemoryError` naming
+/// `arg` (`what` says what the memory is for). Every buffer the bindings size by an input
+/// comes from here.
+pub fn try_vec<T>(arg: &str, len: usize, what: &str) -> PyResult<Vec<T>> {
+    let fits = len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    let mut out = Vec::new();
+    if !fits || out.try_reserve_exact(len).is_err() {
+        return Err(memory_error::<T>(arg, len, what));
+    }
+    Ok(out)
+}
+
+/// Collects exactly `len` items into a vector reserved fallibly (see [`try_vec`]).
+pub fn try_collect<T>(
+    arg: &str,
+    len: usize,
+    what: &str,
+    items: impl IntoIterator<Item = T>,
+) -> PyResult<Vec<T>> {
+    let mut out = try_vec(arg, len, what)?;
+    out.extend(items);
+    Ok(out)
 }
 
 /// A `ValueError` with the `"{arg}: {message}"` convention.
@@ -105,11 +143,13 @@ pub fn ensure_same_dtype(
 }
 
 /// A read-only float array: its shape and its elements in row-major order, borrowed when the
-/// array is C-contiguous and copied otherwise.
+/// array is C-contiguous and copied (fallibly) otherwise.
 pub struct FloatArray<'py, T: Element> {
     readonly: PyReadonlyArrayDyn<'py, T>,
     /// The array's shape.
     pub shape: Vec<usize>,
+    /// The argument name, for errors.
+    arg: String,
 }
 
 impl<'py, T: Element + Copy> FloatArray<'py, T> {
@@ -131,20 +171,112 @@ impl<'py, T: Element + Copy> FloatArray<'py, T> {
                 ),
             ));
         }
-        Ok(Self { readonly, shape })
+        Ok(Self {
+            readonly,
+            shape,
+            arg: arg.to_string(),
+        })
     }
 
     /// The elements in row-major order: zero-copy when C-contiguous, copied otherwise
     /// (`as_slice` alone would also accept Fortran order, whose memory order is not row-major).
-    pub fn elements(&self) -> Cow<'_, [T]> {
+    ///
+    /// The copy of a strided or broadcast (stride-0) view is reserved fallibly before anything
+    /// is read: a view too large to copy is a `MemoryError` naming the argument.
+    pub fn elements(&self) -> PyResult<Cow<'_, [T]>> {
         if self.readonly.is_c_contiguous() {
             if let Ok(slice) = self.readonly.as_slice() {
-                return Cow::Borrowed(slice);
+                return Ok(Cow::Borrowed(slice));
             }
         }
-        Cow::Owned(self.readonly.as_array().iter().copied().collect())
+        let len = self.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        let len = len.ok_or_else(|| memory_error::<T>(&self.arg, usize::MAX, COPY))?;
+        let mut out = try_vec(&self.arg, len, COPY)?;
+        out.extend(self.readonly.as_array().iter().copied());
+        Ok(Cow::Owned(out))
+    }
+
+    /// The elements as an owned row-major vector (a fallible copy, see [`Self::elements`]).
+    pub fn to_owned_vec(&self) -> PyResult<Vec<T>> {
+        match self.elements()? {
+            Cow::Owned(values) => Ok(values),
+            Cow::Borrowed(values) => {
+                let mut out = try_vec(&self.arg, values.len(), "a copy of the array")?;
+                out.extend_from_slice(values);
+                Ok(out)
+            }
+        }
     }
 }
+
+impl<'py, T: Element + Float> FloatArray<'py, T> {
+    /// A 2-D array as the search reads it: in place when C-contiguous or when its strides are
+    /// positive, element-aligned and non-overlapping (Fortran order, row or column slices),
+    /// so a large strided corpus is read tile by tile instead of copied; otherwise (broadcast
+    /// or otherwise overlapping views, negative strides) the fallible copy of
+    /// [`Self::elements`], whose size is that of the view.
+    pub fn matrix(&self) -> PyResult<Matrix<'_, T>> {
+        if let Some(view) = self.strided_view() {
+            return Ok(Matrix::View(view));
+        }
+        Ok(Matrix::Copy(self.elements()?, self.shape[0], self.shape[1]))
+    }
+
+    fn strided_view(&self) -> Option<StridedRef<'_, T>> {
+        let &[rows, cols] = &self.shape[..] else {
+            return None;
+        };
+        if rows < 2 || cols < 2 || self.readonly.is_c_contiguous() {
+            return None;
+        }
+        let item = std::mem::size_of::<T>() as isize;
+        let strides = self.readonly.strides();
+        let (rs, cs) = (strides[0], strides[1]);
+        if rs <= 0 || cs <= 0 || rs % item != 0 || cs % item != 0 {
+            return None;
+        }
+        let (rs, cs) = ((rs / item) as usize, (cs / item) as usize);
+        // Non-overlapping: the inner axis's extent fits within one step of the outer axis.
+        let disjoint = if cs <= rs {
+            cs.checked_mul(cols)? <= rs
+        } else {
+            rs.checked_mul(rows)? <= cs
+        };
+        let ptr = self.readonly.data() as *const T;
+        if !disjoint || (ptr as usize) % std::mem::align_of::<T>() != 0 {
+            return None;
+        }
+        let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+        // SAFETY: NumPy guarantees every element `(i, j)` at `ptr + i*rs + j*cs` (checked
+        // positive and element-aligned above) lies in the array's buffer, so the `len`
+        // elements up to the last one are readable; the read-only borrow held by `self`
+        // keeps the buffer alive and unmodified by Rust for the slice's lifetime. Elements in
+        // the span that belong to no array element (gaps of a slice) are never read.
+        let data = unsafe { std::slice::from_raw_parts(ptr, len) };
+        StridedRef::new(data, rows, cols, rs, cs)
+    }
+}
+
+/// A 2-D float argument ready for a kernel: read in place (strided) or a row-major copy.
+pub enum Matrix<'a, T: Clone> {
+    /// Read in place with its own strides.
+    View(StridedRef<'a, T>),
+    /// Row-major elements (borrowed when C-contiguous) and the shape.
+    Copy(Cow<'a, [T]>, usize, usize),
+}
+
+impl<T: Float> Matrix<'_, T> {
+    /// The kernels' view of it.
+    pub fn view(&self) -> StridedRef<'_, T> {
+        match self {
+            Self::View(view) => *view,
+            Self::Copy(data, rows, cols) => MatRef::new(data, *rows, *cols).into(),
+        }
+    }
+}
+
+/// What a copy of a non-contiguous argument is for (in `MemoryError` messages).
+const COPY: &str = "a contiguous copy of this non-C-contiguous (strided or broadcast) array";
 
 /// Formats a shape as NumPy prints it.
 pub fn format_shape(shape: &[usize]) -> String {
@@ -160,7 +292,12 @@ pub fn loss_object<'py, T: Float + Element>(
     shape: Vec<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if reduction == Reduction::None {
-        let values: Vec<T> = items.iter().map(|&v| T::from_f64(v)).collect();
+        let values = try_collect(
+            "reduction",
+            items.len(),
+            "the per-item losses",
+            items.iter().map(|&v| T::from_f64(v)),
+        )?;
         Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
     } else {
         Ok(PyFloat::new(py, loss).into_any())

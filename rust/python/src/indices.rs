@@ -1,12 +1,14 @@
 //! Integer arguments: index and label arrays of any integer dtype, and per-query index lists.
 
-use numpy::{PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{Element, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use ruvector_training_core::ExcludeLists;
 
 use crate::args::{integer, short_repr, type_name};
-use crate::arrays::{as_ndarray, format_shape, ndarray_of, to_py_err, value_error};
+use crate::arrays::{
+    as_ndarray, format_shape, memory_error, ndarray_of, to_py_err, try_vec, value_error,
+};
 
 /// An integer ndarray of any signed or unsigned dtype as `i64` values (row-major) and its shape.
 pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<usize>)> {
@@ -19,9 +21,13 @@ pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<u
         )));
     }
     let shape = array.shape().to_vec();
+    // The output is reserved (fallibly) before anything is read or converted: a strided or
+    // broadcast index array too large to copy is a `MemoryError` naming `arg`.
+    let len = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let len = len.ok_or_else(|| memory_error::<i64>(arg, usize::MAX, INDEX_COPY))?;
+    let mut out = try_vec::<i64>(arg, len, INDEX_COPY)?;
     if kind == b'u' && array.dtype().itemsize() == 8 {
         let values: PyReadonlyArrayDyn<'_, u64> = obj.extract()?;
-        let mut out = Vec::with_capacity(values.len());
         for &v in values.as_array().iter() {
             let v = i64::try_from(v)
                 .map_err(|_| value_error(arg, format!("value {v} does not fit in int64")))?;
@@ -29,9 +35,36 @@ pub fn int_array(arg: &str, obj: &Bound<'_, PyAny>) -> PyResult<(Vec<i64>, Vec<u
         }
         return Ok((out, shape));
     }
+    if widen::<i64>(obj, &mut out)
+        || widen::<i32>(obj, &mut out)
+        || widen::<i16>(obj, &mut out)
+        || widen::<i8>(obj, &mut out)
+        || widen::<u32>(obj, &mut out)
+        || widen::<u16>(obj, &mut out)
+        || widen::<u8>(obj, &mut out)
+    {
+        return Ok((out, shape));
+    }
+    // A non-native byte order: NumPy converts (its own allocation raises `MemoryError`).
     let wide = obj.call_method1("astype", ("int64",))?;
     let values: PyReadonlyArrayDyn<'_, i64> = wide.extract()?;
-    Ok((values.as_array().iter().copied().collect(), shape))
+    out.extend(values.as_array().iter().copied());
+    Ok((out, shape))
+}
+
+/// What an index array's `int64` copy is for (in `MemoryError` messages).
+const INDEX_COPY: &str = "an int64 copy of this integer array";
+
+/// Appends the elements of `obj` to `out` as `i64` when its dtype is `T` (returns false
+/// otherwise, leaving `out` untouched). `out` has room for all of them.
+fn widen<T: Element + Copy + Into<i64>>(obj: &Bound<'_, PyAny>, out: &mut Vec<i64>) -> bool {
+    match obj.extract::<PyReadonlyArrayDyn<'_, T>>() {
+        Ok(values) => {
+            out.extend(values.as_array().iter().map(|&v| v.into()));
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// A 1-D integer array of exactly `expected` entries (`what` describes them in errors).
@@ -80,9 +113,11 @@ pub fn exclude_lists(
             ));
         }
         let width = shape[1];
-        (0..shape[0])
-            .map(|row| values[row * width..(row + 1) * width].to_vec())
-            .collect()
+        let mut rows = try_vec::<&[i64]>(arg, shape[0], "the exclude lists")?;
+        rows.extend((0..shape[0]).map(|row| &values[row * width..(row + 1) * width]));
+        return ExcludeLists::new(arg, &rows, num_queries, corpus_rows)
+            .map(Some)
+            .map_err(to_py_err);
     } else {
         let items = obj.try_iter().map_err(|_| {
             PyTypeError::new_err(format!(

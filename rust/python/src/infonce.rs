@@ -241,8 +241,8 @@ impl PyInfoNceLoss {
             .negatives
             .map(|n| FloatArray::<T>::extract("negatives", n, 3, "(B, K, D)"))
             .transpose()?;
-        let (anchor_data, positive_data) = (anchors.elements(), positives.elements());
-        let negative_data = negatives.as_ref().map(FloatArray::elements);
+        let (anchor_data, positive_data) = (anchors.elements()?, positives.elements()?);
+        let negative_data = negatives.as_ref().map(FloatArray::elements).transpose()?;
         let batch = InfoNceBatch {
             anchors: MatRef::new(&anchor_data, anchors.shape[0], anchors.shape[1]),
             positives: MatRef::new(&positive_data, positives.shape[0], positives.shape[1]),

@@ -16,7 +16,7 @@ use ruvector_training_core::{
 use crate::args::{real, Shared};
 use crate::arrays::{
     as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of,
-    result_tuple, to_py_err, value_error, FloatArray, FloatDtype,
+    result_tuple, to_py_err, try_collect, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::int_array;
 use crate::kernel::run_kernel;
@@ -41,10 +41,13 @@ pub fn extract_edges(obj: &Bound<'_, PyAny>) -> PyResult<Vec<[usize; 2]>> {
             ),
         ));
     }
-    Ok(flat
-        .chunks_exact(2)
-        .map(|pair| [pair[0] as usize, pair[1] as usize])
-        .collect())
+    try_collect(
+        "edges",
+        flat.len() / 2,
+        "the edge list",
+        flat.chunks_exact(2)
+            .map(|pair| [pair[0] as usize, pair[1] as usize]),
+    )
 }
 
 /// Reads a 1-D array of dtype `bool`.
@@ -57,20 +60,23 @@ fn extract_labels(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
         )));
     }
     let labels = FloatArray::<bool>::extract("labels", obj, 1, "(E,)")?;
-    Ok(labels.elements().into_owned())
+    labels.to_owned_vec()
 }
 
 /// Reads a 1-D float32/float64 array as `f64`.
 fn extract_weights(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     Ok(match float_dtype("weights", obj)? {
-        FloatDtype::F32 => FloatArray::<f32>::extract("weights", obj, 1, "(E,)")?
-            .elements()
-            .iter()
-            .map(|&w| w as f64)
-            .collect(),
-        FloatDtype::F64 => FloatArray::<f64>::extract("weights", obj, 1, "(E,)")?
-            .elements()
-            .into_owned(),
+        FloatDtype::F32 => {
+            let weights = FloatArray::<f32>::extract("weights", obj, 1, "(E,)")?;
+            let values = weights.elements()?;
+            try_collect(
+                "weights",
+                values.len(),
+                "a float64 copy of the weights",
+                values.iter().map(|&w| w as f64),
+            )?
+        }
+        FloatDtype::F64 => FloatArray::<f64>::extract("weights", obj, 1, "(E,)")?.to_owned_vec()?,
     })
 }
 
@@ -208,9 +214,9 @@ impl PyTripletLoss {
             "(B, D) or (B, K, D)",
         )?;
         let (a, p, n) = (
-            anchors.elements(),
-            positives.elements(),
-            negatives.elements(),
+            anchors.elements()?,
+            positives.elements()?,
+            negatives.elements()?,
         );
         let (per_row, dim) = match negatives.shape[..] {
             [_, k, d] => (k, d),
@@ -334,7 +340,7 @@ impl PyCosineSimilarityLoss {
         let u = FloatArray::<T>::extract("u", u, 2, "(B, D)")?;
         let v = FloatArray::<T>::extract("v", v, 2, "(B, D)")?;
         let scores = FloatArray::<T>::extract("scores", scores, 1, "(B,)")?;
-        let (u_data, v_data, s_data) = (u.elements(), v.elements(), scores.elements());
+        let (u_data, v_data, s_data) = (u.elements()?, v.elements()?, scores.elements()?);
         let u_mat = MatRef::new(&u_data, u.shape[0], u.shape[1]);
         let v_mat = MatRef::new(&v_data, v.shape[0], v.shape[1]);
         let config = self.inner.get();
@@ -472,7 +478,7 @@ fn graph_forward<'py, T: Float + Element>(
     run: impl FnOnce(MatRef<'_, T>) -> ruvector_training_core::Result<GraphLossOutput<T>> + Send,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let z = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
-    let data = z.elements();
+    let data = z.elements()?;
     let matrix = MatRef::new(&data, z.shape[0], z.shape[1]);
     let out = run_kernel(py, || run(matrix))?.map_err(to_py_err)?;
     let edge_count = vec![out.edge_losses.len()];

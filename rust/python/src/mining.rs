@@ -293,11 +293,14 @@ impl PyHardNegativeMiner {
             .transpose()?;
         let (rows, pool_rows) = (anchors.shape[0], pool.shape[0]);
         let exclude = exclude_lists("exclude", exclude, rows, pool_rows)?;
-        let (a, m) = (anchors.elements(), pool.elements());
-        let p = positives.as_ref().map(|p| (p.elements(), p.shape.clone()));
+        let (a, m) = (anchors.elements()?, pool.matrix()?);
+        let p = positives
+            .as_ref()
+            .map(|p| p.elements().map(|data| (data, p.shape.clone())))
+            .transpose()?;
         let inputs = MiningInputs {
             anchors: MatRef::new(&a, rows, anchors.shape[1]),
-            pool: MatRef::new(&m, pool_rows, pool.shape[1]),
+            pool: m.view(),
             positives: p
                 .as_ref()
                 .map(|(data, shape)| MatRef::new(data, shape[0], shape[1])),
@@ -423,7 +426,7 @@ impl PyGraphHardNegativeMiner {
         edges: &[[usize; 2]],
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let embeddings = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
-        let data = embeddings.elements();
+        let data = embeddings.elements()?;
         let matrix = MatRef::new(&data, embeddings.shape[0], embeddings.shape[1]);
         let config = self.inner.get();
         let indices = run_kernel(py, || config.mine(anchors, matrix, edges))?.map_err(to_py_err)?;

@@ -67,9 +67,10 @@ fn topk_typed<'py, T: Float + Element>(
     let corpus = FloatArray::<T>::extract("corpus", corpus, 2, "(M, D)")?;
     let (num_queries, num_corpus) = (queries.shape[0], corpus.shape[0]);
     let exclude = exclude_lists("exclude", exclude, num_queries, num_corpus)?;
-    let (q, c) = (queries.elements(), corpus.elements());
+    let q = queries.elements()?;
     let q = MatRef::new(&q, num_queries, queries.shape[1]);
-    let c = MatRef::new(&c, num_corpus, corpus.shape[1]);
+    let corpus = corpus.matrix()?;
+    let c = corpus.view();
     let result =
         run_kernel(py, || core_topk(q, c, k, similarity, exclude.as_ref()))?.map_err(to_py_err)?;
     let scores = PyArray1::from_vec(py, result.scores).reshape([num_queries, k])?;

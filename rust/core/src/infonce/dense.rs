@@ -12,6 +12,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::{KernelOutput, KernelParams};
+use crate::alloc::try_collect;
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{filled_vec, gemm_into, zeroed_vec, Accumulate, MatRef, Product};
@@ -41,7 +42,11 @@ pub(super) fn contrast_dense<T: Float>(
 
     let column_lse = if params.symmetric {
         let lse = column_log_sum_exp(queries, candidates, plan, scale, logits)?;
-        Some(lse.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>())
+        Some(try_collect(
+            "anchors",
+            b,
+            lse.iter().map(|&v| T::from_f64(v)),
+        )?)
     } else {
         None
     };
@@ -56,7 +61,7 @@ pub(super) fn contrast_dense<T: Float>(
                 candidates,
                 scale,
                 panel_logits,
-            );
+            )?;
         }
         let weights = GradientWeights::new(params);
         panel_logits
@@ -74,6 +79,7 @@ pub(super) fn contrast_dense<T: Float>(
         check_cancelled()?;
         let gradient = MatRef::new(panel_logits, panel.len(), nc);
         gemm_into(
+            "anchors",
             Product::NN,
             gradient,
             candidates,
@@ -81,9 +87,10 @@ pub(super) fn contrast_dense<T: Float>(
             scale,
             Accumulate::Overwrite,
             true,
-        );
+        )?;
         check_cancelled()?;
         gemm_into(
+            "positives",
             Product::TN,
             gradient,
             queries.rows_range(panel.start, panel.end),
@@ -96,7 +103,7 @@ pub(super) fn contrast_dense<T: Float>(
                 Accumulate::Add
             },
             true,
-        );
+        )?;
     }
     Ok(output)
 }
@@ -241,8 +248,8 @@ fn column_log_sum_exp<T: Float>(
     logits: &mut [T],
 ) -> Result<Vec<f64>> {
     let (b, nc) = (queries.rows, candidates.rows);
-    let mut max = vec![f64::NEG_INFINITY; b];
-    let mut sum = vec![0.0f64; b];
+    let mut max = filled_vec("anchors", b, f64::NEG_INFINITY)?;
+    let mut sum = filled_vec("anchors", b, 0.0f64)?;
     for panel in plan.panels() {
         check_cancelled()?;
         let panel_logits = &mut logits[..panel.len() * nc];
@@ -251,7 +258,7 @@ fn column_log_sum_exp<T: Float>(
             candidates,
             scale,
             panel_logits,
-        );
+        )?;
         let panel_logits = &*panel_logits;
         max.par_chunks_mut(COLUMN_CHUNK)
             .zip(sum.par_chunks_mut(COLUMN_CHUNK))
@@ -264,7 +271,10 @@ fn column_log_sum_exp<T: Float>(
                 merge_column_stats(rows, max, sum);
             });
     }
-    Ok(max.iter().zip(&sum).map(|(m, s)| m + s.ln()).collect())
+    for (m, s) in max.iter_mut().zip(&sum) {
+        *m += s.ln();
+    }
+    Ok(max)
 }
 
 /// Folds a block of rows (each a slice of the same columns) into running column (max, sum).

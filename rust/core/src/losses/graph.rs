@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
+use crate::alloc::try_copy;
 use crate::eigen::{laplacian_eigenvalues, EigenMethod};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -382,7 +383,7 @@ impl Incidence {
             offsets[i + 1] += offsets[i];
         }
         let mut entries = filled_vec("edges", offsets[num_nodes], (0usize, 0usize))?;
-        let mut cursor = offsets[..num_nodes].to_vec();
+        let mut cursor = try_copy("edges", &offsets[..num_nodes])?;
         for (e, &[i, j]) in edges.iter().enumerate() {
             if i != j {
                 entries[cursor[i]] = (j, e);

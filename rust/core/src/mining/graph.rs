@@ -1,8 +1,10 @@
 //! [`GraphHardNegativeMiner`]: negatives that are close in the graph (within `hop_distance`
 //! hops) but not adjacent, ranked by embedding similarity.
 
+
 use rayon::prelude::*;
 
+use crate::alloc::{checked_len, try_copy, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
@@ -57,22 +59,27 @@ impl GraphHardNegativeMiner {
             ));
         }
         let anchors = checked_anchors(anchor_nodes, nodes)?;
+        let k = self.num_negatives;
+        // The output and one thread's scratch are allocated before any work starts.
+        let total = checked_len("num_negatives", anchors.len(), k)?;
+        let mut out = filled_vec("num_negatives", total, -1i64)?;
+        drop(Scratch::new(nodes)?);
         ensure_finite("embeddings", embeddings.data)?;
         let graph = Neighbours::build(nodes, edges)?;
         let scale = match self.similarity {
             Similarity::Cosine => Some(row_norms("embeddings", embeddings)?),
             Similarity::Dot => None,
         };
-        let k = self.num_negatives;
-        let mut out = filled_vec("anchor_nodes", anchors.len().saturating_mul(k), -1i64)?;
         out.par_chunks_mut(k)
             .zip(anchors.par_iter())
             .try_for_each_init(
                 || Scratch::new(nodes),
                 |scratch, (row, &anchor)| -> Result<()> {
                     check_cancelled()?;
-                    let mut best = BestK::new(k);
-                    for &candidate in scratch.candidates(&graph, anchor, self.hop_distance) {
+                    let scratch = scratch.as_mut().map_err(|error| error.clone())?;
+                    let candidates = scratch.candidates(&graph, anchor, self.hop_distance)?;
+                    let mut best = BestK::new(k.min(candidates.len()));
+                    for &candidate in candidates {
                         let (a, c) = (embeddings.row(anchor), embeddings.row(candidate));
                         let sim = match &scale {
                             Some(norms) => cosine(a, norms[anchor], c, norms[candidate]),
@@ -92,21 +99,18 @@ impl GraphHardNegativeMiner {
 
 /// Anchor node ids as indices, each checked against the number of nodes.
 fn checked_anchors(anchor_nodes: &[i64], nodes: usize) -> Result<Vec<usize>> {
-    anchor_nodes
-        .iter()
-        .enumerate()
-        .map(|(position, &node)| {
-            if node < 0 || node as u64 >= nodes as u64 {
-                Err(TrainingError::item(
-                    "anchor_nodes",
-                    position,
-                    format!("node {node} is out of range for {nodes} embeddings rows"),
-                ))
-            } else {
-                Ok(node as usize)
-            }
-        })
-        .collect()
+    let mut out = try_vec_with_capacity("anchor_nodes", anchor_nodes.len())?;
+    for (position, &node) in anchor_nodes.iter().enumerate() {
+        if node < 0 || node as u64 >= nodes as u64 {
+            return Err(TrainingError::item(
+                "anchor_nodes",
+                position,
+                format!("node {node} is out of range for {nodes} embeddings rows"),
+            ));
+        }
+        out.push(node as usize);
+    }
+    Ok(out)
 }
 
 /// Undirected adjacency in CSR form (self-loops dropped, duplicates kept: BFS ignores them).
@@ -138,7 +142,7 @@ impl Neighbours {
             offsets[i + 1] += offsets[i];
         }
         let mut targets = filled_vec("edges", offsets[nodes], 0usize)?;
-        let mut cursor = offsets[..nodes].to_vec();
+        let mut cursor = try_copy("edges", &offsets[..nodes])?;
         for &[i, j] in edges {
             if i != j {
                 targets[cursor[i]] = j;
@@ -165,18 +169,18 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new(nodes: usize) -> Self {
-        Self {
-            stamp: vec![0; nodes],
+    fn new(nodes: usize) -> Result<Self> {
+        Ok(Self {
+            stamp: filled_vec("embeddings", nodes, 0)?,
             epoch: 0,
             frontier: Vec::new(),
             next: Vec::new(),
             found: Vec::new(),
-        }
+        })
     }
 
     /// Nodes at hop distance `2..=hops` from `anchor` (first reached at that depth).
-    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> &[usize] {
+    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> Result<&[usize]> {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.stamp.fill(0);
@@ -193,11 +197,13 @@ impl Scratch {
                 for &other in graph.of(node) {
                     if self.stamp[other] != epoch {
                         self.stamp[other] = epoch;
+                        grow(&mut self.next, 1)?;
                         self.next.push(other);
                     }
                 }
             }
             if depth >= 2 {
+                grow(&mut self.found, self.next.len())?;
                 self.found.extend_from_slice(&self.next);
             }
             std::mem::swap(&mut self.frontier, &mut self.next);
@@ -205,6 +211,20 @@ impl Scratch {
                 break;
             }
         }
-        &self.found
+        Ok(&self.found)
     }
+}
+
+/// Makes room for `additional` more items (amortised doubling), fallibly.
+fn grow(items: &mut Vec<usize>, additional: usize) -> Result<()> {
+    if items.capacity() - items.len() >= additional {
+        return Ok(());
+    }
+    let wanted = additional.max(items.len()).max(8);
+    items
+        .try_reserve(wanted)
+        .map_err(|_| TrainingError::OutOfMemory {
+            arg: "edges",
+            bytes: wanted.saturating_mul(std::mem::size_of::<usize>()),
+        })
 }

@@ -2,14 +2,15 @@
 //! pass, with label-aware false-negative exclusion and similarity filters.
 
 use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStream};
+use crate::alloc::{checked_len, try_collect};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, filled_vec, scaled_dot, MatRef, RowNorm, NORM_EPS};
+use crate::linalg::{dot, filled_vec, scaled_dot, MatRef, RowNorm, StridedRef, NORM_EPS};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
-use crate::search::stream::{stream_similarities, Collector};
-use crate::search::{offer_by_similarity, BestK, PreparedSearch, SKIP_CHUNK};
+use crate::search::stream::{check_selection_memory, stream_similarities, Collector};
+use crate::search::{offer_by_similarity, BestK, PreparedSearch, Scored, SKIP_CHUNK};
 use crate::validate::format_shape;
 
 /// How the negatives of an anchor are chosen among its candidates.
@@ -119,8 +120,8 @@ impl Default for HardNegativeMiner {
 pub struct MiningInputs<'a, T> {
     /// Anchors, one per row.
     pub anchors: MatRef<'a, T>,
-    /// The pool negatives are drawn from.
-    pub pool: MatRef<'a, T>,
+    /// The pool negatives are drawn from (strided pools are read tile by tile, never copied).
+    pub pool: StridedRef<'a, T>,
     /// One positive per anchor (needed by `semi_hard` and `relative_margin`).
     pub positives: Option<MatRef<'a, T>>,
     /// Class of each anchor; a pool item of the same class is never a negative.
@@ -182,6 +183,22 @@ impl HardNegativeMiner {
     pub fn mine<T: Float>(&self, inputs: &MiningInputs<'_, T>) -> Result<Vec<i64>> {
         self.validate()?;
         let rows = inputs.anchors.rows;
+        PreparedSearch::check_dims("anchors", inputs.anchors, "pool", inputs.pool)?;
+        // The output and the selections are allocated or checked before any work starts.
+        let k = self.num_negatives;
+        let mut out = filled_vec(
+            "num_negatives",
+            checked_len("num_negatives", rows, k)?,
+            -1i64,
+        )?;
+        let plan = SelectionPlan::new(self, inputs.anchors.cols);
+        check_selection_memory(
+            "num_negatives",
+            rows,
+            inputs.pool.rows,
+            plan.primary_size.saturating_add(plan.random_size),
+            std::mem::size_of::<Scored>(),
+        )?;
         let prepared = PreparedSearch::new(
             "anchors",
             inputs.anchors,
@@ -193,7 +210,6 @@ impl HardNegativeMiner {
         let (anchor_labels, pool_labels) = check_labels(inputs, rows)?;
         let empty = ExcludeLists::default();
         let exclude = inputs.exclude.unwrap_or(&empty);
-        let plan = SelectionPlan::new(self, inputs.anchors.cols);
         let collectors = stream_similarities(
             prepared.query_matrix(),
             inputs.pool,
@@ -213,8 +229,6 @@ impl HardNegativeMiner {
                 random_floors: FloorCache::default(),
             },
         )?;
-        let k = self.num_negatives;
-        let mut out = filled_vec("num_negatives", rows.saturating_mul(k), -1i64)?;
         for (anchor, collector) in collectors.into_iter().enumerate() {
             for (slot, index) in collector.finish(k).into_iter().enumerate() {
                 out[anchor * k + slot] = index as i64;
@@ -258,27 +272,27 @@ impl HardNegativeMiner {
         }
         crate::validate::ensure_finite("positives", positives.data)?;
         let unit_anchor = |i: usize| &prepared.queries[i * anchors.cols..(i + 1) * anchors.cols];
-        Ok(Some(
-            (0..anchors.rows)
-                .map(|i| {
-                    let p = positives.row(i);
-                    match self.similarity {
-                        Similarity::Dot => dot(unit_anchor(i), p).to_f64(),
-                        Similarity::Cosine => {
-                            // The anchor row is already unit: only the positive's norm is
-                            // divided out, overflow-free (see RowNorm).
-                            let norm = RowNorm::of(p);
-                            let raw = scaled_dot(unit_anchor(i), T::ONE, p, norm.scale).to_f64();
-                            if norm.scale == T::ONE {
-                                raw / dot(p, p).to_f64().sqrt().max(NORM_EPS)
-                            } else {
-                                raw / norm.divisor.to_f64()
-                            }
+        Ok(Some(try_collect(
+            "positives",
+            anchors.rows,
+            (0..anchors.rows).map(|i| {
+                let p = positives.row(i);
+                match self.similarity {
+                    Similarity::Dot => dot(unit_anchor(i), p).to_f64(),
+                    Similarity::Cosine => {
+                        // The anchor row is already unit: only the positive's norm is
+                        // divided out, overflow-free (see RowNorm).
+                        let norm = RowNorm::of(p);
+                        let raw = scaled_dot(unit_anchor(i), T::ONE, p, norm.scale).to_f64();
+                        if norm.scale == T::ONE {
+                            raw / dot(p, p).to_f64().sqrt().max(NORM_EPS)
+                        } else {
+                            raw / norm.divisor.to_f64()
                         }
                     }
-                })
-                .collect(),
-        ))
+                }
+            }),
+        )?))
     }
 
     /// The similarity band an anchor's candidates must fall in.

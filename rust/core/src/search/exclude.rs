@@ -1,5 +1,6 @@
 //! Per-query exclusion lists (`exclude=`): corpus indices a query must never return.
 
+use crate::alloc::try_vec_with_capacity;
 use crate::error::{Result, TrainingError};
 
 /// Sorted, de-duplicated corpus indices to skip, one list per query (CSR layout).
@@ -15,9 +16,9 @@ impl ExcludeLists {
     /// `-1` entries are padding and ignored (so a miner's `-1`-padded output can be passed
     /// back as `exclude`); any other negative index, or one `>= corpus_rows`, is an error naming
     /// `arg`, as is a number of lists different from `num_queries`.
-    pub fn new(
+    pub fn new<R: AsRef<[i64]>>(
         arg: &'static str,
-        rows: &[Vec<i64>],
+        rows: &[R],
         num_queries: usize,
         corpus_rows: usize,
     ) -> Result<Self> {
@@ -30,12 +31,13 @@ impl ExcludeLists {
                 ),
             ));
         }
-        let mut offsets = Vec::with_capacity(num_queries + 1);
-        let mut items = Vec::new();
+        let mut offsets = try_vec_with_capacity(arg, num_queries.saturating_add(1))?;
+        let total = rows.iter().map(|row| row.as_ref().len()).sum();
+        let mut items = try_vec_with_capacity(arg, total)?;
         offsets.push(0);
         for (position, row) in rows.iter().enumerate() {
             let start = items.len();
-            for &value in row {
+            for &value in row.as_ref() {
                 if value == -1 {
                     continue;
                 }
@@ -98,7 +100,7 @@ mod tests {
         );
         let err = ExcludeLists::new("exclude", &[vec![-2]], 1, 6).unwrap_err();
         assert!(err.to_string().starts_with("exclude[0]: index -2"));
-        let err = ExcludeLists::new("exclude", &[], 1, 6).unwrap_err();
+        let err = ExcludeLists::new::<Vec<i64>>("exclude", &[], 1, 6).unwrap_err();
         assert!(err.to_string().starts_with("exclude: expected one list"));
     }
 }

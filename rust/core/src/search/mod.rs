@@ -18,8 +18,11 @@ pub use topk::{topk, TopKResult};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, NORM_EPS};
+use crate::linalg::{
+    dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, StridedRef, NORM_EPS,
+};
 use crate::validate::{ensure_finite, format_number, format_shape};
+use stream::CORPUS_TILE;
 
 /// Queries and corpus made ready for the streaming scan: under cosine similarity the queries
 /// are normalised (a `Q x D` copy) and the corpus is scaled column-wise by its inverse norms
@@ -42,21 +45,12 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
         query_arg: &'static str,
         queries: MatRef<'a, T>,
         corpus_arg: &'static str,
-        corpus: MatRef<'_, T>,
+        corpus: StridedRef<'_, T>,
         similarity: Similarity,
     ) -> Result<Self> {
-        if queries.cols != corpus.cols {
-            return Err(TrainingError::shape(
-                corpus_arg,
-                format!(
-                    "expected shape (M, {}) to match {query_arg}, got {}",
-                    queries.cols,
-                    format_shape(&[corpus.rows, corpus.cols])
-                ),
-            ));
-        }
+        Self::check_dims(query_arg, queries, corpus_arg, corpus)?;
         ensure_finite(query_arg, queries.data)?;
-        ensure_finite(corpus_arg, corpus.data)?;
+        ensure_finite_view(corpus_arg, corpus)?;
         let (prepared, column_scale) = match similarity {
             Similarity::Dot => (Cow::Borrowed(queries.data), None),
             Similarity::Cosine => {
@@ -71,6 +65,26 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
             rows: queries.rows,
             dim: queries.cols,
         })
+    }
+
+    /// Checks that `corpus` rows have the length of `queries` rows (before any allocation).
+    pub fn check_dims(
+        query_arg: &'static str,
+        queries: MatRef<'_, T>,
+        corpus_arg: &'static str,
+        corpus: StridedRef<'_, T>,
+    ) -> Result<()> {
+        if queries.cols != corpus.cols {
+            return Err(TrainingError::shape(
+                corpus_arg,
+                format!(
+                    "expected shape (M, {}) to match {query_arg}, got {}",
+                    queries.cols,
+                    format_shape(&[corpus.rows, corpus.cols])
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The prepared queries as a matrix.
@@ -89,10 +103,15 @@ impl<'a, T: Float> PreparedSearch<'a, T> {
     }
 }
 
-/// The norm of every row, in parallel (see [`RowNorm`]). Under cosine similarity a raw row is
-/// multiplied by a unit vector before its norm is divided out, so a row whose norm itself
-/// overflows `T` is refused (`ValueError` naming `arg`) instead of scoring NaN.
-pub fn row_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<RowNorm<T>>> {
+/// The norm of every row, in parallel (see [`RowNorm`]); a strided matrix is read tile by tile,
+/// each tile packed into a per-task buffer. Under cosine similarity a raw row is multiplied by
+/// a unit vector before its norm is divided out, so a row whose norm itself overflows `T` is
+/// refused (`ValueError` naming `arg`) instead of scoring NaN.
+pub fn row_norms<'a, T: Float>(
+    arg: &'static str,
+    matrix: impl Into<StridedRef<'a, T>>,
+) -> Result<Vec<RowNorm<T>>> {
+    let matrix = matrix.into();
     let unit = RowNorm {
         scale: T::ONE,
         divisor: T::from_f64(NORM_EPS),
@@ -101,9 +120,29 @@ pub fn row_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<V
     if matrix.cols == 0 {
         return Ok(out);
     }
-    out.par_iter_mut()
-        .zip(matrix.data.par_chunks(matrix.cols))
-        .for_each(|(norm, row)| *norm = RowNorm::of(row));
+    let fill = |norms: &mut [RowNorm<T>], rows: MatRef<'_, T>| {
+        norms
+            .iter_mut()
+            .zip(rows.data.chunks_exact(rows.cols))
+            .for_each(|(norm, row)| *norm = RowNorm::of(row));
+    };
+    if let Some(whole) = matrix.as_contiguous() {
+        out.par_chunks_mut(CORPUS_TILE)
+            .enumerate()
+            .for_each(|(tile, norms)| {
+                let start = tile * CORPUS_TILE;
+                fill(norms, whole.rows_range(start, start + norms.len()));
+            });
+    } else {
+        out.par_chunks_mut(CORPUS_TILE)
+            .enumerate()
+            .try_for_each(|(tile, norms)| {
+                let start = tile * CORPUS_TILE;
+                let mut buffer = zeroed_vec(arg, norms.len() * matrix.cols)?;
+                fill(norms, matrix.rows_into(start, start + norms.len(), &mut buffer));
+                Ok(())
+            })?;
+    }
     if let Some(row) = out.iter().position(|norm| !norm.is_representable()) {
         return Err(TrainingError::value(
             arg,
@@ -118,12 +157,43 @@ pub fn row_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<V
     Ok(out)
 }
 
-/// `1 / max(||row||, 1e-12)` for every row, in parallel (errors as [`row_norms`]).
-pub fn inverse_norms<T: Float>(arg: &'static str, matrix: MatRef<'_, T>) -> Result<Vec<T>> {
+/// `1 / max(||row||, 1e-12)` for every row, in parallel (reading and errors as [`row_norms`]).
+pub fn inverse_norms<'a, T: Float>(
+    arg: &'static str,
+    matrix: impl Into<StridedRef<'a, T>>,
+) -> Result<Vec<T>> {
     let norms = row_norms(arg, matrix)?;
-    let mut out = zeroed_vec(arg, matrix.rows)?;
+    let mut out = zeroed_vec(arg, norms.len())?;
     out.par_iter_mut()
         .zip(norms.par_iter())
         .for_each(|(inv, norm)| *inv = norm.inverse());
     Ok(out)
+}
+
+/// [`ensure_finite`] for a possibly strided matrix: a strided one is checked tile by tile
+/// (packed into per-task buffers); the reported index is the row-major flat index.
+pub fn ensure_finite_view<T: Float>(arg: &'static str, matrix: StridedRef<'_, T>) -> Result<()> {
+    if let Some(whole) = matrix.as_contiguous() {
+        return ensure_finite(arg, whole.data);
+    }
+    let tiles = matrix.rows.div_ceil(CORPUS_TILE);
+    let failure = (0..tiles).into_par_iter().find_map_first(|tile| {
+        let start = tile * CORPUS_TILE;
+        let end = (start + CORPUS_TILE).min(matrix.rows);
+        let mut buffer = match zeroed_vec(arg, (end - start) * matrix.cols) {
+            Ok(buffer) => buffer,
+            Err(error) => return Some(error),
+        };
+        let rows = matrix.rows_into(start, end, &mut buffer);
+        match ensure_finite(arg, rows.data) {
+            Ok(()) => None,
+            Err(TrainingError::NonFinite { arg, index, value }) => Some(TrainingError::NonFinite {
+                arg,
+                index: index + start * matrix.cols,
+                value,
+            }),
+            Err(error) => Some(error),
+        }
+    });
+    failure.map_or(Ok(()), Err)
 }

@@ -9,9 +9,10 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+use crate::alloc::{try_collect, try_vec_with_capacity};
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product};
+use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product, StridedRef};
 use crate::pool::check_cancelled;
 
 /// Queries per task (one GEMM panel).
@@ -32,9 +33,12 @@ pub trait Collector<T: Float>: Send {
 /// Streams `queries (Q x D)` against `corpus (M x D)`: similarity `q_i . c_j` (times
 /// `column_scale[j]` when given), visiting every `(i, j)` exactly once through `make(i)`'s
 /// collector. Returns the Q collectors in query order.
+///
+/// A strided corpus (Fortran order, a column slice) is read in place: each task packs the
+/// tile it multiplies into its own `CORPUS_TILE x D` buffer, so no whole copy is ever made.
 pub fn stream_similarities<T, C, F>(
     queries: MatRef<'_, T>,
-    corpus: MatRef<'_, T>,
+    corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
     make: F,
 ) -> Result<Vec<C>>
@@ -46,18 +50,15 @@ where
     let num_queries = queries.rows;
     let num_corpus = corpus.rows;
     if num_corpus == 0 {
-        return Ok((0..num_queries).map(&make).collect());
+        return try_collect("queries", num_queries, (0..num_queries).map(&make));
     }
-    let query_blocks = num_queries.div_ceil(QUERY_BLOCK);
-    let tiles = num_corpus.div_ceil(CORPUS_TILE);
-    let chunks = MIN_TASKS.div_ceil(query_blocks.max(1)).clamp(1, tiles);
-    let tiles_per_chunk = tiles.div_ceil(chunks);
-    let chunks = tiles.div_ceil(tiles_per_chunk);
-    let chunk_rows = tiles_per_chunk * CORPUS_TILE;
+    let (query_blocks, chunks, chunk_rows) = task_grid(num_queries, num_corpus);
 
-    let tasks: Vec<(usize, usize)> = (0..query_blocks)
-        .flat_map(|block| (0..chunks).map(move |chunk| (block, chunk)))
-        .collect();
+    let tasks = try_collect(
+        "queries",
+        query_blocks * chunks,
+        (0..query_blocks).flat_map(|block| (0..chunks).map(move |chunk| (block, chunk))),
+    )?;
     let partials = tasks
         .into_par_iter()
         .map(|(block, chunk)| {
@@ -67,7 +68,7 @@ where
         })
         .collect::<Result<Vec<Vec<C>>>>()?;
 
-    let mut merged = Vec::with_capacity(num_queries);
+    let mut merged = try_vec_with_capacity("queries", num_queries)?;
     let mut partials = partials.into_iter();
     for _ in 0..query_blocks {
         let mut block = partials.next().unwrap_or_default();
@@ -82,10 +83,51 @@ where
     Ok(merged)
 }
 
+/// The task grid: `(query blocks, corpus chunks, corpus rows per chunk)` (`num_corpus > 0`).
+fn task_grid(num_queries: usize, num_corpus: usize) -> (usize, usize, usize) {
+    let query_blocks = num_queries.div_ceil(QUERY_BLOCK);
+    let tiles = num_corpus.div_ceil(CORPUS_TILE);
+    let chunks = MIN_TASKS.div_ceil(query_blocks.max(1)).clamp(1, tiles);
+    let tiles_per_chunk = tiles.div_ceil(chunks);
+    let chunks = tiles.div_ceil(tiles_per_chunk);
+    (query_blocks, chunks, tiles_per_chunk * CORPUS_TILE)
+}
+
+/// Checks, before a scan starts, that the selections it can build fit in memory: each of the
+/// `num_queries` collectors of every corpus chunk keeps at most `per_query` candidates of
+/// `item_bytes` each (bounded by the chunk's rows), and all of them are alive until merged.
+/// Fails with [`crate::TrainingError::OutOfMemory`] naming `arg` (the argument sizing them).
+pub fn check_selection_memory(
+    arg: &'static str,
+    num_queries: usize,
+    num_corpus: usize,
+    per_query: usize,
+    item_bytes: usize,
+) -> Result<()> {
+    if num_corpus == 0 {
+        return Ok(());
+    }
+    let (_, chunks, chunk_rows) = task_grid(num_queries, num_corpus);
+    let kept = per_query
+        .min(chunk_rows)
+        .saturating_mul(chunks)
+        .min(num_corpus);
+    let bytes = num_queries
+        .checked_mul(kept)
+        .and_then(|n| n.checked_mul(item_bytes));
+    match bytes {
+        Some(bytes) => crate::alloc::probe(arg, bytes),
+        None => Err(crate::TrainingError::OutOfMemory {
+            arg,
+            bytes: usize::MAX,
+        }),
+    }
+}
+
 /// One task: the queries `rows` against the corpus rows `cols`, tile by tile.
 fn scan_task<T, C, F>(
     queries: MatRef<'_, T>,
-    corpus: MatRef<'_, T>,
+    corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
     rows: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
@@ -97,15 +139,20 @@ where
     F: Fn(usize) -> C,
 {
     let block = queries.rows_range(rows.start, rows.end);
-    let mut collectors: Vec<C> = rows.clone().map(make).collect();
+    let mut collectors: Vec<C> = try_collect("queries", rows.len(), rows.clone().map(make))?;
     let mut tile = zeroed_vec::<T>("corpus", block.rows * CORPUS_TILE.min(cols.len()))?;
+    let mut packed = match corpus.as_contiguous() {
+        Some(_) => Vec::new(),
+        None => zeroed_vec::<T>("corpus", CORPUS_TILE.min(cols.len()) * corpus.cols)?,
+    };
     for start in cols.clone().step_by(CORPUS_TILE) {
         check_cancelled()?;
         let end = (start + CORPUS_TILE).min(cols.end);
         let width = end - start;
         let scores = &mut tile[..block.rows * width];
-        let candidates = corpus.rows_range(start, end);
+        let candidates = corpus.rows_into(start, end, &mut packed);
         gemm_into(
+            "corpus",
             Product::NT,
             block,
             candidates,
@@ -113,7 +160,7 @@ where
             T::ONE,
             Accumulate::Overwrite,
             false,
-        );
+        )?;
         for (row, collector) in scores.chunks_exact_mut(width).zip(&mut collectors) {
             if let Some(scale) = column_scale {
                 scale_columns(row, &scale[start..end]);

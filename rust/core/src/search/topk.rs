@@ -1,13 +1,14 @@
 //! Exact top-k search, blocked and streaming: memory `O(Q*k + tiles)` whatever the corpus size.
 
 use super::exclude::{is_excluded, ExcludeLists};
-use super::selection::BestK;
-use super::stream::{stream_similarities, Collector};
+use super::selection::{BestK, Scored};
+use super::stream::{check_selection_memory, stream_similarities, Collector};
 use super::PreparedSearch;
+use crate::alloc::checked_len;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Similarity;
-use crate::linalg::{filled_vec, MatRef};
+use crate::linalg::{filled_vec, MatRef, StridedRef};
 use crate::reduce::max_value;
 
 /// The `k` best corpus rows for every query, `Q x k` row-major.
@@ -25,17 +26,31 @@ pub struct TopKResult<T> {
 /// Exact `k` nearest corpus rows of every query under `similarity`, sorted by descending
 /// similarity with ties broken by the lower index, skipping `exclude`'s indices per query.
 ///
-/// Fails on `k == 0`, a dimension mismatch, or NaN/Inf in either matrix.
-pub fn topk<T: Float>(
+/// Fails on `k == 0`, a dimension mismatch, or NaN/Inf in either matrix. The corpus may be
+/// strided (a `MatRef` converts): it is then read tile by tile, never copied whole.
+pub fn topk<'c, T: Float>(
     queries: MatRef<'_, T>,
-    corpus: MatRef<'_, T>,
+    corpus: impl Into<StridedRef<'c, T>>,
     k: usize,
     similarity: Similarity,
     exclude: Option<&ExcludeLists>,
 ) -> Result<TopKResult<T>> {
+    let corpus = corpus.into();
     if k == 0 {
         return Err(TrainingError::value("k", "must be >= 1, got 0"));
     }
+    PreparedSearch::check_dims("queries", queries, "corpus", corpus)?;
+    // Outputs and selections are allocated or checked before any work starts.
+    let total = checked_len("k", queries.rows, k)?;
+    let mut scores = filled_vec("k", total, T::from_f64(f64::NEG_INFINITY))?;
+    let mut indices = filled_vec("k", total, -1i64)?;
+    check_selection_memory(
+        "k",
+        queries.rows,
+        corpus.rows,
+        k,
+        std::mem::size_of::<Scored>(),
+    )?;
     let prepared = PreparedSearch::new("queries", queries, "corpus", corpus, similarity)?;
     let empty = ExcludeLists::default();
     let exclude = exclude.unwrap_or(&empty);
@@ -48,9 +63,6 @@ pub fn topk<T: Float>(
             excluded: exclude.row(query),
         },
     )?;
-    let total = queries.rows.saturating_mul(k);
-    let mut scores = filled_vec("k", total, T::from_f64(f64::NEG_INFINITY))?;
-    let mut indices = filled_vec("k", total, -1i64)?;
     for (query, collector) in collectors.into_iter().enumerate() {
         for (slot, item) in collector.best.into_sorted().into_iter().enumerate() {
             scores[query * k + slot] = T::from_f64(item.key);

@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use ruvector_training_core::optim::{Dtype, FloatSlice, FloatSliceMut, ParamSpec};
 
 use crate::args::type_name;
-use crate::arrays::{as_ndarray, float_dtype, format_shape, value_error, FloatArray, FloatDtype};
+use crate::arrays::{
+    as_ndarray, float_dtype, format_shape, try_collect, value_error, FloatArray, FloatDtype,
+};
 use crate::kernel::run_kernel;
 
 /// The core's element type for a binding dtype.
@@ -185,7 +187,10 @@ impl ParamList {
     ) -> PyResult<R> {
         let py = grads.py();
         let grad_arrays = self.read_grads(grads)?;
-        let grad_data: Vec<GradData<'_>> = grad_arrays.iter().map(GradArray::data).collect();
+        let grad_data = grad_arrays
+            .iter()
+            .map(GradArray::data)
+            .collect::<PyResult<Vec<GradData<'_>>>>()?;
         let grad_views: Vec<FloatSlice<'_>> = grad_data.iter().map(GradData::view).collect();
         let mut borrows = self.borrow_all(py).map_err(|err| aliasing_hint(py, err))?;
         let mut param_views = self.views(&mut borrows)?;
@@ -336,12 +341,12 @@ impl<'py> GradArray<'py> {
         read_like(name, obj, param.dtype, &param.shape, param_name)
     }
 
-    /// Elements in row-major order (borrowed when C-contiguous).
-    pub fn data(&self) -> GradData<'_> {
-        match self {
-            Self::F32(a) => GradData::F32(a.elements()),
-            Self::F64(a) => GradData::F64(a.elements()),
-        }
+    /// Elements in row-major order (borrowed when C-contiguous, else a fallible copy).
+    pub fn data(&self) -> PyResult<GradData<'_>> {
+        Ok(match self {
+            Self::F32(a) => GradData::F32(a.elements()?),
+            Self::F64(a) => GradData::F64(a.elements()?),
+        })
     }
 }
 
@@ -397,11 +402,23 @@ impl GradData<'_> {
         }
     }
 
-    /// The elements as an owned state buffer.
-    pub fn into_owned(self) -> ruvector_training_core::optim::FloatVec {
-        match self {
-            Self::F32(data) => data.into_owned().into(),
-            Self::F64(data) => data.into_owned().into(),
+    /// The elements as an owned state buffer (a borrowed view is copied fallibly: a
+    /// `MemoryError` naming `arg` when it does not fit).
+    pub fn into_owned(self, arg: &str) -> PyResult<ruvector_training_core::optim::FloatVec> {
+        fn owned<T: Clone>(arg: &str, data: Cow<'_, [T]>) -> PyResult<Vec<T>> {
+            match data {
+                Cow::Owned(values) => Ok(values),
+                Cow::Borrowed(values) => try_collect(
+                    arg,
+                    values.len(),
+                    "a copy of the buffer",
+                    values.iter().cloned(),
+                ),
+            }
         }
+        Ok(match self {
+            Self::F32(data) => owned(arg, data)?.into(),
+            Self::F64(data) => owned(arg, data)?.into(),
+        })
     }
 }

@@ -159,7 +159,7 @@ pub fn load_buffer(
         params.shape(i),
         &format!("params[{i}]"),
     )?;
-    let buffer = array.data().into_owned();
+    let buffer = array.data()?.into_owned(&name)?;
     let bad = match &buffer {
         FloatVec::F32(v) => first_bad(v.iter().map(|&x| f64::from(x)), values),
         FloatVec::F64(v) => first_bad(v.iter().copied(), values),
