@@ -2,15 +2,15 @@
 //! `SpectralRegularization` Python classes.
 
 use numpy::{Element, PyArray1, PyArrayDescrMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBool, PyTuple};
 
 use ruvector_training_core::validate::ensure_non_negative;
 use ruvector_training_core::{
-    CosineSimilarityLoss, Distance, EigenMethod, Float, GraphLossOutput, LocalContrastiveLoss,
-    MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch, TripletLoss,
-    DEFAULT_SPECTRAL_LAMBDA,
+    CosineSimilarityLoss, Distance, EigenMethod, EigenOptions, Float, GraphLossOutput,
+    LocalContrastiveLoss, MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch,
+    TripletLoss, DEFAULT_SPECTRAL_LAMBDA,
 };
 
 use crate::arrays::{
@@ -18,6 +18,39 @@ use crate::arrays::{
     value_error, FloatArray, FloatDtype,
 };
 use crate::indices::int_array;
+use crate::search::positive_count;
+
+/// A positive finite float argument (Python or NumPy number): a `TypeError` naming `arg` for
+/// a non-number (or a bool), a `ValueError` for zero, a negative, NaN, infinity or a number
+/// too large for a float.
+fn positive_float(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let type_error = || {
+        PyTypeError::new_err(format!(
+            "{arg}: expected a float, got {}",
+            value
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    };
+    if value.is_instance_of::<PyBool>() {
+        return Err(type_error());
+    }
+    let number = match value.extract::<f64>() {
+        Ok(number) => number,
+        Err(error) if error.is_instance_of::<PyOverflowError>(value.py()) => f64::INFINITY,
+        Err(_) => return Err(type_error()),
+    };
+    if number.is_finite() && number > 0.0 {
+        Ok(number)
+    } else {
+        Err(value_error(
+            arg,
+            format!("must be a positive finite number, got {value}"),
+        ))
+    }
+}
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
@@ -539,7 +572,8 @@ impl PySpectralRegularization {
 
     /// The `k` smallest eigenvalues (ascending, float64 `(k,)`) of the Laplacian this
     /// regulariser uses, for a graph of `num_nodes` nodes (see the stub file).
-    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto"))]
+    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto", max_iterations=None, tol=None))]
+    #[allow(clippy::too_many_arguments)]
     fn eigenvalues<'py>(
         &self,
         py: Python<'py>,
@@ -548,8 +582,19 @@ impl PySpectralRegularization {
         k: i64,
         weights: Option<&Bound<'py, PyAny>>,
         method: &str,
+        max_iterations: Option<&Bound<'py, PyAny>>,
+        tol: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let method = EigenMethod::parse(method).map_err(to_py_err)?;
+        let max_iterations = max_iterations
+            .map(|value| positive_count("max_iterations", value))
+            .transpose()?;
+        let tol = tol.map(|value| positive_float("tol", value)).transpose()?;
+        let options = EigenOptions {
+            method,
+            max_iterations,
+            tol,
+        };
         let num_nodes = usize::try_from(num_nodes)
             .ok()
             .filter(|&n| n > 0)
@@ -564,7 +609,7 @@ impl PySpectralRegularization {
         let weights = weights.map(extract_weights).transpose()?;
         let config = self.inner.clone();
         let values = py
-            .detach(|| config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method))
+            .detach(|| config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), options))
             .map_err(to_py_err)?;
         Ok(PyArray1::from_vec(py, values))
     }
