@@ -75,7 +75,7 @@ fn basis_size(want: usize, block: usize) -> usize {
 /// Largest basis (columns) before a thick restart, `c I - L` operator: the wanted eigenvalues
 /// are not well separated and a larger basis pays for itself.
 fn reflected_basis_size(want: usize, block: usize) -> usize {
-    want + env_usize("RV_EXTRA", REFLECTED_EXTRA) * block + 32
+    want + REFLECTED_EXTRA * block + 32
 }
 
 /// Bytes of working memory a sparse solve of a component with `n` nodes and `nnz` stored
@@ -191,7 +191,7 @@ impl Operator<'_> {
     fn block_size(&self, want: usize) -> usize {
         let cap = match self {
             Self::ShiftInvert(_) => MAX_BLOCK,
-            Self::Reflected(_) => env_usize("RV_BLOCK", REFLECTED_BLOCK),
+            Self::Reflected(_) => REFLECTED_BLOCK,
         };
         want.clamp(1, cap)
     }
@@ -216,13 +216,6 @@ impl Operator<'_> {
             Self::Reflected(_) => 1.0,
         }
     }
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// `x -> P (L + sigma I)^-1 P x` through a sparse Cholesky factor.
@@ -682,10 +675,10 @@ impl<'a> BlockLanczos<'a> {
         // Lock converged wanted pairs (verified on L), in front of the others.
         let wanted_active = self.want.saturating_sub(start).min(keep);
         let mut lock = vec![false; keep];
-        for r in 0..wanted_active {
+        for (r, lock) in lock.iter_mut().enumerate().take(wanted_active) {
             if ritz.bound[r] <= self.op.check_factor() * self.tol {
                 let x = &self.spare[r * n..(r + 1) * n];
-                lock[r] = rayleigh(self.lap, x, &mut self.product).1 <= self.tol;
+                *lock = rayleigh(self.lap, x, &mut self.product).1 <= self.tol;
             }
         }
         let placement: Vec<usize> = (0..keep)

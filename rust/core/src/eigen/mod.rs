@@ -254,13 +254,13 @@ pub fn laplacian_eigenvalues(
     Ok(values)
 }
 
+/// The sorted nodes some edge touches and the edges renumbered into them.
+type Compacted = (Vec<usize>, Vec<[usize; 2]>);
+
 /// When more than half of the `num_nodes` nodes cannot be touched by `edges` (`num_nodes >
 /// 2 E`), the sorted touched nodes and the edges renumbered into them; `None` otherwise (the
 /// graph is stored as is).
-fn compact(
-    num_nodes: usize,
-    edges: &[[usize; 2]],
-) -> Result<Option<(Vec<usize>, Vec<[usize; 2]>)>> {
+fn compact(num_nodes: usize, edges: &[[usize; 2]]) -> Result<Option<Compacted>> {
     if num_nodes / 2 <= edges.len() {
         return Ok(None);
     }
@@ -519,7 +519,7 @@ mod tests {
                 Some(&weights),
                 normalized,
                 10,
-                EigenMethod::Dense,
+                EigenMethod::Dense.into(),
             )
             .unwrap();
             let sparse = laplacian_eigenvalues(
@@ -528,7 +528,7 @@ mod tests {
                 Some(&weights),
                 normalized,
                 10,
-                EigenMethod::Sparse,
+                EigenMethod::Sparse.into(),
             )
             .unwrap();
             assert_close(&sparse, &dense, 1e-9);
