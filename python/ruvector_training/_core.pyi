@@ -288,6 +288,8 @@ class SpectralRegularization:
         weights: _FloatArray | None = None,
         *,
         method: Literal["auto", "dense", "sparse"] = "auto",
+        max_iterations: int | None = None,
+        tol: float | None = None,
     ) -> npt.NDArray[np.float64]:
         """The ``k`` smallest eigenvalues of the Laplacian this regulariser uses (``L_sym`` when
         :attr:`normalized`, else ``D - W``), ascending, with the conventions of :meth:`forward`:
@@ -300,9 +302,15 @@ class SpectralRegularization:
         Lanczos on a sparse Cholesky factor (null vector deflated, block size >= the number of
         wanted values so repeated eigenvalues are all found, every value checked by its
         residual ``||L x - rho x||``) for large ones; for expander-like graphs whose factor
-        would fill in, block Lanczos on ``c I - L`` (products only: bounded memory, slower).
-        Agrees with ``numpy.linalg.eigvalsh`` of the dense Laplacian to ~1e-10 relative to
-        ``||L||``. Runs with the GIL released.
+        would fill in, thick-restart block Lanczos on ``c I - L`` (products only: bounded
+        memory, slower), converged pairs locked. Agrees with ``numpy.linalg.eigvalsh`` of the
+        dense Laplacian to ~1e-10 relative to ``||L||`` with the default ``tol``. Runs with
+        the GIL released.
+
+        Memory follows the edges, not ``num_nodes``: nodes that no edge touches are isolated
+        and only counted (``num_nodes=2**31`` with a few edges costs O(E)). Every solve's
+        working memory is computed and reserved before it starts, so an oversized request
+        raises ``MemoryError`` at once instead of aborting or being killed.
 
         Args:
             num_nodes: number of nodes N >= 1 (nodes without edges count: each adds a zero).
@@ -314,6 +322,12 @@ class SpectralRegularization:
                 ``"dense"`` (every component dense: O(n^2) memory, O(n^3) time in the largest
                 one) or ``"sparse"`` (the iterative solver for every component larger than its
                 Krylov basis; smaller ones, whose whole spectrum is wanted, are solved densely).
+            max_iterations: cap on the sparse solver's iterations (each applies the operator to
+                one block of vectors), a positive int; ``None`` (default): 5,000.
+            tol: residual tolerance of the sparse solver, a positive finite float: every
+                returned value is the Rayleigh quotient of a unit vector ``x`` with
+                ``||L x - lambda x|| <= tol``, hence within ``tol`` of an eigenvalue of ``L``.
+                ``None`` (default): ``1e-10`` times the Gershgorin bound on ``||L||``.
 
         Returns:
             float64 array of shape ``(k,)``, ascending, all >= 0.
@@ -322,10 +336,14 @@ class SpectralRegularization:
             TypeError: ``edges`` not integer, ``weights`` not float32/float64.
             ValueError: ``num_nodes < 1``, ``k`` outside ``1..=num_nodes``, wrong shapes,
                 negative or out-of-range node indices, a weights length other than E, negative
-                or NaN/Inf weights, an unknown ``method``.
-            MemoryError: the dense matrix or the sparse factor does not fit in memory.
-            RuntimeError: the iterative solver did not converge (not seen in practice; use
-                ``method="dense"``).
+                or NaN/Inf weights, an unknown ``method``, ``max_iterations < 1``, ``tol`` not
+                positive and finite (each message starts with the argument's name).
+            TypeError: ``max_iterations`` not an integer, ``tol`` not a number.
+            MemoryError: a component's solver (dense matrix, Krylov basis) or the ``(k,)``
+                result does not fit in memory; the message names ``num_nodes`` (or ``k``).
+            RuntimeError: the iterative solver did not converge within ``max_iterations``;
+                the message names the largest residual reached and ``tol`` (raise either, or
+                use ``method="dense"``).
         """
 
 _Params = Sequence[_FloatArray]

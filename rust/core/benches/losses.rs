@@ -126,7 +126,7 @@ fn eigenvalues(c: &mut Criterion) {
         };
         let run = || {
             spectral
-                .eigenvalues(SIDE * SIDE, &edges, 10, None, EigenMethod::Auto)
+                .eigenvalues(SIDE * SIDE, &edges, 10, None, EigenMethod::Auto.into())
                 .expect("valid input")
         };
         run();

@@ -28,7 +28,7 @@ pub mod similarity;
 pub mod validate;
 pub mod workspace;
 
-pub use eigen::{laplacian_eigenvalues, EigenMethod};
+pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
 pub use infonce::{

@@ -8,9 +8,9 @@ use pyo3::types::PyTuple;
 
 use ruvector_training_core::validate::ensure_non_negative;
 use ruvector_training_core::{
-    CosineSimilarityLoss, Distance, EigenMethod, Float, GraphLossOutput, LocalContrastiveLoss,
-    MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch, TripletLoss,
-    DEFAULT_SPECTRAL_LAMBDA,
+    CosineSimilarityLoss, Distance, EigenMethod, EigenOptions, Float, GraphLossOutput,
+    LocalContrastiveLoss, MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch,
+    TripletLoss, DEFAULT_SPECTRAL_LAMBDA,
 };
 
 use crate::args::{real, Shared};
@@ -20,6 +20,21 @@ use crate::arrays::{
 };
 use crate::indices::int_array;
 use crate::kernel::run_kernel;
+use crate::search::positive_count;
+
+/// A positive finite float argument (conversion errors as [`real`]); zero, a negative, NaN or
+/// infinity is a `ValueError` naming `arg`.
+fn positive_float(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<f64> {
+    let number = real(arg, value)?;
+    if number.is_finite() && number > 0.0 {
+        Ok(number)
+    } else {
+        Err(value_error(
+            arg,
+            format!("must be a positive finite number, got {value}"),
+        ))
+    }
+}
 
 /// Reads an `(E, 2)` array of any integer dtype as node-index pairs; negative indices are a
 /// `ValueError` (indices past N are checked by the core against the embeddings).
@@ -571,7 +586,8 @@ impl PySpectralRegularization {
 
     /// The `k` smallest eigenvalues (ascending, float64 `(k,)`) of the Laplacian this
     /// regulariser uses, for a graph of `num_nodes` nodes (see the stub file).
-    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto"))]
+    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto", max_iterations=None, tol=None))]
+    #[allow(clippy::too_many_arguments)]
     fn eigenvalues<'py>(
         &self,
         py: Python<'py>,
@@ -580,8 +596,19 @@ impl PySpectralRegularization {
         #[pyo3(from_py_with = k_arg)] k: i128,
         weights: Option<&Bound<'py, PyAny>>,
         method: &str,
+        max_iterations: Option<&Bound<'py, PyAny>>,
+        tol: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let method = EigenMethod::parse(method).map_err(to_py_err)?;
+        let max_iterations = max_iterations
+            .map(|value| positive_count("max_iterations", value))
+            .transpose()?;
+        let tol = tol.map(|value| positive_float("tol", value)).transpose()?;
+        let options = EigenOptions {
+            method,
+            max_iterations,
+            tol,
+        };
         let num_nodes = usize::try_from(num_nodes)
             .ok()
             .filter(|&n| n > 0)
@@ -601,7 +628,7 @@ impl PySpectralRegularization {
         let weights = weights.map(extract_weights).transpose()?;
         let config = self.inner.get();
         let values = run_kernel(py, || {
-            config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), method)
+            config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), options)
         })?
         .map_err(to_py_err)?;
         Ok(PyArray1::from_vec(py, values))

@@ -23,7 +23,6 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::LltRegularization;
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::SelfAdjointEigen;
-use faer::reborrow::ReborrowMut;
 use faer::sparse::linalg::cholesky::{
     factorize_symbolic_cholesky, CholeskySymbolicParams, LltRef, SymbolicCholesky,
     SymmetricOrdering,
@@ -54,34 +53,68 @@ const CHECK: f64 = 1e3;
 /// (8.6M entries, factorised in ~0.4 s); a random graph of the same size by far more (1.7 GB,
 /// over a minute), where plain products win.
 const FILL_LIMIT: usize = 100;
-/// Outer iterations (one block of operator applications each) before giving up.
-const MAX_ITERATIONS: usize = 5000;
+/// Default cap on the iterations (one block of operator applications each) before giving up.
+pub(super) const MAX_ITERATIONS: usize = 5000;
+/// Largest block size on the `c I - L` operator.
+const REFLECTED_BLOCK: usize = 16;
+/// Basis columns beyond the wanted ones, in blocks, on the `c I - L` operator.
+const REFLECTED_EXTRA: usize = 8;
 
-/// Block size and basis size for `want` eigenvalues.
+/// Block size and basis size for `want` eigenvalues on the shift-invert operator (the
+/// smallest basis any sparse solve uses).
 pub(super) fn sizes(want: usize) -> (usize, usize) {
     let block = want.clamp(1, MAX_BLOCK);
     (block, basis_size(want, block))
 }
 
-/// Largest basis (columns) before a thick restart.
+/// Largest basis (columns) before a thick restart, shift-invert operator.
 fn basis_size(want: usize, block: usize) -> usize {
     want + 5 * block + 16
 }
 
+/// Largest basis (columns) before a thick restart, `c I - L` operator: the wanted eigenvalues
+/// are not well separated and a larger basis pays for itself.
+fn reflected_basis_size(want: usize, block: usize) -> usize {
+    want + REFLECTED_EXTRA * block + 32
+}
+
+/// Bytes of working memory a sparse solve of a component with `n` nodes and `nnz` stored
+/// off-diagonal entries needs for `want` eigenvalues (the larger of the two operators, the
+/// Cholesky factor excluded: it is only formed when it stays below [`FILL_LIMIT`] times
+/// `nnz`), or `None` on overflow.
+pub(super) fn workspace_bytes(n: usize, nnz: usize, want: usize) -> Option<usize> {
+    // The cluster check can double the block up to `want`.
+    let block = want.max(1);
+    let capacity = reflected_basis_size(want, block).max(basis_size(want, block));
+    // basis (capacity + block), image (block), spare (capacity), a few vectors.
+    let columns = capacity.checked_mul(2)?.checked_add(2 * block + 4)?;
+    let vectors = n.checked_mul(columns)?.checked_mul(8)?;
+    let projected = capacity.checked_mul(capacity + 2 * block)?.checked_mul(8)?;
+    // The shifted lower triangle (structure and values) for the symbolic analysis.
+    let structure = nnz.checked_add(n)?.checked_mul(24)?;
+    vectors.checked_add(projected)?.checked_add(structure)
+}
+
 /// The `want` smallest non-zero eigenvalues of `lap` (ascending), `1 <= want` and
-/// [`sizes`]`(want).1 < lap.n - 1`.
+/// [`sizes`]`(want).1 < lap.n - 1`, each with a residual `||L x - lambda x|| <= tol`
+/// (`tol` in the units of the unscaled Laplacian; `None`: [`TOLERANCE`] times the Gershgorin
+/// bound on `||L||`), within `max_iterations` block iterations (`None`: [`MAX_ITERATIONS`]).
 pub(super) fn smallest_nonzero(
     lap: &ComponentLaplacian,
     want: usize,
     seed: u64,
+    tol: Option<f64>,
+    max_iterations: Option<usize>,
 ) -> Result<Vec<f64>> {
     let op = match ShiftInvert::new(lap, FILL_LIMIT)? {
         Some(factor) => Operator::ShiftInvert(Box::new(factor)),
         None => Operator::Reflected(lap),
     };
-    let (mut block, _) = sizes(want);
+    let tol = tol.map_or(TOLERANCE * lap.norm_bound, |t| t / lap.scale);
+    let max_iterations = max_iterations.unwrap_or(MAX_ITERATIONS);
+    let mut block = op.block_size(want);
     loop {
-        let values = BlockLanczos::new(lap, &op, want, block)?.run(seed)?;
+        let values = BlockLanczos::new(lap, &op, want, block, tol)?.run(seed, max_iterations)?;
         if block >= want || largest_cluster(&values, lap) < block {
             return Ok(values);
         }
@@ -146,12 +179,41 @@ impl Operator<'_> {
         }
     }
 
-    /// Basis size before a thick restart: without shift-invert, the wanted eigenvalues are
-    /// not well separated and a larger basis pays for itself.
+    /// Basis size before a thick restart.
     fn basis_size(&self, want: usize, block: usize) -> usize {
         match self {
             Self::ShiftInvert(_) => basis_size(want, block),
-            Self::Reflected(_) => want + 12 * block + 32,
+            Self::Reflected(_) => reflected_basis_size(want, block),
+        }
+    }
+
+    /// Block size for `want` eigenvalues (at least their multiplicity, up to a cap).
+    fn block_size(&self, want: usize) -> usize {
+        let cap = match self {
+            Self::ShiftInvert(_) => MAX_BLOCK,
+            Self::Reflected(_) => REFLECTED_BLOCK,
+        };
+        want.clamp(1, cap)
+    }
+
+    /// Columns kept at a thick restart of a basis of `capacity` columns: the wanted pairs and
+    /// about half of the rest (they keep the Krylov information about the nearby spectrum).
+    fn restart_size(&self, want: usize, block: usize, capacity: usize) -> usize {
+        let room = capacity.saturating_sub(block).max(1);
+        let half = (want + room) / 2;
+        let keep = match self {
+            Self::ShiftInvert(_) => want + block,
+            Self::Reflected(_) => half,
+        };
+        keep.max(want + 1).min(room)
+    }
+
+    /// A wanted pair is checked on `L` once its residual bound is below this times the
+    /// tolerance (the shift-invert bound is pessimistic by up to `||L|| / lambda`).
+    fn check_factor(&self) -> f64 {
+        match self {
+            Self::ShiftInvert(_) => CHECK,
+            Self::Reflected(_) => 1.0,
         }
     }
 }
@@ -264,19 +326,58 @@ fn norm(x: &[f64]) -> f64 {
     x.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
-/// State of one block Lanczos run: basis `V` (`n x m`, orthonormal, orthogonal to the null
-/// vector), `AV = T V`, and the projected matrix `H = V^T T V`.
+/// Ritz pairs of the active (unlocked) part of the basis, by decreasing Ritz value.
+struct Ritz {
+    /// Ritz values `theta` of `T`, decreasing.
+    theta: Vec<f64>,
+    /// Their coordinates in the active basis columns (`active x active`, column `r` for
+    /// `theta[r]`).
+    coordinates: Mat<f64>,
+    /// Upper bounds on `||L x - lambda x||` of the unit Ritz vectors (from the Krylov-Schur
+    /// relation, no product with `L`).
+    bound: Vec<f64>,
+}
+
+/// Which Ritz pair a wanted value comes from.
+#[derive(Clone, Copy)]
+enum Pair {
+    /// A locked basis column.
+    Locked(usize),
+    /// An active Ritz pair (index into [`Ritz`]).
+    Active(usize),
+}
+
+/// State of one thick-restart block Lanczos (Krylov-Schur) run on `T`:
+/// `T V = V H + P C` with `V` (`n x size`, orthonormal, orthogonal to the null vector), the
+/// pending block `P` (`n x pending`, orthonormal to `V`, stored just past `V`), the symmetric
+/// projection `H = V^T T V` and the coupling `C = P^T T V`.
+///
+/// The first `locked` columns of `V` are converged Ritz vectors: their rows of `H` and
+/// columns of `C` are zero except the diagonal (deflation: their true coupling is at most the
+/// tolerance), new blocks are still orthogonalised against them.
 struct BlockLanczos<'a> {
     lap: &'a ComponentLaplacian,
     op: &'a Operator<'a>,
     want: usize,
     block: usize,
     capacity: usize,
-    basis: Vec<f64>,
-    image: Vec<f64>,
-    projected: Mat<f64>,
-    size: usize,
+    /// Residual tolerance on `L` (stored units).
     tol: f64,
+    /// `V` then `P`: `n x (capacity + block)`.
+    basis: Vec<f64>,
+    /// `T P`, `n x block`.
+    image: Vec<f64>,
+    /// Ritz vectors being formed (restart and the final check), `n x capacity`.
+    spare: Vec<f64>,
+    /// `H`, `capacity x capacity`.
+    projected: Mat<f64>,
+    /// `C`, `block x capacity`.
+    coupling: Mat<f64>,
+    size: usize,
+    locked: usize,
+    pending: usize,
+    /// `L x` scratch for the residual checks.
+    product: Vec<f64>,
 }
 
 impl<'a> BlockLanczos<'a> {
@@ -285,240 +386,420 @@ impl<'a> BlockLanczos<'a> {
         op: &'a Operator<'a>,
         want: usize,
         block: usize,
+        tol: f64,
     ) -> Result<Self> {
-        let capacity = op.basis_size(want, block);
-        let len = lap.n.saturating_mul(capacity);
+        let n = lap.n;
+        // The basis lives in the (n - 1)-dimensional complement of the null vector.
+        let capacity = op.basis_size(want, block).min(n - 1);
+        let block = block.min(capacity);
+        let columns = |c: usize| {
+            n.checked_mul(c).ok_or(TrainingError::OutOfMemory {
+                arg: "num_nodes",
+                bytes: usize::MAX,
+            })
+        };
         Ok(Self {
             lap,
             op,
             want,
             block,
             capacity,
-            basis: filled_vec("edges", len, 0.0)?,
-            image: filled_vec("edges", len, 0.0)?,
+            tol,
+            basis: filled_vec("num_nodes", columns(capacity + block)?, 0.0)?,
+            image: filled_vec("num_nodes", columns(block)?, 0.0)?,
+            spare: filled_vec("num_nodes", columns(capacity)?, 0.0)?,
             projected: Mat::zeros(capacity, capacity),
+            coupling: Mat::zeros(block, capacity),
             size: 0,
-            tol: TOLERANCE * lap.norm_bound,
+            locked: 0,
+            pending: 0,
+            product: filled_vec("num_nodes", n, 0.0)?,
         })
     }
 
-    /// Iterates until the `want` largest Ritz pairs of `T` have converged on `L`; returns their
-    /// Rayleigh quotients on `L`, ascending.
-    fn run(mut self, seed: u64) -> Result<Vec<f64>> {
-        let n = self.lap.n;
-        let keep = self.want + self.block;
+    /// Iterates until the `want` largest Ritz values of `T` have converged on `L`; returns
+    /// their Rayleigh quotients on `L`, ascending. One iteration applies `T` to one block.
+    fn run(mut self, seed: u64, max_iterations: usize) -> Result<Vec<f64>> {
         let mut rng = Lcg(seed ^ 0x9e37_79b9_7f4a_7c15);
-        // Ritz vectors X and their residuals R = T X - X Theta.
-        let mut ritz = filled_vec("edges", n * keep, 0.0)?;
-        let mut residuals = filled_vec("edges", n * keep, 0.0)?;
-        let mut product = filled_vec("edges", n, 0.0)?;
-        let mut values = vec![0.0; self.want];
-        let mut converged = vec![false; keep];
-        self.fill_random(self.block, &mut rng);
-        let added = self.orthonormalize(self.block);
-        self.apply_new(added)?;
-        let par = get_global_parallelism();
-        for _ in 0..MAX_ITERATIONS {
+        self.pending = self.fill_pending(0, &mut rng);
+        let mut worst = f64::INFINITY;
+        for _ in 0..max_iterations {
             crate::pool::check_cancelled()?;
-            let m = self.size;
-            let h = self.projected.as_ref().submatrix(0, 0, m, m);
-            let eigen = SelfAdjointEigen::new(h, Side::Lower).map_err(|_| no_convergence())?;
-            // Ritz pairs by decreasing theta, i.e. increasing lambda = 1 / theta - sigma.
-            let q = keep.min(m);
-            let mut y = Mat::<f64>::zeros(m, q);
-            let mut theta = vec![0.0; q];
-            for (r, t) in theta.iter_mut().enumerate() {
-                let source = m - 1 - r;
-                *t = eigen.S().column_vector()[source];
-                y.col_mut(r).copy_from(eigen.U().col(source));
-            }
-            let v = MatRef::from_column_major_slice(&self.basis[..n * m], n, m);
-            let av = MatRef::from_column_major_slice(&self.image[..n * m], n, m);
-            let mut x = MatMut::from_column_major_slice_mut(&mut ritz[..n * q], n, q);
-            matmul(x.rb_mut(), Accum::Replace, v, y.as_ref(), 1.0, par);
-            let mut r = MatMut::from_column_major_slice_mut(&mut residuals[..n * q], n, q);
-            matmul(r.rb_mut(), Accum::Replace, av, y.as_ref(), 1.0, par);
-            converged[..q].fill(false);
-            for (j, &t) in theta.iter().enumerate() {
-                let (xj, rj) = (
-                    &ritz[j * n..(j + 1) * n],
-                    &mut residuals[j * n..(j + 1) * n],
-                );
-                rj.iter_mut().zip(xj).for_each(|(a, &b)| *a -= t * b);
-                if j >= self.want {
-                    continue;
-                }
-                // Only pairs whose bound says they may have converged are checked on L.
-                let bound = self.op.residual_bound(self.lap, t, norm(rj));
-                if bound <= CHECK * self.tol {
-                    let (rho, residual) = rayleigh(self.lap, xj, &mut product);
-                    converged[j] = residual <= self.tol;
-                    values[j] = rho.max(0.0);
-                }
-            }
-            if q >= self.want && converged[..self.want].iter().all(|&c| c) {
-                values.sort_by(f64::total_cmp);
+            self.expand(&mut rng)?;
+            let ritz = self.rayleigh_ritz()?;
+            let (wanted, largest) = self.wanted(&ritz);
+            worst = largest;
+            if let Some(values) = self.finish(&ritz, &wanted)? {
                 return Ok(values);
             }
-            let candidates: Vec<usize> =
-                (0..q).filter(|&j| !converged[j]).take(self.block).collect();
-            if m + candidates.len() > self.capacity {
-                self.restart(&ritz, &residuals, &theta);
+            if self.size + self.block > self.capacity {
+                self.restart(&ritz)?;
             }
-            let m = self.size;
-            for (c, &j) in candidates.iter().enumerate() {
-                self.basis[(m + c) * n..(m + c + 1) * n]
-                    .copy_from_slice(&residuals[j * n..(j + 1) * n]);
-            }
-            let mut added = self.orthonormalize(candidates.len());
-            if added == 0 {
-                // The residuals lie in the basis: continue from fresh random directions.
-                let count = self.block.min(self.capacity - m);
-                self.fill_random(count, &mut rng);
-                added = self.orthonormalize(count);
-            }
-            if added == 0 {
-                break;
-            }
-            self.apply_new(added)?;
         }
-        Err(no_convergence())
+        Err(TrainingError::Numerical {
+            arg: "max_iterations",
+            message: format!(
+                "the sparse eigensolver did not converge in {max_iterations} iterations: the \
+                 largest residual ||L x - lambda x|| of the wanted eigenpairs is {:.3e}, above \
+                 tol = {:.3e}; raise max_iterations or tol, or use method=\"dense\"",
+                worst * self.lap.scale,
+                self.tol * self.lap.scale
+            ),
+        })
     }
 
-    /// Writes `count` random columns just past the basis.
-    fn fill_random(&mut self, count: usize, rng: &mut Lcg) {
+    /// `P` joins the basis: applies `T` to it, records `H`'s new columns, and orthogonalises
+    /// `T P` against the basis into the next pending block (whose triangular factor is the
+    /// new coupling), topped up with random directions when `T P` is rank-deficient.
+    fn expand(&mut self, rng: &mut Lcg) -> Result<()> {
         let n = self.lap.n;
-        let m = self.size;
-        self.basis[m * n..(m + count) * n]
-            .iter_mut()
-            .for_each(|v| *v = rng.next_f64());
-    }
-
-    /// Orthonormalises the `count` columns just past the basis against the null vector, the
-    /// basis and each other: two rounds of block classical Gram-Schmidt against the basis
-    /// followed by modified Gram-Schmidt inside the block. Columns that (nearly) vanish are
-    /// dependent and dropped, the others compacted to the front. Returns how many were kept;
-    /// they are not yet part of the basis.
-    fn orthonormalize(&mut self, count: usize) -> usize {
-        let n = self.lap.n;
-        let m = self.size;
-        let par = get_global_parallelism();
-        let (basis, fresh) = self.basis.split_at_mut(m * n);
-        let fresh = &mut fresh[..count * n];
-        let mut alive: Vec<bool> = fresh.chunks_exact(n).map(|c| norm(c) > 0.0).collect();
-        let mut coefficients = Mat::<f64>::zeros(m, count);
-        for round in 0..2 {
-            for column in fresh.chunks_exact_mut(n) {
-                deflate(&self.lap.null, column);
-            }
-            if m > 0 {
-                let v = MatRef::from_column_major_slice(basis, n, m);
-                let w = MatRef::from_column_major_slice(fresh, n, count);
-                matmul(
-                    coefficients.as_mut(),
-                    Accum::Replace,
-                    v.transpose(),
-                    w,
-                    1.0,
-                    par,
-                );
-                let w = MatMut::from_column_major_slice_mut(fresh, n, count);
-                matmul(w, Accum::Add, v, coefficients.as_ref(), -1.0, par);
-            }
-            for j in 0..count {
-                if !alive[j] {
-                    continue;
-                }
-                let (done, rest) = fresh.split_at_mut(j * n);
-                let column = &mut rest[..n];
-                let before = norm(column);
-                for (i, previous) in done.chunks_exact(n).enumerate() {
-                    if alive[i] {
-                        let c: f64 = previous.iter().zip(column.iter()).map(|(a, b)| a * b).sum();
-                        column
-                            .iter_mut()
-                            .zip(previous)
-                            .for_each(|(v, &a)| *v -= c * a);
-                    }
-                }
-                let after = norm(column);
-                // Round 0 starts from any scale, round 1 from unit columns.
-                let reference = if round == 0 { before } else { 1.0 };
-                if !(after > DROP * reference && after.is_finite()) {
-                    alive[j] = false;
-                    column.fill(0.0);
-                } else {
-                    column.iter_mut().for_each(|v| *v /= after);
-                }
-            }
-        }
-        let mut kept = 0;
-        for (j, &live) in alive.iter().enumerate() {
-            if live {
-                if j != kept {
-                    let (target, source) = fresh.split_at_mut(j * n);
-                    target[kept * n..(kept + 1) * n].copy_from_slice(&source[..n]);
-                }
-                kept += 1;
-            }
-        }
-        kept
-    }
-
-    /// Applies the operator to the `count` orthonormalised columns just past the basis and
-    /// adds them to the basis and to `H`.
-    fn apply_new(&mut self, count: usize) -> Result<()> {
+        let (m, count) = (self.size, self.pending);
         if count == 0 {
             return Ok(());
         }
-        let n = self.lap.n;
-        let m = self.size;
         let end = m + count;
-        self.image[m * n..end * n].copy_from_slice(&self.basis[m * n..end * n]);
-        self.op.apply(&mut self.image[m * n..end * n], count)?;
+        let image = &mut self.image[..count * n];
+        image.copy_from_slice(&self.basis[m * n..end * n]);
+        self.op.apply(image, count)?;
+        // Two passes of block classical Gram-Schmidt against V and P; the coefficients are
+        // H's new columns.
         let par = get_global_parallelism();
-        let v = MatRef::from_column_major_slice(&self.basis[..end * n], n, end);
-        let av = MatRef::from_column_major_slice(&self.image[m * n..end * n], n, count);
-        let mut block = Mat::<f64>::zeros(end, count);
-        matmul(block.as_mut(), Accum::Replace, v.transpose(), av, 1.0, par);
+        let all = MatRef::from_column_major_slice(&self.basis[..end * n], n, end);
+        let mut coefficients = Mat::<f64>::zeros(end, count);
+        let mut pass = Mat::<f64>::zeros(end, count);
+        for round in 0..2 {
+            let w = MatRef::from_column_major_slice(&self.image[..count * n], n, count);
+            let target = if round == 0 {
+                coefficients.as_mut()
+            } else {
+                pass.as_mut()
+            };
+            matmul(target, Accum::Replace, all.transpose(), w, 1.0, par);
+            let source = if round == 0 {
+                coefficients.as_ref()
+            } else {
+                pass.as_ref()
+            };
+            let w = MatMut::from_column_major_slice_mut(&mut self.image[..count * n], n, count);
+            matmul(w, Accum::Add, all, source, -1.0, par);
+        }
+        coefficients += &pass;
         for j in 0..count {
-            for i in 0..end {
+            for i in self.locked..end {
                 // Symmetric: average the two computed copies inside the new block.
                 let value = if i >= m {
-                    0.5 * (block[(i, j)] + block[(j + m, i - m)])
+                    0.5 * (coefficients[(i, j)] + coefficients[(j + m, i - m)])
                 } else {
-                    block[(i, j)]
+                    coefficients[(i, j)]
                 };
                 self.projected[(i, m + j)] = value;
                 self.projected[(m + j, i)] = value;
             }
         }
         self.size = end;
+        // The next pending block: T P = P' R, so C = [0 ... 0 R].
+        let (basis, fresh) = self.basis.split_at_mut(end * n);
+        let fresh = &mut fresh[..count * n];
+        fresh.copy_from_slice(&self.image[..count * n]);
+        let (kept, triangle) = orthonormalize(&self.lap.null, basis, fresh, n, false);
+        self.coupling.fill(0.0);
+        for (row, coefficients) in triangle.iter().enumerate() {
+            for (j, &c) in coefficients.iter().enumerate() {
+                self.coupling[(row, m + j)] = c;
+            }
+        }
+        // Directions T did not produce are random, with no coupling.
+        self.pending = self.fill_pending(kept, rng);
         Ok(())
     }
 
-    /// Thick restart: the basis becomes the best Ritz vectors, their images
-    /// `T x = theta x + r`, and `H` the diagonal of their Ritz values.
-    fn restart(&mut self, ritz: &[f64], residuals: &[f64], theta: &[f64]) {
+    /// Completes the pending block (its first `kept` columns are set) with random columns
+    /// orthonormalised against the basis; returns the new pending count.
+    fn fill_pending(&mut self, kept: usize, rng: &mut Lcg) -> usize {
         let n = self.lap.n;
-        let keep = theta.len().min(self.capacity - self.block);
-        self.basis[..keep * n].copy_from_slice(&ritz[..keep * n]);
-        for (j, &t) in theta.iter().take(keep).enumerate() {
-            let range = j * n..(j + 1) * n;
-            for ((a, &x), &r) in self.image[range.clone()]
-                .iter_mut()
-                .zip(&ritz[range.clone()])
-                .zip(&residuals[range])
-            {
-                *a = t * x + r;
+        let end = self.size;
+        let count = self
+            .block
+            .min(self.capacity + self.block - end)
+            .min((n - 1).saturating_sub(end));
+        if kept >= count {
+            return kept;
+        }
+        let (basis, fresh) = self.basis.split_at_mut((end + kept) * n);
+        let fresh = &mut fresh[..(count - kept) * n];
+        fresh.iter_mut().for_each(|v| *v = rng.next_f64());
+        kept + orthonormalize(&self.lap.null, basis, fresh, n, true).0
+    }
+
+    /// Ritz pairs of `H` restricted to the active columns, with their residual bounds.
+    fn rayleigh_ritz(&self) -> Result<Ritz> {
+        let (start, active) = (self.locked, self.size - self.locked);
+        let h = self
+            .projected
+            .as_ref()
+            .submatrix(start, start, active, active);
+        let eigen =
+            SelfAdjointEigen::new(h, Side::Lower).map_err(|_| TrainingError::Numerical {
+                arg: "edges",
+                message: "the projected eigenproblem did not converge".into(),
+            })?;
+        let mut coordinates = Mat::<f64>::zeros(active, active);
+        let mut theta = vec![0.0; active];
+        for (r, t) in theta.iter_mut().enumerate() {
+            let source = active - 1 - r;
+            *t = eigen.S().column_vector()[source];
+            coordinates.col_mut(r).copy_from(eigen.U().col(source));
+        }
+        // ||T x - theta x|| = ||C y|| for x = V y.
+        let c = self
+            .coupling
+            .as_ref()
+            .submatrix(0, start, self.pending, active);
+        let cy = c * coordinates.as_ref();
+        let bound = theta
+            .iter()
+            .enumerate()
+            .map(|(r, &t)| {
+                let residual = cy.col(r).norm_l2();
+                self.op.residual_bound(self.lap, t, residual)
+            })
+            .collect();
+        Ok(Ritz {
+            theta,
+            coordinates,
+            bound,
+        })
+    }
+
+    /// The `want` largest Ritz values among the locked and active pairs, and the largest
+    /// residual bound among them (0 for locked pairs).
+    fn wanted(&self, ritz: &Ritz) -> (Vec<Pair>, f64) {
+        let mut all: Vec<(f64, Pair)> = (0..self.locked)
+            .map(|i| (self.projected[(i, i)], Pair::Locked(i)))
+            .chain(
+                ritz.theta
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &t)| (t, Pair::Active(r))),
+            )
+            .collect();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        all.truncate(self.want);
+        let largest = all
+            .iter()
+            .map(|&(_, pair)| match pair {
+                Pair::Locked(_) => 0.0,
+                Pair::Active(r) => ritz.bound[r],
+            })
+            .fold(0.0, f64::max);
+        (all.into_iter().map(|(_, pair)| pair).collect(), largest)
+    }
+
+    /// When every wanted pair's bound says it may have converged, checks each on `L` and
+    /// returns their Rayleigh quotients (ascending); `None` to keep iterating.
+    fn finish(&mut self, ritz: &Ritz, wanted: &[Pair]) -> Result<Option<Vec<f64>>> {
+        if wanted.len() < self.want {
+            return Ok(None);
+        }
+        let check = self.op.check_factor() * self.tol;
+        let ready = wanted.iter().all(|&pair| match pair {
+            Pair::Locked(_) => true,
+            Pair::Active(r) => ritz.bound[r] <= check,
+        });
+        if !ready {
+            return Ok(None);
+        }
+        let n = self.lap.n;
+        let active: Vec<usize> = wanted
+            .iter()
+            .filter_map(|&pair| match pair {
+                Pair::Active(r) => Some(r),
+                Pair::Locked(_) => None,
+            })
+            .collect();
+        self.ritz_vectors(ritz, &active);
+        let mut values = Vec::new();
+        values
+            .try_reserve_exact(self.want)
+            .map_err(|_| oom(self.want))?;
+        let mut next_active = 0;
+        for &pair in wanted {
+            let x = match pair {
+                Pair::Locked(i) => &self.basis[i * n..(i + 1) * n],
+                Pair::Active(_) => {
+                    next_active += 1;
+                    &self.spare[(next_active - 1) * n..next_active * n]
+                }
+            };
+            let (rho, residual) = rayleigh(self.lap, x, &mut self.product);
+            if residual > self.tol {
+                return Ok(None);
+            }
+            values.push(rho.max(0.0));
+        }
+        values.sort_by(f64::total_cmp);
+        Ok(Some(values))
+    }
+
+    /// Writes the Ritz vectors `V_active y_r` of the active pairs `which` into `spare`.
+    fn ritz_vectors(&mut self, ritz: &Ritz, which: &[usize]) {
+        let n = self.lap.n;
+        let (start, active) = (self.locked, self.size - self.locked);
+        let mut y = Mat::<f64>::zeros(active, which.len());
+        for (c, &r) in which.iter().enumerate() {
+            y.col_mut(c).copy_from(ritz.coordinates.col(r));
+        }
+        let v = MatRef::from_column_major_slice(&self.basis[start * n..self.size * n], n, active);
+        let x =
+            MatMut::from_column_major_slice_mut(&mut self.spare[..which.len() * n], n, which.len());
+        matmul(
+            x,
+            Accum::Replace,
+            v,
+            y.as_ref(),
+            1.0,
+            get_global_parallelism(),
+        );
+    }
+
+    /// Thick restart: the active basis becomes its best Ritz vectors (`H` their Ritz values,
+    /// `C` their coupling `C y`); those among the wanted whose residual on `L` is within the
+    /// tolerance are locked.
+    fn restart(&mut self, ritz: &Ritz) -> Result<()> {
+        let n = self.lap.n;
+        let start = self.locked;
+        let active = self.size - start;
+        let target = self.op.restart_size(self.want, self.block, self.capacity);
+        let keep = target.saturating_sub(start).clamp(1, active);
+        let order: Vec<usize> = (0..keep).collect();
+        self.ritz_vectors(ritz, &order);
+        // Lock converged wanted pairs (verified on L), in front of the others.
+        let wanted_active = self.want.saturating_sub(start).min(keep);
+        let mut lock = vec![false; keep];
+        for (r, lock) in lock.iter_mut().enumerate().take(wanted_active) {
+            if ritz.bound[r] <= self.op.check_factor() * self.tol {
+                let x = &self.spare[r * n..(r + 1) * n];
+                *lock = rayleigh(self.lap, x, &mut self.product).1 <= self.tol;
             }
         }
-        self.projected.fill(0.0);
-        for (j, &t) in theta.iter().take(keep).enumerate() {
-            self.projected[(j, j)] = t;
+        let placement: Vec<usize> = (0..keep)
+            .filter(|&r| lock[r])
+            .chain((0..keep).filter(|&r| !lock[r]))
+            .collect();
+        let cy = self
+            .coupling
+            .as_ref()
+            .submatrix(0, start, self.pending, active)
+            * ritz.coordinates.as_ref();
+        let pending_range = self.size * n..(self.size + self.pending) * n;
+        for (slot, &r) in placement.iter().enumerate() {
+            let column = start + slot;
+            self.basis[column * n..(column + 1) * n]
+                .copy_from_slice(&self.spare[r * n..(r + 1) * n]);
         }
-        self.size = keep;
+        let size = start + keep;
+        self.basis.copy_within(pending_range, size * n);
+        let rows = start..self.size;
+        for i in rows.clone() {
+            for j in rows.clone() {
+                self.projected[(i, j)] = 0.0;
+            }
+        }
+        self.coupling.fill(0.0);
+        for (slot, &r) in placement.iter().enumerate() {
+            let column = start + slot;
+            self.projected[(column, column)] = ritz.theta[r];
+            if !lock[r] {
+                for p in 0..self.pending {
+                    self.coupling[(p, column)] = cy[(p, r)];
+                }
+            }
+        }
+        self.locked = start + lock.iter().filter(|&&l| l).count();
+        self.size = size;
+        Ok(())
     }
+}
+
+/// Orthonormalises the `count = fresh.len() / n` columns of `fresh` against the null vector
+/// `null`, the columns of `basis` (two passes of block classical Gram-Schmidt, skipped when
+/// `against_basis` is false because the caller did it) and each other (modified
+/// Gram-Schmidt, twice). Columns that (nearly) vanish are dependent and dropped, the others
+/// compacted to the front. Returns how many were kept and, for each kept column, its row of
+/// the triangular factor `R` (`fresh = Q R` over the kept columns, before projection
+/// against the basis).
+fn orthonormalize(
+    null: &[f64],
+    basis: &[f64],
+    fresh: &mut [f64],
+    n: usize,
+    against_basis: bool,
+) -> (usize, Vec<Vec<f64>>) {
+    let count = fresh.len() / n;
+    let m = basis.len() / n;
+    let par = get_global_parallelism();
+    let mut alive: Vec<bool> = fresh.chunks_exact(n).map(|c| norm(c) > 0.0).collect();
+    let mut triangle = vec![vec![0.0; count]; count];
+    let mut coefficients = Mat::<f64>::zeros(m, count);
+    for round in 0..2 {
+        for column in fresh.chunks_exact_mut(n) {
+            deflate(null, column);
+        }
+        if against_basis && m > 0 {
+            let v = MatRef::from_column_major_slice(basis, n, m);
+            let w = MatRef::from_column_major_slice(fresh, n, count);
+            matmul(
+                coefficients.as_mut(),
+                Accum::Replace,
+                v.transpose(),
+                w,
+                1.0,
+                par,
+            );
+            let w = MatMut::from_column_major_slice_mut(fresh, n, count);
+            matmul(w, Accum::Add, v, coefficients.as_ref(), -1.0, par);
+        }
+        for j in 0..count {
+            if !alive[j] {
+                continue;
+            }
+            let (done, rest) = fresh.split_at_mut(j * n);
+            let column = &mut rest[..n];
+            let before = if round == 0 { norm(column) } else { 1.0 };
+            let scale = if round == 0 { 1.0 } else { triangle[j][j] };
+            for (i, previous) in done.chunks_exact(n).enumerate() {
+                if alive[i] {
+                    let c: f64 = previous.iter().zip(column.iter()).map(|(a, b)| a * b).sum();
+                    triangle[i][j] += c * scale;
+                    column
+                        .iter_mut()
+                        .zip(previous)
+                        .for_each(|(v, &a)| *v -= c * a);
+                }
+            }
+            let after = norm(column);
+            if !(after > DROP * before && after.is_finite()) {
+                alive[j] = false;
+                column.fill(0.0);
+            } else {
+                triangle[j][j] = if round == 0 { after } else { scale * after };
+                column.iter_mut().for_each(|v| *v /= after);
+            }
+        }
+    }
+    let mut kept = 0;
+    let mut rows = Vec::new();
+    for (j, &live) in alive.iter().enumerate() {
+        if live {
+            if j != kept {
+                let (target, source) = fresh.split_at_mut(j * n);
+                target[kept * n..(kept + 1) * n].copy_from_slice(&source[..n]);
+            }
+            rows.push(std::mem::take(&mut triangle[j]));
+            kept += 1;
+        }
+    }
+    (kept, rows)
 }
 
 /// Rayleigh quotient `rho = x^T L x / x^T x` and residual norm `||L x - rho x|| / ||x||`.
@@ -538,13 +819,6 @@ fn rayleigh(lap: &ComponentLaplacian, x: &[f64], product: &mut [f64]) -> (f64, f
             .sum::<f64>()
             .sqrt();
     (rho, residual)
-}
-
-fn no_convergence() -> TrainingError {
-    TrainingError::Numerical {
-        arg: "edges",
-        message: "the sparse eigensolver did not converge; retry with method=\"dense\"".into(),
-    }
 }
 
 /// A tiny deterministic generator (Knuth's MMIX LCG) for the random start block.
@@ -616,9 +890,10 @@ mod tests {
                 Operator::ShiftInvert(Box::new(factor)),
                 Operator::Reflected(&lap),
             ] {
-                let got = BlockLanczos::new(&lap, &op, 12, 12)
+                let tol = TOLERANCE * lap.norm_bound;
+                let got = BlockLanczos::new(&lap, &op, 12, 12, tol)
                     .unwrap()
-                    .run(3)
+                    .run(3, MAX_ITERATIONS)
                     .unwrap();
                 assert_close(&got, &want);
             }

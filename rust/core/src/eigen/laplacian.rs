@@ -37,7 +37,8 @@ impl Adjacency {
             counts[i + 1] += counts[i];
         }
         let mut entries = filled_vec("edges", counts[num_nodes], (0usize, 0.0f64))?;
-        let mut cursor = counts[..num_nodes].to_vec();
+        let mut cursor = filled_vec("edges", num_nodes, 0usize)?;
+        cursor.copy_from_slice(&counts[..num_nodes]);
         for (e, &[i, j]) in edges.iter().enumerate() {
             if kept(e) {
                 let w = weight_of(e);
@@ -48,7 +49,12 @@ impl Adjacency {
             }
         }
         // Sort every row by neighbour (stable: duplicates are summed in edge order).
-        let mut rows = Vec::with_capacity(num_nodes);
+        let mut rows = Vec::new();
+        rows.try_reserve_exact(num_nodes)
+            .map_err(|_| TrainingError::OutOfMemory {
+                arg: "edges",
+                bytes: num_nodes.saturating_mul(16),
+            })?;
         let mut rest = entries.as_mut_slice();
         for i in 0..num_nodes {
             let (row, tail) = rest.split_at_mut(counts[i + 1] - counts[i]);
@@ -98,6 +104,14 @@ impl Adjacency {
         })
     }
 
+    /// Stored off-diagonal entries in the rows of `nodes`.
+    pub(super) fn entries(&self, nodes: &[usize]) -> usize {
+        nodes
+            .iter()
+            .map(|&i| self.offsets[i + 1] - self.offsets[i])
+            .sum()
+    }
+
     fn num_nodes(&self) -> usize {
         self.degrees.len()
     }
@@ -114,7 +128,14 @@ impl Adjacency {
         let mut seen = filled_vec("num_nodes", n, false)?;
         let mut components = Vec::new();
         let mut isolated = 0;
+        // Every node is pushed at most once on the stack and into one component.
         let mut stack = Vec::new();
+        stack
+            .try_reserve_exact(n)
+            .map_err(|_| TrainingError::OutOfMemory {
+                arg: "num_nodes",
+                bytes: n.saturating_mul(8),
+            })?;
         for start in 0..n {
             if seen[start] {
                 continue;
@@ -124,18 +145,34 @@ impl Adjacency {
                 isolated += 1;
                 continue;
             }
-            let mut nodes = vec![start];
             stack.push(start);
-            while let Some(i) = stack.pop() {
+            let mut size = 0;
+            let first = stack.len() - 1;
+            while size < stack.len() - first {
+                let i = stack[first + size];
+                size += 1;
                 for &j in self.row(i).0 {
                     if !seen[j] {
                         seen[j] = true;
-                        nodes.push(j);
                         stack.push(j);
                     }
                 }
             }
+            let mut nodes = Vec::new();
+            nodes
+                .try_reserve_exact(size)
+                .map_err(|_| TrainingError::OutOfMemory {
+                    arg: "num_nodes",
+                    bytes: size.saturating_mul(8),
+                })?;
+            nodes.extend(stack.drain(first..));
             nodes.sort_unstable();
+            components
+                .try_reserve(1)
+                .map_err(|_| TrainingError::OutOfMemory {
+                    arg: "num_nodes",
+                    bytes: n.saturating_mul(8),
+                })?;
             components.push(nodes);
         }
         Ok((components, isolated))
@@ -203,19 +240,15 @@ impl ComponentLaplacian {
                 };
             }
         }
-        let diag: Vec<f64> = if normalized {
-            vec![1.0; n]
-        } else {
-            nodes.iter().map(|&g| degree(g) / scale).collect()
-        };
-        let mut null: Vec<f64> = if normalized {
-            nodes
-                .iter()
-                .map(|&g| (degree(g) / max_degree).sqrt())
-                .collect()
-        } else {
-            vec![1.0; n]
-        };
+        let mut diag = filled_vec("edges", n, 1.0)?;
+        let mut null = filled_vec("edges", n, 1.0)?;
+        for ((d, u), &g) in diag.iter_mut().zip(null.iter_mut()).zip(nodes) {
+            if normalized {
+                *u = (degree(g) / max_degree).sqrt();
+            } else {
+                *d = degree(g) / scale;
+            }
+        }
         let norm = null.iter().map(|v| v * v).sum::<f64>().sqrt();
         null.iter_mut().for_each(|v| *v /= norm);
         let diag_max = diag.iter().copied().fold(0.0, f64::max);

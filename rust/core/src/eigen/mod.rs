@@ -21,6 +21,7 @@ mod laplacian;
 use rayon::prelude::*;
 
 use crate::error::{Result, TrainingError};
+use crate::linalg::filled_vec;
 use crate::losses::{validate_edges, validate_weights};
 use faer::{MatRef, Side};
 use laplacian::{Adjacency, ComponentLaplacian};
@@ -71,20 +72,73 @@ impl EigenMethod {
     }
 }
 
+/// Options of [`laplacian_eigenvalues`] beyond the graph itself.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EigenOptions {
+    /// Which solver handles each component.
+    pub method: EigenMethod,
+    /// Cap on the sparse solver's iterations (each applies the operator to one block of
+    /// vectors); `None`: 5,000. Reaching it is a [`TrainingError::Numerical`] naming the
+    /// largest residual reached.
+    pub max_iterations: Option<usize>,
+    /// Residual tolerance of the sparse solver: every returned value is the Rayleigh
+    /// quotient of a unit vector `x` with `||L x - lambda x|| <= tol`, so it lies within
+    /// `tol` of an eigenvalue of `L`. `None`: `1e-10` times the Gershgorin bound on `||L||`.
+    pub tol: Option<f64>,
+}
+
+impl From<EigenMethod> for EigenOptions {
+    fn from(method: EigenMethod) -> Self {
+        Self {
+            method,
+            ..Self::default()
+        }
+    }
+}
+
+impl EigenOptions {
+    /// Fails with a [`TrainingError::Value`] naming `max_iterations` (zero) or `tol` (not a
+    /// positive finite number).
+    pub fn validate(&self) -> Result<()> {
+        if self.max_iterations == Some(0) {
+            return Err(TrainingError::value(
+                "max_iterations",
+                "must be a positive integer, got 0",
+            ));
+        }
+        if let Some(tol) = self.tol {
+            if !(tol.is_finite() && tol > 0.0) {
+                return Err(TrainingError::value(
+                    "tol",
+                    format!("must be a positive finite number, got {tol}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The `k` smallest eigenvalues (ascending) of the Laplacian of the undirected graph with
 /// `num_nodes` nodes and `edges` (optionally weighted, `weights[e] >= 0`), normalised
 /// (`L_sym`) or not (`D - W`).
 ///
+/// Memory follows the edges, not `num_nodes`: nodes no edge touches are isolated and only
+/// counted. The working memory of every solve is computed (with overflow checks) and
+/// reserved before the solve starts.
+///
 /// Fails with a [`TrainingError`] naming the argument for `num_nodes == 0`, `k == 0`,
-/// `k > num_nodes`, an edge index `>= num_nodes`, or weights of the wrong length, negative or
-/// not finite; with [`TrainingError::Numerical`] if the iterative solver does not converge.
+/// `k > num_nodes`, an edge index `>= num_nodes`, weights of the wrong length, negative or
+/// not finite, or invalid `options`; with [`TrainingError::OutOfMemory`] naming `num_nodes`
+/// when a component's solver needs more memory than the machine (or the address-space
+/// limit) allows; with [`TrainingError::Numerical`] if the iterative solver does not
+/// converge within `options.max_iterations`.
 pub fn laplacian_eigenvalues(
     num_nodes: usize,
     edges: &[[usize; 2]],
     weights: Option<&[f64]>,
     normalized: bool,
     k: usize,
-    method: EigenMethod,
+    options: EigenOptions,
 ) -> Result<Vec<f64>> {
     if num_nodes == 0 {
         return Err(TrainingError::value("num_nodes", "must be >= 1, got 0"));
@@ -95,18 +149,62 @@ pub fn laplacian_eigenvalues(
             format!("must be in 1..=num_nodes ({num_nodes}), got {k}"),
         ));
     }
+    options.validate()?;
+    let method = options.method;
     validate_edges(edges, num_nodes, "nodes (num_nodes)")?;
     validate_weights(weights, edges.len())?;
-    let adjacency = Adjacency::build(num_nodes, edges, weights)?;
+    // Nodes that no edge touches are isolated: counted, never stored.
+    let compacted = compact(num_nodes, edges)?;
+    let (graph_nodes, graph_edges) = match &compacted {
+        Some((touched, remapped)) => (touched.len(), remapped.as_slice()),
+        None => (num_nodes, edges),
+    };
+    ensure_memory("edges", adjacency_bytes(graph_nodes, edges.len()))?;
+    let adjacency = Adjacency::build(graph_nodes, graph_edges, weights)?;
     let (components, isolated) = adjacency.components()?;
-    let zeros = isolated + components.len();
-    let mut values = vec![0.0; zeros.min(k)];
+    let zeros = (num_nodes - graph_nodes) + isolated + components.len();
+    let mut values = filled_vec("k", zeros.min(k), 0.0)?;
     if zeros >= k {
         return Ok(values);
     }
     // Beyond the zeros, at most `k - zeros` non-zero eigenvalues are needed from any component.
     let needed = k - zeros;
-    let mut local = crate::linalg::filled_vec("num_nodes", num_nodes, 0usize)?;
+    values
+        .try_reserve_exact(k - values.len())
+        .map_err(|_| TrainingError::OutOfMemory {
+            arg: "k",
+            bytes: k.saturating_mul(8),
+        })?;
+    // Every solve's memory, checked before any starts (small dense ones run in parallel).
+    let mut dense_need = Some(0usize);
+    let mut sparse_need = Some(0usize);
+    for nodes in &components {
+        let n = nodes.len();
+        let want = needed.min(n - 1);
+        let nnz = adjacency.entries(nodes);
+        let laplacian = n
+            .checked_mul(48)
+            .and_then(|b| b.checked_add(nnz.checked_mul(16)?));
+        if use_sparse(method, n, want) {
+            let need =
+                lanczos::workspace_bytes(n, nnz, want).and_then(|b| b.checked_add(laplacian?));
+            sparse_need = sparse_need.zip(need).map(|(a, b)| a.max(b));
+        } else {
+            // Our dense matrix, the eigensolver's copy of it and its workspace.
+            let need = n
+                .checked_mul(n)
+                .and_then(|b| b.checked_mul(3 * 8))
+                .and_then(|b| b.checked_add(laplacian?));
+            dense_need = dense_need.zip(need).map(|(a, b)| a.max(b));
+        }
+    }
+    let threads = rayon::current_num_threads();
+    let need = dense_need
+        .and_then(|b| b.checked_mul(threads))
+        .zip(sparse_need)
+        .map(|(a, b)| a.max(b));
+    ensure_memory("num_nodes", need)?;
+    let mut local = filled_vec("num_nodes", graph_nodes, 0usize)?;
     for nodes in &components {
         for (a, &g) in nodes.iter().enumerate() {
             local[g] = a;
@@ -117,7 +215,7 @@ pub fn laplacian_eigenvalues(
         let lap = ComponentLaplacian::build(&adjacency, nodes, &local, normalized)?;
         let want = needed.min(lap.n - 1);
         let mut values = if use_sparse(method, lap.n, want) {
-            lanczos::smallest_nonzero(&lap, want, c as u64)?
+            lanczos::smallest_nonzero(&lap, want, c as u64, options.tol, options.max_iterations)?
         } else {
             dense_smallest_nonzero(&lap, want)?
         };
@@ -130,15 +228,114 @@ pub fn laplacian_eigenvalues(
         .enumerate()
         .partition(|(_, nodes)| use_sparse(method, nodes.len(), needed.min(nodes.len() - 1)));
     let dense_values: Vec<Vec<f64>> = dense.into_par_iter().map(solve).collect::<Result<_>>()?;
-    for part in dense_values {
+    // Keep only the k smallest as components come in (bounded memory for many components).
+    let add = |values: &mut Vec<f64>, part: Vec<f64>| -> Result<()> {
+        if values.len() + part.len() > values.capacity() {
+            values.sort_by(f64::total_cmp);
+            values.truncate(k);
+        }
+        values
+            .try_reserve(part.len())
+            .map_err(|_| TrainingError::OutOfMemory {
+                arg: "k",
+                bytes: k.saturating_mul(16),
+            })?;
         values.extend(part);
+        Ok(())
+    };
+    for part in dense_values {
+        add(&mut values, part)?;
     }
     for component in sparse {
-        values.extend(solve(component)?);
+        let part = solve(component)?;
+        add(&mut values, part)?;
     }
     values.sort_by(f64::total_cmp);
     values.truncate(k);
     Ok(values)
+}
+
+/// The sorted nodes some edge touches and the edges renumbered into them.
+type Compacted = (Vec<usize>, Vec<[usize; 2]>);
+
+/// When more than half of the `num_nodes` nodes cannot be touched by `edges` (`num_nodes >
+/// 2 E`), the sorted touched nodes and the edges renumbered into them; `None` otherwise (the
+/// graph is stored as is).
+fn compact(num_nodes: usize, edges: &[[usize; 2]]) -> Result<Option<Compacted>> {
+    if num_nodes / 2 <= edges.len() {
+        return Ok(None);
+    }
+    let oom = |bytes: usize| TrainingError::OutOfMemory {
+        arg: "edges",
+        bytes,
+    };
+    let mut touched = Vec::new();
+    touched
+        .try_reserve_exact(2 * edges.len())
+        .map_err(|_| oom(edges.len().saturating_mul(16)))?;
+    touched.extend(edges.iter().flatten().copied());
+    touched.par_sort_unstable();
+    touched.dedup();
+    let mut remapped = Vec::new();
+    remapped
+        .try_reserve_exact(edges.len())
+        .map_err(|_| oom(edges.len().saturating_mul(16)))?;
+    let position = |g: usize| touched.binary_search(&g).unwrap_or(0);
+    remapped.extend(edges.iter().map(|&[i, j]| [position(i), position(j)]));
+    Ok(Some((touched, remapped)))
+}
+
+/// Bytes [`Adjacency::build`] and the component search need for `nodes` nodes and `edges`
+/// edges (`None` on overflow).
+fn adjacency_bytes(nodes: usize, edges: usize) -> Option<usize> {
+    // counts, cursor, row slices (2 words), offsets, degrees, component lists, local ids,
+    // the seen flags; entries, neighbours and weights (two per edge).
+    let per_node = 8 * 8 + 1;
+    let per_edge = 2 * (16 + 8 + 8);
+    nodes
+        .checked_add(1)?
+        .checked_mul(per_node)?
+        .checked_add(edges.checked_mul(per_edge)?)
+}
+
+/// Fails with [`TrainingError::OutOfMemory`] naming `arg` unless `bytes` (`None`: more than
+/// `usize` holds) fit in the machine's physical memory and can be reserved now (the
+/// reservation is released at once: it probes the address-space limit without touching
+/// memory). Checked before a solve so that it fails before any work, rather than aborting
+/// or being killed by the out-of-memory killer halfway.
+fn ensure_memory(arg: &'static str, bytes: Option<usize>) -> Result<()> {
+    let bytes = bytes.ok_or(TrainingError::OutOfMemory {
+        arg,
+        bytes: usize::MAX,
+    })?;
+    let fail = TrainingError::OutOfMemory { arg, bytes };
+    if physical_memory().is_some_and(|total| bytes > total) {
+        return Err(fail);
+    }
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| fail)?;
+    Ok(())
+}
+
+/// Installed physical memory in bytes, where the platform reports it.
+#[cfg(target_os = "linux")]
+fn physical_memory() -> Option<usize> {
+    // SAFETY: sysconf only reads system configuration values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = usize::try_from(pages).ok()?;
+    let page = usize::try_from(page).ok()?;
+    pages.checked_mul(page)
+}
+
+/// Installed physical memory in bytes, where the platform reports it.
+#[cfg(not(target_os = "linux"))]
+fn physical_memory() -> Option<usize> {
+    None
 }
 
 /// Whether a component of `n` nodes, `want` non-zero eigenvalues wanted, goes to the sparse
@@ -220,7 +417,7 @@ mod tests {
             12,
         );
         for method in [EigenMethod::Auto, EigenMethod::Dense, EigenMethod::Sparse] {
-            let got = laplacian_eigenvalues(n, &edges, None, false, 12, method).unwrap();
+            let got = laplacian_eigenvalues(n, &edges, None, false, 12, method.into()).unwrap();
             assert_close(&got, &exact, 1e-9);
         }
     }
@@ -241,10 +438,12 @@ mod tests {
         let k = 25;
         let exact = sorted(all, k);
         let unnormalized =
-            laplacian_eigenvalues(a * b, &edges, None, false, k, EigenMethod::Sparse).unwrap();
+            laplacian_eigenvalues(a * b, &edges, None, false, k, EigenMethod::Sparse.into())
+                .unwrap();
         assert_close(&unnormalized, &exact, 1e-9);
         let normalized =
-            laplacian_eigenvalues(a * b, &edges, None, true, k, EigenMethod::Sparse).unwrap();
+            laplacian_eigenvalues(a * b, &edges, None, true, k, EigenMethod::Sparse.into())
+                .unwrap();
         let quarter: Vec<f64> = exact.iter().map(|v| v / 4.0).collect();
         assert_close(&normalized, &quarter, 1e-9);
     }
@@ -268,9 +467,11 @@ mod tests {
         }
         let want = sorted(want, n);
         for method in [EigenMethod::Auto, EigenMethod::Dense, EigenMethod::Sparse] {
-            let got = laplacian_eigenvalues(n, &edges, Some(&weights), false, n, method).unwrap();
+            let got =
+                laplacian_eigenvalues(n, &edges, Some(&weights), false, n, method.into()).unwrap();
             assert_close(&got, &want, 1e-12);
-            let zeros = laplacian_eigenvalues(n, &edges, Some(&weights), true, 7, method).unwrap();
+            let zeros =
+                laplacian_eigenvalues(n, &edges, Some(&weights), true, 7, method.into()).unwrap();
             assert_eq!(zeros, vec![0.0; 7]);
         }
     }
@@ -279,9 +480,16 @@ mod tests {
     fn duplicates_add_weights() {
         let edges = [[0, 1], [1, 0], [1, 2]];
         let merged = [[0, 1], [1, 2]];
-        let a = laplacian_eigenvalues(3, &edges, None, false, 3, EigenMethod::Auto).unwrap();
-        let b = laplacian_eigenvalues(3, &merged, Some(&[2.0, 1.0]), false, 3, EigenMethod::Auto)
-            .unwrap();
+        let a = laplacian_eigenvalues(3, &edges, None, false, 3, EigenMethod::Auto.into()).unwrap();
+        let b = laplacian_eigenvalues(
+            3,
+            &merged,
+            Some(&[2.0, 1.0]),
+            false,
+            3,
+            EigenMethod::Auto.into(),
+        )
+        .unwrap();
         assert_close(&a, &b, 1e-14);
         // D - W = [[2, -2, 0], [-2, 3, -1], [0, -1, 1]]: eigenvalues 0, 3 -+ sqrt(3).
         assert_close(&a, &[0.0, 3.0 - 3f64.sqrt(), 3.0 + 3f64.sqrt()], 1e-12);
@@ -312,7 +520,7 @@ mod tests {
                 Some(&weights),
                 normalized,
                 10,
-                EigenMethod::Dense,
+                EigenMethod::Dense.into(),
             )
             .unwrap();
             let sparse = laplacian_eigenvalues(
@@ -321,7 +529,7 @@ mod tests {
                 Some(&weights),
                 normalized,
                 10,
-                EigenMethod::Sparse,
+                EigenMethod::Sparse.into(),
             )
             .unwrap();
             assert_close(&sparse, &dense, 1e-9);
@@ -332,7 +540,7 @@ mod tests {
     fn bad_inputs_name_their_argument() {
         let edges = [[0, 1], [1, 2]];
         let run = |n, edges: &[[usize; 2]], k, weights: Option<&[f64]>| {
-            laplacian_eigenvalues(n, edges, weights, true, k, EigenMethod::Auto)
+            laplacian_eigenvalues(n, edges, weights, true, k, EigenMethod::Auto.into())
                 .unwrap_err()
                 .arg()
         };

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
 use crate::alloc::try_copy;
-use crate::eigen::{laplacian_eigenvalues, EigenMethod};
+use crate::eigen::{laplacian_eigenvalues, EigenOptions};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
 use crate::infonce::Reduction;
@@ -262,9 +262,9 @@ impl SpectralRegularization {
         edges: &[[usize; 2]],
         k: usize,
         weights: Option<&[f64]>,
-        method: EigenMethod,
+        options: EigenOptions,
     ) -> Result<Vec<f64>> {
-        laplacian_eigenvalues(num_nodes, edges, weights, self.normalized, k, method)
+        laplacian_eigenvalues(num_nodes, edges, weights, self.normalized, k, options)
     }
 }
 

@@ -1,7 +1,6 @@
 //! [`GraphHardNegativeMiner`]: negatives that are close in the graph (within `hop_distance`
 //! hops) but not adjacent, ranked by embedding similarity.
 
-
 use rayon::prelude::*;
 
 use crate::alloc::{checked_len, try_copy, try_vec_with_capacity};

@@ -139,7 +139,10 @@ pub fn row_norms<'a, T: Float>(
             .try_for_each(|(tile, norms)| {
                 let start = tile * CORPUS_TILE;
                 let mut buffer = zeroed_vec(arg, norms.len() * matrix.cols)?;
-                fill(norms, matrix.rows_into(start, start + norms.len(), &mut buffer));
+                fill(
+                    norms,
+                    matrix.rows_into(start, start + norms.len(), &mut buffer),
+                );
                 Ok(())
             })?;
     }
