@@ -15,6 +15,9 @@ with ``datasets.Dataset`` columns:
 - :class:`MultiObjectiveLoss`: several of these on one batch, fixed or uncertainty weights,
   each weighted term reported in the trainer's logs.
 
+:func:`mine_hard_negatives` is sentence-transformers' ``mine_hard_negatives`` on the Rust
+:func:`ruvector_training.topk` kernel, from a model or from precomputed embeddings.
+
 Nothing else in ``ruvector_training`` imports this subpackage.
 """
 
@@ -34,6 +37,7 @@ from ruvector_training.sentence_transformers.losses import (
     MatryoshkaLoss,
     MultiObjectiveLoss,
 )
+from ruvector_training.sentence_transformers.mining import mine_hard_negatives, mining_corpus
 
 __all__ = [
     "CachedInfoNCELoss",
@@ -41,4 +45,6 @@ __all__ = [
     "InfoNCELoss",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
+    "mine_hard_negatives",
+    "mining_corpus",
 ]
