@@ -156,8 +156,9 @@ class InfoNCELoss(_ColumnLoss):
         temperature: softmax temperature (> 0); sentence-transformers' default ``scale=20`` is
             ``temperature=0.05``.
         similarity: ``"cosine"`` or ``"dot"``.
-        symmetric: also score each positive against all anchors and average both directions
-            (as the NumPy class; needs ``k = 0``).
+        symmetric: add the reverse direction (positive ``i`` as the query against all ``B``
+            anchors, correct class ``i``) and average the two, as the NumPy class; with hard
+            negatives the forward direction still scores them.
     """
 
     def __init__(
