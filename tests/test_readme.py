@@ -2,7 +2,9 @@
 
 Every ```python block of README.md and docs/*.md is executed on its own, in a fresh namespace,
 in a temporary working directory (so files the blocks write land there). A block that imports
-torch is skipped, with the reason printed by ``-rs``, only when PyTorch is not installed.
+torch is skipped, with the reason printed by ``-rs``, only when PyTorch is not installed; one
+that imports sentence_transformers, only when a package of the sentence-transformers extra
+(sentence-transformers, datasets, accelerate) is not installed.
 
 Every command line of the ```bash blocks is checked too:
 
@@ -96,6 +98,15 @@ def test_documents_have_blocks():
 def test_python_block_runs(block_id, code, tmp_path, monkeypatch):
     if re.search(r"^\s*(import torch|from torch|import ruvector_training\.torch)", code, re.M):
         pytest.importorskip("torch", reason=f"{block_id} needs PyTorch, which is not installed")
+    if re.search(
+        r"^\s*(import|from) (sentence_transformers|ruvector_training\.sentence_t)", code, re.M
+    ):
+        for module in ("sentence_transformers", "datasets", "accelerate"):
+            pytest.importorskip(
+                module,
+                reason=f"{block_id} needs {module}: "
+                'pip install "ruvector-training[sentence-transformers]"',
+            )
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__readme__"}
     exec(compile(code, block_id, "exec"), namespace)
