@@ -519,3 +519,23 @@ def test_interrupt_is_one_line_with_status_130(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(rt.trainer.Trainer, "fit", interrupted)
     status, _, err = run_cli(["graph", str(tmp_path / "e.csv"), *QUICK], capsys)
     assert status == 130 and err == "ruvector-train: interrupted\n"
+
+
+def test_npz_class_names_and_generic_file_names_name_the_figure(tmp_path):
+    """Class names stored in an .npz (Cora's) label the classes; a generic file stem such as
+    ``edges`` is replaced by its folder's name in figure titles."""
+    from ruvector_training.cli import _data_set_name
+
+    data = read_graph(CORA)
+    assert data.class_names[:3] == ["Case_Based", "Genetic_Algorithms", "Neural_Networks"]
+    assert len(data.class_names) == 7
+    assert _data_set_name(tmp_path / "facebook" / "edges.csv") == "facebook"
+    assert _data_set_name(tmp_path / "cora.npz") == "cora"
+    path = tmp_path / "g.npz"
+    np.savez(
+        path,
+        edges=np.array([[0, 1], [1, 2]]),
+        labels=np.array([0, 2, 2]),
+        class_names=np.array(["x"]),
+    )  # does not cover label 2: values are used
+    assert read_graph(path).class_names == ["0", "2"]

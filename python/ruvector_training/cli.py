@@ -357,13 +357,26 @@ def _graph(args) -> None:
                 trainer.history,
                 trainer.embeddings(),
                 data.labels,
-                name=Path(args.edges).stem,
+                name=_data_set_name(args.edges),
                 class_names=data.class_names,
                 seed=args.seed,
             )
         except OSError as error:
             raise CliError(f"--plot: cannot write {args.plot}: {error.strerror or error}") from None
         print(f"plot saved to {args.plot}")
+
+
+#: File stems too generic to name a data set; the folder's name is used instead.
+GENERIC_STEMS = {"edges", "edge_list", "edgelist", "graph", "adjacency", "data", "network"}
+
+
+def _data_set_name(path) -> str:
+    """The name a figure shows for ``path``: its stem (``cora.npz`` -> ``cora``), or its
+    folder's name when the stem is generic (``facebook/edges.csv`` -> ``facebook``)."""
+    path = Path(path)
+    if path.stem.lower() in GENERIC_STEMS and path.resolve().parent.name:
+        return path.resolve().parent.name
+    return path.stem
 
 
 def _check_probe_labels(source, labels: np.ndarray, seed: int) -> None:

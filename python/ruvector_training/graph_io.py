@@ -149,7 +149,8 @@ def _read_npz(path) -> GraphData:
     try:
         with np.load(path, allow_pickle=False) as archive:
             files = set(archive.files)
-            arrays = {key: archive[key] for key in (*CSR_KEYS, "edges", "labels") if key in files}
+            keys = (*CSR_KEYS, "edges", "labels", "class_names")
+            arrays = {key: archive[key] for key in keys if key in files}
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise GraphFileError(f"{path}: cannot read as a .npz archive: {reason}") from None
@@ -203,11 +204,24 @@ def _read_npz(path) -> GraphData:
             raise GraphFileError(f"{path}: 'labels' must be integers, got dtype {labels.dtype}")
         known = labels >= 0
         values = np.unique(labels[known])
-        classes = [str(v) for v in values.tolist()]
+        classes = _class_names(arrays.get("class_names"), values)
         codes = np.full(num_nodes, -1, dtype=np.int64)
         codes[known] = np.searchsorted(values, labels[known])
         labels = codes
     return GraphData(num_nodes, edges, labels, classes)
+
+
+def _class_names(names: np.ndarray | None, values: np.ndarray) -> list[str]:
+    """The names of the label values ``values``: an archive's 1-D string ``class_names``
+    array indexed by label when it covers every value, else the values themselves."""
+    if (
+        names is not None
+        and names.ndim == 1
+        and names.dtype.kind in "US"
+        and (len(values) == 0 or (values.min() >= 0 and values.max() < len(names)))
+    ):
+        return [str(names[v]) for v in values.tolist()]
+    return [str(v) for v in values.tolist()]
 
 
 def _encode(names: list[str]) -> tuple[list[str], np.ndarray]:
