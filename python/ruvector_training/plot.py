@@ -82,7 +82,11 @@ def umap_2d(embeddings: np.ndarray, seed: int = 0) -> np.ndarray | None:
     if x.shape[0] < 16:
         return None
     reducer = umap.UMAP(
-        n_components=2, metric="cosine", n_neighbors=min(15, x.shape[0] - 1), random_state=seed
+        n_components=2,
+        metric="cosine",
+        n_neighbors=min(15, x.shape[0] - 1),
+        random_state=seed,
+        n_jobs=1,  # a seeded UMAP runs single-threaded anyway; saying so avoids its warning
     )
     return np.asarray(reducer.fit_transform(x), dtype=np.float64)
 
