@@ -121,10 +121,13 @@ def concurrent_topk() -> None:
 
     rng = np.random.default_rng(7)
     queries, corpus = _uniform(rng, (6144, 128)), _uniform(rng, (200_000, 128))
+    # The other thread's call does twice the main call's work, so that on an idle machine too
+    # it is still running when the main call is interrupted.
+    side_corpus = np.concatenate([corpus, corpus])
     side: list = []
 
     def side_call() -> None:
-        side.append(rt.topk(queries[:2048], corpus, 10))
+        side.append(rt.topk(queries, side_corpus, 10))
         side.append(time.monotonic())
 
     thread = threading.Thread(target=side_call)
@@ -141,7 +144,7 @@ def concurrent_topk() -> None:
     thread.join()
     scores, indices = side[0]
     assert side[1] > interrupted_at, "the other thread's call ended before the interrupt"
-    expected_scores, expected_indices = rt.topk(queries[:16], corpus, 10)
+    expected_scores, expected_indices = rt.topk(queries[:16], side_corpus, 10)
     np.testing.assert_array_equal(indices[:16], expected_indices)
     np.testing.assert_array_equal(scores[:16], expected_scores)
     print("intact", flush=True)
