@@ -188,8 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--plot",
         metavar="CURVE.png",
-        help="save a PNG with the loss curves and a 2-D PCA of the embeddings (coloured by "
-        'label); needs matplotlib: pip install "ruvector-training[plot]"',
+        help="save a PNG with the loss curves, held-out AUC and MRR@10 and a 2-D map of the "
+        "embeddings coloured by label (UMAP with umap-learn, else PCA); needs matplotlib: "
+        'pip install "ruvector-training[plot]"',
     )
     _training_options(graph)
     return parser
