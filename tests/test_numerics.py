@@ -180,3 +180,15 @@ def test_spectral_normalized_does_not_depend_on_the_weight_scale(scale):
     # Before: weights all 1e-38 gave an infinite loss.
     assert big == pytest.approx(loss, rel=1e-6)
     np.testing.assert_allclose(big_grad, grad, **F32_TOL)
+
+
+def test_per_item_loss_beyond_float32_is_a_value_error():
+    """``reduction="none"`` returns float32 per-item losses for float32 inputs: a finite loss
+    beyond float32's range is refused, never returned as inf (``"mean"`` stays a float)."""
+    x = np.array([[0.0, 0.0], [1.0, 0.0]], dtype=np.float32)
+    edges = np.array([[0, 1]])
+    labels = np.array([False])
+    with pytest.raises(ValueError, match="reduction: the per-item loss .* float32 range"):
+        rt.LocalContrastiveLoss(margin=1e20, reduction="none")(x, edges, labels)
+    loss, _ = rt.LocalContrastiveLoss(margin=1e20, reduction="mean")(x, edges, labels)
+    assert loss == pytest.approx((1e20 - 1.0) ** 2)

@@ -298,6 +298,18 @@ pub fn loss_object<'py, T: Float + Element>(
             "the per-item losses",
             items.iter().map(|&v| T::from_f64(v)),
         )?;
+        // A finite per-item loss beyond the input dtype's range would come back as inf.
+        if let Some(index) = values.iter().position(|v| !v.to_f64().is_finite()) {
+            return Err(value_error(
+                "reduction",
+                format!(
+                    "the per-item loss {} at index {index} is beyond the {} range of the inputs; \
+                     pass float64 inputs, reduce the margin/scale, or use reduction='mean' or 'sum'",
+                    items[index],
+                    T::NAME
+                ),
+            ));
+        }
         Ok(PyArray1::from_vec(py, values).reshape(shape)?.into_any())
     } else {
         Ok(PyFloat::new(py, loss).into_any())
