@@ -75,7 +75,7 @@ def _eigenvalues() -> tuple:
 
 CASES = {
     "infonce_streamed": lambda: _infonce(False, 32768),
-    "infonce_symmetric_streamed": lambda: _infonce(True, 16384),
+    "infonce_symmetric_streamed": lambda: _infonce(True, 32768),
     "topk": _topk,
     "weighted_miner": _weighted_miner,
     "graph_miner": _graph_miner,

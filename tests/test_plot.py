@@ -147,7 +147,9 @@ def test_umap_used_when_installed(monkeypatch):
     emb, labels = clustered(3)
     figure = plot.training_figure(history(["x"]), emb, labels, seed=5)
     ax = figure.axes[2]
-    assert calls == [{"n_components": 2, "metric": "cosine", "n_neighbors": 15, "random_state": 5}]
+    assert calls == [
+        {"n_components": 2, "metric": "cosine", "n_neighbors": 15, "random_state": 5, "n_jobs": 1}
+    ]
     assert ax.get_xlabel() == "UMAP 1" and "UMAP (cosine)" in ax.get_title()
 
 
