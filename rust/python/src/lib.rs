@@ -4,6 +4,7 @@
 //! errors to Python exceptions; all math lives in the core crate.
 
 mod args;
+mod config;
 mod arrays;
 mod indices;
 mod infonce;

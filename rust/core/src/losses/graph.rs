@@ -15,7 +15,7 @@ use crate::alloc::try_copy;
 use crate::eigen::{laplacian_eigenvalues, EigenOptions};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Reduction;
+use crate::types::Reduction;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
 use crate::validate::{

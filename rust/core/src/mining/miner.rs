@@ -5,7 +5,7 @@ use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStre
 use crate::alloc::{checked_len, try_collect};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
+use crate::types::Similarity;
 use crate::linalg::{dot, filled_vec, scaled_dot, MatRef, RowNorm, StridedRef, NORM_EPS};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};

@@ -17,7 +17,7 @@ pub use topk::{topk, TopKResult};
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
+use crate::types::Similarity;
 use crate::linalg::{
     dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, StridedRef, NORM_EPS,
 };

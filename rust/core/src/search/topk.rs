@@ -7,7 +7,7 @@ use super::PreparedSearch;
 use crate::alloc::checked_len;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
+use crate::types::Similarity;
 use crate::linalg::{filled_vec, MatRef, StridedRef};
 use crate::reduce::max_value;
 
