@@ -190,9 +190,11 @@ pub fn name_arg(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 /// [`FieldValue`] for the core's name enums (each has `parse`, whose error names the
-/// argument, and `name`), and for each a `from_py_with` converter of method arguments.
+/// argument, and `name`). Method arguments with a name default (`similarity="cosine"`) stay
+/// `&str` in the signature (so `__text_signature__` shows the default) and go through the
+/// same core `parse`.
 macro_rules! field_enums {
-    ($($ty:ty => $arg:literal as $converter:ident),* $(,)?) => {
+    ($($ty:ty),* $(,)?) => {
         $(
             impl FieldValue for $ty {
                 fn extract(arg: &'static str, value: &Bound<'_, PyAny>) -> PyResult<Self> {
@@ -203,23 +205,12 @@ macro_rules! field_enums {
                     Ok(PyString::new(py, self.name()).into_any())
                 }
             }
-
-            #[doc = concat!("`", $arg, "=` of a method: `#[pyo3(from_py_with = ...)]`.")]
-            pub fn $converter(value: &Bound<'_, PyAny>) -> PyResult<$ty> {
-                <$ty as FieldValue>::extract($arg, value)
-            }
         )*
     };
 }
 
-use ruvector_training_core::{Distance, EigenMethod, Reduction, Similarity, Strategy};
-field_enums!(
-    Similarity => "similarity" as similarity_arg,
-    Reduction => "reduction" as reduction_arg,
-    Distance => "distance" as distance_arg,
-    Strategy => "strategy" as strategy_arg,
-    EigenMethod => "method" as method_arg,
-);
+use ruvector_training_core::{Distance, Reduction, Similarity, Strategy};
+field_enums!(Similarity, Reduction, Distance, Strategy);
 
 /// `check =` of a field that must be finite and > 0.
 pub fn positive(arg: &'static str, value: &f64) -> PyResult<()> {
