@@ -101,9 +101,9 @@ pub fn scores_overflow<T: Float>(args: &'static str) -> TrainingError {
         args,
         format!(
             "the dot-product scores overflow {} (finite inputs whose inner products exceed its \
-             range, about {}); use similarity=\"cosine\" or float64 inputs",
+             range, about {:.1e}); use similarity=\"cosine\" or float64 inputs",
             T::NAME,
-            format!("{:.1e}", T::MAX.to_f64())
+            T::MAX.to_f64()
         ),
     )
 }
