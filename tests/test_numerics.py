@@ -141,10 +141,114 @@ def test_infonce_tiny_temperature_is_a_value_error_naming_it():
     assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads[:2])
 
 
-def test_infonce_dot_overflow_is_an_error_not_inf():
-    a = np.full((4, 8), 1e19, np.float32)
+# --- Dot products and Euclidean distances beyond the dtype's range ------------------------------
+# Finite inputs whose scores (inner products, squared distances) exceed the dtype: a ValueError
+# naming the inputs and saying the scores overflowed (with the way out), never an inf score or a
+# NaN loss. The same rows in float64, or under cosine similarity, give finite answers.
+
+OVERFLOW = r"the dot-product scores overflow float32 .*use similarity=\"cosine\" or float64"
+
+
+def _huge(seed: int, shape: tuple) -> np.ndarray:
+    """float32 rows of magnitude ~1e20: every inner product of two is ~1e40, beyond float32."""
+    return _scaled(np.abs(_rows(seed, shape)) + 1.0, 1e20)
+
+
+def test_infonce_dot_overflow_names_the_inputs_not_the_temperature():
+    a, p, n = _huge(30, (4, 8)), _huge(31, (4, 8)), _huge(32, (4, 3, 8))
+    loss_fn = rt.InfoNCELoss(similarity="dot")
+    with pytest.raises(ValueError, match=r"^anchors, positives: " + OVERFLOW):
+        loss_fn(a, p)
+    with pytest.raises(ValueError, match=r"^anchors, positives, negatives: " + OVERFLOW):
+        loss_fn(a, p, n, in_batch=False)
+    with pytest.raises(ValueError, match=r"^anchors, positives, negatives: " + OVERFLOW):
+        loss_fn(a, p, n, in_batch=True)
+    with pytest.raises(ValueError, match=r"^anchors, positives: " + OVERFLOW):
+        rt.InfoNCELoss(similarity="dot", symmetric=True)(a, p)
+    # The suggested ways out work: float64, or cosine similarity.
+    loss, grads = loss_fn(a.astype(np.float64) * 1e-20, p.astype(np.float64) * 1e-20)
+    assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads[:2])
+    loss, grads = rt.InfoNCELoss()(a, p)
+    assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads[:2])
+    # Scores within range but logits beyond it: still the temperature's fault.
+    small = _rows(33, (4, 8))
     with pytest.raises(ValueError, match=r"^temperature: the loss or its gradient overflows"):
-        rt.InfoNCELoss(similarity="dot")(a, a)
+        rt.InfoNCELoss(similarity="dot", temperature=1e-37)(small * 1e3, small * 1e3)
+
+
+def test_topk_dot_overflow_is_an_error_not_inf_scores():
+    q, corpus = _huge(34, (5, 16)), _huge(35, (40, 16))
+    # Before: scores all inf and indices 0..k-1.
+    with pytest.raises(ValueError, match=r"^queries, corpus: " + OVERFLOW):
+        rt.topk(q, corpus, 3, similarity="dot")
+    # Strided corpora go through the same scan.
+    with pytest.raises(ValueError, match=r"^queries, corpus: " + OVERFLOW):
+        rt.topk(q, np.asfortranarray(corpus), 3, similarity="dot")
+    # One overflowing row among ordinary ones is enough.
+    mixed = _rows(36, (40, 16))
+    mixed[17] = corpus[17]
+    with pytest.raises(ValueError, match=r"^queries, corpus: " + OVERFLOW):
+        rt.topk(q, mixed, 3, similarity="dot")
+    scores, _ = rt.topk(q, corpus, 3)  # cosine: finite and exact
+    assert np.isfinite(scores).all() and (scores <= 1.0 + 1e-6).all()
+    scores64, idx64 = rt.topk(q.astype(np.float64), corpus.astype(np.float64), 3, "dot")
+    assert np.isfinite(scores64).all() and (scores64 > 1e40).all()
+
+
+def test_miners_dot_overflow_is_an_error_not_silent_padding():
+    anchors, pool, positives = _huge(37, (6, 8)), _huge(38, (30, 8)), _huge(39, (6, 8))
+    miner = rt.HardNegativeMiner(num_negatives=2, similarity="dot")
+    # Before: every row came back as -1 padding.
+    with pytest.raises(ValueError, match=r"^anchors, pool: " + OVERFLOW):
+        miner.mine(anchors, pool)
+    semi = rt.HardNegativeMiner(num_negatives=2, strategy="semi_hard", similarity="dot")
+    with pytest.raises(ValueError, match=r"^anchors, positives: " + OVERFLOW):
+        semi.mine(anchors, _rows(40, (30, 8)), positives=positives)
+    out = rt.HardNegativeMiner(num_negatives=2).mine(anchors, pool)  # cosine is fine
+    assert (out >= 0).all()
+    edges = np.array([[i, i + 1] for i in range(7)])
+    graph_miner = rt.GraphHardNegativeMiner(num_negatives=1, similarity="dot")
+    # Before: a candidate picked by tie-breaking among inf scores.
+    with pytest.raises(ValueError, match=r"^embeddings: " + OVERFLOW):
+        graph_miner.mine(np.array([0, 3]), _huge(41, (8, 8)), edges)
+    picked = rt.GraphHardNegativeMiner(num_negatives=1).mine(
+        np.array([0, 3]), _huge(41, (8, 8)), edges
+    )
+    assert (picked >= 0).all()
+
+
+def test_euclidean_overflow_names_the_inputs_and_the_way_out():
+    a, p, n = _huge(42, (4, 8)), -_huge(43, (4, 8)), _huge(44, (4, 2, 8))
+    with pytest.raises(
+        ValueError,
+        match=r"^anchors, positives, negatives: the loss or its gradient overflows float32 "
+        r"\(the distances .* exceed its range: use distance=\"cosine\" or float64 inputs\)",
+    ):
+        rt.TripletLoss()(a, p, n)
+    for loss, grads in (
+        rt.TripletLoss(distance="cosine")(a, p, n),
+        rt.TripletLoss()(a.astype(np.float64), p.astype(np.float64), n.astype(np.float64)),
+    ):
+        assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads)
+    emb = np.concatenate([_huge(45, (2, 8)), -_huge(46, (2, 8))])
+    edges = np.array([[0, 2], [1, 3]])
+    with pytest.raises(ValueError, match=r"^embeddings: .*overflows float32 .*float64"):
+        rt.LocalContrastiveLoss()(emb, edges)
+    with pytest.raises(ValueError, match=r"^embeddings: .*overflows float32 .*float64"):
+        rt.SpectralRegularization()(emb, edges)
+    loss, (grad, *_) = rt.LocalContrastiveLoss()(emb.astype(np.float64), edges)
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+
+
+def test_cosine_similarity_loss_on_rows_whose_dot_overflows():
+    """CosineSimilarityLoss has no dot path: rows whose raw inner product is beyond float32
+    give the scale-free answer (the same as the rows scaled down)."""
+    u, v = _huge(47, (4, 8)), _huge(48, (4, 8))
+    scores = np.array([1.0, 0.5, -0.5, 0.0], np.float32)
+    loss, grads = rt.CosineSimilarityLoss()(u, v, scores)
+    small, _ = rt.CosineSimilarityLoss()(u * np.float32(1e-20), v * np.float32(1e-20), scores)
+    assert loss == pytest.approx(small, rel=1e-5)
+    assert np.isfinite(grads[0]).all() and np.isfinite(grads[1]).all()
 
 
 def test_local_contrastive_huge_margin_is_rejected_for_float32():

@@ -299,6 +299,62 @@ def test_multi_objective_uncertainty(base_model):
     torch.testing.assert_close(loss.log_vars.grad.double(), s.grad, atol=1e-6, rtol=1e-6)
 
 
+def gradnorm_torch(e, losses, w, initial, alpha, lr):
+    """GradNorm (Chen et al. 2018) in plain PyTorch, on the gradients of the unweighted losses
+    with respect to the embeddings ``e``: the updated weights (a float64 tensor)."""
+    n = torch.stack(
+        [
+            torch.cat(
+                [g.double().flatten() for g in torch.autograd.grad(l, e, retain_graph=True)]
+            ).norm()
+            for l in losses  # noqa: E741
+        ]
+    )
+    values = torch.stack([l.detach().double() for l in losses])  # noqa: E741
+    g = w * n
+    rates = (values / initial) / (values / initial).mean()
+    new = torch.clamp(w - lr * torch.sign(g - g.mean() * rates**alpha) * n, min=0.0)
+    return new * (w.sum() / new.sum())
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_multi_objective_gradnorm_equals_plain_torch(base_model, cached):
+    """Two batches: each back-propagates the weighted sum with the current weights, then the
+    weights take one GradNorm step; gradients and weights equal plain PyTorch's."""
+    m1, m2 = fresh(base_model, torch.float64), fresh(base_model, torch.float64)
+    labels = LABELS.double()
+    alpha, lr = 0.8, 0.3
+    loss = multi(
+        m1, cached, weights={"infonce": 1.0, "cosine": 0.5}, adaptive="gradnorm", alpha=alpha, lr=lr
+    )
+    w = torch.tensor([1.0, 0.5], dtype=torch.float64)
+    initial = None
+    for cols in (columns(2), columns(2)[::-1]):
+        m1.zero_grad(set_to_none=True)
+        m2.zero_grad(set_to_none=True)
+        terms = loss(features(m1, cols), labels)
+        loss.total(terms).backward()
+        e = embed(m2, cols)
+        parts = [infonce_torch(e, 0.1), cosine_torch(e, labels)]
+        if initial is None:
+            initial = torch.stack([p.detach() for p in parts])
+        for name, part, weight in zip(("infonce", "cosine"), parts, w):
+            torch.testing.assert_close(terms[name], weight * part, atol=1e-10, rtol=1e-9)
+        expected_w = gradnorm_torch(e, parts, w, initial, alpha, lr)
+        (w[0] * parts[0] + w[1] * parts[1]).backward()
+        assert_grads_close(grads(m1), grads(m2), atol=1e-9)
+        w = expected_w
+        assert loss.weights == pytest.approx(dict(zip(("infonce", "cosine"), w.tolist())))
+        assert loss.weights != {"infonce": 1.0, "cosine": 0.5}
+        assert sum(loss.weights.values()) == pytest.approx(1.5)
+    assert loss.initial_losses == pytest.approx(dict(zip(("infonce", "cosine"), initial.tolist())))
+    # Without gradients (evaluation) the weights stay.
+    with torch.no_grad():
+        loss(features(m1, columns(2)), labels)
+    assert loss.weights == pytest.approx(dict(zip(("infonce", "cosine"), w.tolist())))
+    assert "gradnorm" in loss.citation
+
+
 def test_multi_objective_cached_equals_uncached(base_model):
     cols = columns(2)
     m1, m2 = fresh(base_model), fresh(base_model)
@@ -343,7 +399,7 @@ def pairs_dataset(k=2, label=False):
     return datasets.Dataset.from_dict(data)
 
 
-@pytest.mark.parametrize("kind", ["infonce", "cached", "cosine", "matryoshka", "multi"])
+@pytest.mark.parametrize("kind", ["infonce", "cached", "cosine", "matryoshka", "multi", "gradnorm"])
 def test_one_trainer_step_applies_the_plain_torch_gradient(base_model, tmp_path, kind):
     pytest.importorskip(
         "accelerate",
@@ -367,7 +423,8 @@ def test_one_trainer_step_applies_the_plain_torch_gradient(base_model, tmp_path,
                 w * infonce_torch([x[:, :d] for x in e], 0.05) for d, w in zip(DIMS, WEIGHTS)
             )
     else:
-        loss = multi(m1, weights={"infonce": 1.0, "cosine": 0.5})
+        adaptive = "gradnorm" if kind == "gradnorm" else None
+        loss = multi(m1, weights={"infonce": 1.0, "cosine": 0.5}, adaptive=adaptive)
         data = pairs_dataset(2, label=True)
         fn = lambda e: infonce_torch(e, 0.1) + 0.5 * cosine_torch(e, LABELS)  # noqa: E731
     applied, logs = trainer_step(m1, loss, data, tmp_path)
@@ -375,10 +432,19 @@ def test_one_trainer_step_applies_the_plain_torch_gradient(base_model, tmp_path,
     assert_grads_close({n: applied[n] for n in expected}, expected, atol=1e-5)
     step = next(entry for entry in logs if "loss" in entry)
     assert step["loss"] == pytest.approx(value.item(), abs=1e-4)
-    if kind == "multi":
+    if kind in ("multi", "gradnorm"):
         e = [x.detach() for x in embed(m2, columns(2))]
         assert step["infonce"] == pytest.approx(infonce_torch(e, 0.1).item(), abs=1e-4)
         assert step["cosine"] == pytest.approx(0.5 * cosine_torch(e, LABELS).item(), abs=1e-4)
+    if kind == "gradnorm":
+        # The step used the initial weights, then GradNorm moved them (sum kept).
+        m3 = fresh(base_model)
+        e = embed(m3, columns(2))
+        parts = [infonce_torch(e, 0.1), cosine_torch(e, LABELS)]
+        w = torch.tensor([1.0, 0.5], dtype=torch.float64)
+        initial = torch.stack([p.detach().double() for p in parts])
+        want = gradnorm_torch(e, parts, w, initial, 1.5, 0.025)
+        assert list(loss.weights.values()) == pytest.approx(want.tolist(), rel=1e-5)
 
 
 def test_get_config_dict_round_trips(base_model):
@@ -406,6 +472,16 @@ def test_get_config_dict_round_trips(base_model):
         m, {"a": info, "b": cosine}, config["weights"], config["adaptive"]
     )
     assert again.get_config_dict() == config
+    gn = ours.MultiObjectiveLoss(m, {"a": info}, adaptive="gradnorm", alpha=0.5, lr=0.1)
+    config = gn.get_config_dict()
+    assert (config["adaptive"], config["alpha"], config["lr"]) == ("gradnorm", 0.5, 0.1)
+    losses = {"a": info}
+    assert (
+        ours.MultiObjectiveLoss(
+            m, losses, **{k: v for k, v in config.items() if k != "losses"}
+        ).get_config_dict()
+        == config
+    )
 
 
 def test_bad_arguments_name_the_argument(base_model):
@@ -426,7 +502,11 @@ def test_bad_arguments_name_the_argument(base_model):
     with pytest.raises(ValueError, match="weights"):
         ours.MultiObjectiveLoss(m, {"a": info}, weights={"b": 1.0})
     with pytest.raises(ValueError, match="adaptive"):
-        ours.MultiObjectiveLoss(m, {"a": info}, adaptive="gradnorm")
+        ours.MultiObjectiveLoss(m, {"a": info}, adaptive="softmax")
+    with pytest.raises(ValueError, match="^alpha"):
+        ours.MultiObjectiveLoss(m, {"a": info}, adaptive="gradnorm", alpha=-1.0)
+    with pytest.raises(ValueError, match="^lr"):
+        ours.MultiObjectiveLoss(m, {"a": info}, adaptive="gradnorm", lr=0.0)
     with pytest.raises(ValueError, match="labels"):
         ours.CosineSimilarityLoss(m)(features(m, columns(2)), None)
     with pytest.raises(ValueError, match="2 columns"):

@@ -94,6 +94,30 @@ class LossComponents:
         return [i for i, name in enumerate(COMPONENTS) if getattr(self, name) is not None]
 
 
+def gradnorm_step(
+    weights: np.ndarray,
+    grad_norms: np.ndarray,
+    losses: np.ndarray,
+    initial_losses: np.ndarray,
+    alpha: float,
+    lr: float,
+) -> np.ndarray:
+    """One GradNorm step (Chen et al. 2018) on ``weights``, the rule of
+    :meth:`MultiObjectiveLoss.gradnorm_update` (also used by the sentence-transformers
+    ``MultiObjectiveLoss``): ``G_i = w_i n_i``, rates ``r_i = (L_i / L_i(0)) / mean_j (L_j /
+    L_j(0))``, ``w_i - lr * sign(G_i - mean(G) r_i^alpha) * n_i`` clipped at 0, then rescaled to
+    the old sum. All arguments are float64 arrays of one entry per term (checked by the
+    callers: norms >= 0, initial losses > 0)."""
+    g = weights * grad_norms
+    ratios = losses / initial_losses
+    rates = ratios / ratios.mean()
+    target = g.mean() * rates**alpha
+    updated = np.maximum(weights - lr * np.sign(g - target) * grad_norms, 0.0)
+    if updated.sum() > 0:
+        updated *= weights.sum() / updated.sum()
+    return updated
+
+
 class MultiObjectiveLoss:
     """``total = sum_i w_i L_i`` over the components present, or with ``adaptive="uncertainty"``
     ``total = sum_i exp(-s_i) L_i + s_i`` (Kendall, Gal & Cipolla 2018) with learnable
@@ -255,14 +279,7 @@ class MultiObjectiveLoss:
                 "(set initial_losses=None to restart)"
             )
         n = np.array([getattr(norms, COMPONENTS[i]) for i in present])
-        w = self._weights.as_array()[present]
-        g = w * n
-        ratios = losses / start
-        rates = ratios / ratios.mean()
-        target = g.mean() * rates**alpha
-        updated = np.maximum(w - lr * np.sign(g - target) * n, 0.0)
-        if updated.sum() > 0:
-            updated *= w.sum() / updated.sum()
+        updated = gradnorm_step(self._weights.as_array()[present], n, losses, start, alpha, lr)
         new = self._weights.as_array()
         new[present] = updated
         self._weights = LossWeights(**dict(zip(COMPONENTS, new.tolist())))

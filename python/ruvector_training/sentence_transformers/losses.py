@@ -25,10 +25,13 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 import ruvector_training.torch as rtt
+from ruvector_training._checks import check_float
+from ruvector_training.multi_objective import gradnorm_step
 from ruvector_training.torch.cached import _RandomState
 
 __all__ = [
@@ -466,7 +469,15 @@ class MultiObjectiveLoss(_ColumnLoss):
     (Kendall, Gal & Cipolla 2018): term ``i`` is ``exp(-s_i) * L_i + s_i`` with learnable
     log-variances :attr:`log_vars` (an ``nn.Parameter`` ``(n,)`` float32, initially 0, which
     ``SentenceTransformerTrainer`` puts in its optimizer with the model); ``weights`` is then
-    unused. GradNorm is not offered here (it needs per-term parameter gradients each step).
+    unused. ``adaptive="gradnorm"`` (Chen et al. 2018): term ``i`` is ``w_i * L_i`` with the
+    current :attr:`weights`, and every training forward (gradients enabled) then takes one
+    GradNorm step on them with ``alpha`` and ``lr``, the rule and option names of
+    :meth:`ruvector_training.MultiObjectiveLoss.gradnorm_update`: ``n_i`` is the norm of the
+    gradient of the unweighted ``L_i`` with respect to the sentence embeddings of the batch
+    (every column: the last layer all terms share, so GradNorm costs no extra pass through the
+    model and works with cached members), ``L_i(0)`` the values at the first step
+    (:attr:`initial_losses`; set it to None to restart). The new weights apply from the next
+    batch; the sum of the weights stays what it was.
 
     ``forward`` returns a dict ``{name: term}`` of 0-d tensors: ``SentenceTransformerTrainer``
     back-propagates their sum and logs each term under its name. Call :meth:`total` for the
@@ -476,9 +487,15 @@ class MultiObjectiveLoss(_ColumnLoss):
         model: the ``SentenceTransformer`` to train.
         losses: ``{name: loss}``, at least one, each a loss of this module built on ``model``
             (not a :class:`MultiObjectiveLoss`); names are non-empty strings without ``"."``.
-        weights: ``{name: weight}`` for every name (finite, >= 0); default 1 each.
-        adaptive: ``None`` or ``"uncertainty"``.
+        weights: ``{name: weight}`` for every name (finite, >= 0); default 1 each; the
+            initial weights with ``"gradnorm"``.
+        adaptive: ``None``, ``"uncertainty"`` or ``"gradnorm"``.
+        alpha: GradNorm's asymmetry (finite, >= 0; 0 equalises the gradient norms).
+        lr: GradNorm's step size on the weights (finite, > 0).
     """
+
+    #: The weighting options (``adaptive``).
+    ADAPTIVE = (None, "uncertainty", "gradnorm")
 
     def __init__(
         self,
@@ -486,6 +503,8 @@ class MultiObjectiveLoss(_ColumnLoss):
         losses: Mapping[str, _ColumnLoss],
         weights: Mapping[str, float] | None = None,
         adaptive: str | None = None,
+        alpha: float = 1.5,
+        lr: float = 0.025,
     ) -> None:
         super().__init__(model)
         if not isinstance(losses, Mapping) or not losses:
@@ -509,9 +528,14 @@ class MultiObjectiveLoss(_ColumnLoss):
         self.weights = {name: float(weights[name]) for name in losses}
         if not all(math.isfinite(w) and w >= 0 for w in self.weights.values()):
             raise ValueError(f"weights: expected finite weights >= 0, got {self.weights}")
-        if adaptive not in (None, "uncertainty"):
-            raise ValueError(f"adaptive: expected None or 'uncertainty', got {adaptive!r}")
+        if adaptive not in self.ADAPTIVE:
+            raise ValueError(f"adaptive: expected one of {self.ADAPTIVE}, got {adaptive!r}")
         self.adaptive = adaptive
+        self.alpha = check_float("alpha", alpha, minimum=0.0)
+        self.lr = check_float("lr", lr, positive=True)
+        #: ``{name: L_i(0)}``: the unweighted losses GradNorm measures training rates against
+        #: (set by its first step; None to restart).
+        self.initial_losses: dict[str, float] | None = None
         if adaptive == "uncertainty":
             self.log_vars = nn.Parameter(torch.zeros(len(losses), dtype=torch.float32))
         else:
@@ -526,17 +550,49 @@ class MultiObjectiveLoss(_ColumnLoss):
         self, embeddings: list[Tensor], labels: Tensor | None
     ) -> dict[str, Tensor]:
         """``{name: weighted term}`` (0-d tensors) given one ``(B, D)`` tensor per column."""
-        terms = {}
+        terms, values = {}, {}
         for index, (name, loss) in enumerate(self.losses.items()):
             value = loss.compute_loss_from_embeddings(embeddings, labels)
             if isinstance(value, dict):
                 raise ValueError(f"losses[{name!r}]: returned a dict; expected a 0-d tensor")
+            values[name] = value
             if self.adaptive == "uncertainty":
                 s = self.log_vars[index].to(device=value.device, dtype=value.dtype)
                 terms[name] = torch.exp(-s) * value + s
             else:
                 terms[name] = self.weights[name] * value
+        if self.adaptive == "gradnorm" and torch.is_grad_enabled():
+            self._gradnorm_step(values, embeddings, labels)
         return terms
+
+    def _gradnorm_step(
+        self, values: dict[str, Tensor], embeddings: list[Tensor], labels: Tensor | None
+    ) -> None:
+        """One GradNorm step on :attr:`weights` from this batch's unweighted losses and the
+        norms of their gradients with respect to the embeddings, measured on detached copies
+        (so the trainer's backward and GradCache's hooks see only the weighted sum)."""
+        leaves = [e.detach().requires_grad_(True) for e in embeddings]
+        norms = []
+        for name in values:
+            with torch.enable_grad():
+                value = self.losses[name].compute_loss_from_embeddings(leaves, labels)
+            grads = torch.autograd.grad(value, leaves, allow_unused=True)
+            squares = sum(float(g.double().pow(2).sum()) for g in grads if g is not None)
+            norms.append(math.sqrt(squares))
+        losses = np.array([float(v.detach()) for v in values.values()])
+        if not np.isfinite(losses).all() or not np.isfinite(norms).all():
+            raise ValueError(f"losses: GradNorm needs finite losses and gradients, got {losses}")
+        if self.initial_losses is None:
+            self.initial_losses = dict(zip(values, losses.tolist()))
+        start = np.array([self.initial_losses.get(name, math.nan) for name in values])
+        if not (np.isfinite(start) & (start > 0)).all():
+            raise ValueError(
+                f"initial_losses: {self.initial_losses} must hold a value > 0 for every loss "
+                "(set initial_losses=None to restart)"
+            )
+        weights = np.array([self.weights[name] for name in values])
+        updated = gradnorm_step(weights, np.array(norms), losses, start, self.alpha, self.lr)
+        self.weights = dict(zip(values, updated.tolist()))
 
     @staticmethod
     def total(terms: Mapping[str, Tensor]) -> Tensor:
@@ -544,7 +600,8 @@ class MultiObjectiveLoss(_ColumnLoss):
         return torch.stack(list(terms.values())).sum()
 
     def get_config_dict(self) -> dict[str, Any]:
-        """``losses`` (``{name: {"class": ..., **config}}``), ``weights`` and ``adaptive``."""
+        """``losses`` (``{name: {"class": ..., **config}}``), ``weights``, ``adaptive``,
+        ``alpha`` and ``lr``."""
         return {
             "losses": {
                 name: {"class": type(loss).__name__, **loss.get_config_dict()}
@@ -552,11 +609,23 @@ class MultiObjectiveLoss(_ColumnLoss):
             },
             "weights": dict(self.weights),
             "adaptive": self.adaptive,
+            "alpha": self.alpha,
+            "lr": self.lr,
         }
 
     @property
     def citation(self) -> str:
-        """BibTeX of uncertainty weighting."""
+        """BibTeX of the weighting: GradNorm with ``adaptive="gradnorm"``, uncertainty
+        weighting otherwise."""
+        if self.adaptive == "gradnorm":
+            return """
+@inproceedings{chen2018gradnorm,
+    title={GradNorm: Gradient Normalization for Adaptive Loss Balancing in Deep Multitask Networks},
+    author={Zhao Chen and Vijay Badrinarayanan and Chen-Yu Lee and Andrew Rabinovich},
+    booktitle={Proceedings of the 35th International Conference on Machine Learning},
+    year={2018}
+}
+"""
         return """
 @inproceedings{kendall2018multi,
     title={Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and Semantics},

@@ -11,6 +11,15 @@
 //! [`SpectralRegularization::eigenvalues`] (the k smallest Laplacian eigenvalues, [`eigen`]).
 //!
 //! Every entry point validates its input and returns [`Result`]; nothing panics on user data.
+//!
+//! ## Writing an element-wise kernel
+//!
+//! A loop that should vectorise is one function marked `#[simd_dispatch]` (from
+//! `ruvector-training-macros`, imported with `use crate::simd_dispatch;`): it is compiled for
+//! AVX-512, AVX2+FMA and a portable default and picks one at run time. The target list lives
+//! only in that attribute; never spell out `#[multiversion(targets(...))]` in a kernel. A
+//! reduction keeps [`reduce::LANES`] independent accumulators (the one lane count: import it,
+//! never redefine it), or uses the helpers of [`reduce`] directly.
 
 pub mod alloc;
 pub mod eigen;
@@ -28,6 +37,9 @@ pub mod similarity;
 pub mod types;
 pub mod validate;
 pub mod workspace;
+
+/// The runtime CPU dispatch of every element-wise kernel (see the crate docs).
+pub(crate) use ruvector_training_macros::simd_dispatch;
 
 pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};

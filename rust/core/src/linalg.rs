@@ -1,8 +1,9 @@
 //! Dense linear-algebra building blocks shared by every kernel: the GEMM entry point, dot
 //! products and eps-guarded row normalisation with its backward pass.
 
+use crate::reduce::LANES;
+use crate::simd_dispatch;
 use gemm::Parallelism;
-use multiversion::multiversion;
 use rayon::prelude::*;
 
 use crate::error::{Result, TrainingError};
@@ -338,9 +339,8 @@ pub fn gemm_into<T: Float>(
 }
 
 /// Dot product of two equal-length slices, with several accumulators so it vectorises.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
-    const LANES: usize = 16;
     let mut acc = [T::ZERO; LANES];
     let chunks = a.len() / LANES;
     for c in 0..chunks {
@@ -364,7 +364,7 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
 }
 
 /// `y += alpha * x`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
@@ -372,7 +372,7 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
 }
 
 /// `y = alpha * x`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub fn scaled_copy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi = alpha * xi;
@@ -380,7 +380,7 @@ pub fn scaled_copy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
 }
 
 /// `y = x / divisor` (a true division, as `torch.nn.functional.normalize` does).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn divided_copy<T: Float>(x: &[T], divisor: T, y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi = xi / divisor;
@@ -481,9 +481,8 @@ pub fn scaled_dot<T: Float>(a: &[T], sa: T, b: &[T], sb: T) -> T {
     scaled_dot_kernel(a, sa, b, sb)
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scaled_dot_kernel<T: Float>(a: &[T], sa: T, b: &[T], sb: T) -> T {
-    const LANES: usize = 16;
     let mut acc = [T::ZERO; LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let mut tail = T::ZERO;
@@ -506,7 +505,7 @@ pub fn cosine<T: Float>(x: &[T], nx: RowNorm<T>, y: &[T], ny: RowNorm<T>) -> T {
 }
 
 /// `y = x * scale / divisor` (a true division, as `torch.nn.functional.normalize` does).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scaled_divided_copy<T: Float>(x: &[T], scale: T, divisor: T, y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi = (xi * scale) / divisor;
@@ -574,7 +573,7 @@ pub fn normalize_rows_backward<T: Float>(
         });
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn normalize_backward_row<T: Float>(g: &mut [T], u: &[T], projection: T, inv: T) {
     for (gi, &ui) in g.iter_mut().zip(u) {
         *gi = (*gi - ui * projection) * inv;

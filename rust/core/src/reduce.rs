@@ -2,7 +2,7 @@
 //! does not vectorise (and an ordered float max cannot be reassociated by the compiler), so
 //! these keep [`LANES`] independent accumulators and combine them at the end.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 
 use crate::float::Float;
 
@@ -19,7 +19,7 @@ pub fn ordered_sum(values: &[f64]) -> f64 {
 }
 
 /// The largest value of `values` (`-inf` for an empty slice; NaN-free input assumed).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub fn max_value<T: Float>(values: &[T]) -> T {
     let mut lanes = [T::from_f64(f64::NEG_INFINITY); LANES];
     let mut chunks = values.chunks_exact(LANES);
@@ -38,7 +38,7 @@ pub fn max_value<T: Float>(values: &[T]) -> T {
 }
 
 /// The smallest value of `values` (`+inf` for an empty slice; NaN-free input assumed).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub fn min_value<T: Float>(values: &[T]) -> T {
     let mut lanes = [T::from_f64(f64::INFINITY); LANES];
     let mut chunks = values.chunks_exact(LANES);

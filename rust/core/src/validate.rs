@@ -1,6 +1,7 @@
 //! Input checks shared by every entry point: finiteness and shape agreement.
 
-use multiversion::multiversion;
+use crate::reduce::LANES;
+use crate::simd_dispatch;
 use rayon::prelude::*;
 
 use crate::error::{Result, TrainingError};
@@ -32,9 +33,8 @@ pub fn ensure_finite<T: Float>(arg: &'static str, data: &[T]) -> Result<()> {
 
 /// True when no element is NaN or infinite: `x * 0` is NaN exactly for those, and NaN
 /// survives a sum, so the check is one vectorised reduction.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn all_finite<T: Float>(chunk: &[T]) -> bool {
-    const LANES: usize = 16;
     let mut acc = [T::ZERO; LANES];
     let blocks = chunk.chunks_exact(LANES);
     let mut tail = T::ZERO;
@@ -90,6 +90,31 @@ pub fn ensure_finite_output<T: Float>(
             arg,
             format!("the loss or its gradient overflows {} ({cause})", T::NAME),
         ))
+    }
+}
+
+/// The error for similarity scores of finite inputs that overflow the element type: dot
+/// products (or squared distances) beyond its range, which would otherwise surface as `inf`
+/// scores or a NaN loss. `args` names the inputs whose scores overflowed (`"queries, corpus"`).
+pub fn scores_overflow<T: Float>(args: &'static str) -> TrainingError {
+    TrainingError::value(
+        args,
+        format!(
+            "the dot-product scores overflow {} (finite inputs whose inner products exceed its \
+             range, about {:.1e}); use similarity=\"cosine\" or float64 inputs",
+            T::NAME,
+            T::MAX.to_f64()
+        ),
+    )
+}
+
+/// Fails with [`scores_overflow`] naming `args` unless every score is finite (the scores of
+/// finite inputs: a non-finite one overflowed). Serial and vectorised: call it on one tile.
+pub fn ensure_finite_scores<T: Float>(args: &'static str, scores: &[T]) -> Result<()> {
+    if all_finite(scores) {
+        Ok(())
+    } else {
+        Err(scores_overflow::<T>(args))
     }
 }
 

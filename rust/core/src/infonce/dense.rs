@@ -8,7 +8,7 @@
 //! and recomputes each panel afterwards (four matrix products); when they fit, the single panel
 //! is kept and reused. Working memory is the inputs' size plus one panel.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 use rayon::prelude::*;
 
 use super::{KernelOutput, KernelParams};
@@ -193,19 +193,19 @@ impl Term for ExpShifted {
 }
 
 /// `x_j <- exp(x_j - shift)`, returning the sum of the new values (accumulated in f64).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn exp_shifted_in_place<T: Float>(row: &mut [T], shift: T) -> f64 {
     exp_sum(row, shift, true)
 }
 
 /// `sum_j exp(x_j - shift)` accumulated in f64 (the row is left unchanged).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn sum_exp_shifted<T: Float>(row: &mut [T], shift: T) -> f64 {
     exp_sum(row, shift, false)
 }
 
 /// `x_j <- factor * x_j` for `x_j >= 0`, flushing would-be subnormals (see [`weighted`]).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
     let floor = subnormal_floor(factor);
     row.iter_mut()
@@ -213,7 +213,7 @@ fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
 }
 
 /// `x_j <- weight * exp(x_j - shift)`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scale_exp_shifted<T: Float>(row: &mut [T], shift: T, weight: T) {
     let floor = subnormal_floor(weight);
     for v in row.iter_mut() {
@@ -222,7 +222,7 @@ fn scale_exp_shifted<T: Float>(row: &mut [T], shift: T, weight: T) {
 }
 
 /// `x_j <- forward * exp(x_j - shift) + reverse * exp(x_j - column_shift_j)`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn both_directions_softmax<T: Float>(
     row: &mut [T],
     shift: T,
@@ -300,7 +300,7 @@ fn merge_column_stats<'a, T: Float>(
 }
 
 /// `acc_j = max(acc_j, x_j)`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn elementwise_max<T: Float>(acc: &mut [T], x: &[T]) {
     for (a, &v) in acc.iter_mut().zip(x) {
         *a = a.max_of(v);
@@ -308,7 +308,7 @@ fn elementwise_max<T: Float>(acc: &mut [T], x: &[T]) {
 }
 
 /// `acc_j += exp(x_j - shift_j)` with f64 accumulators.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn accumulate_exp_shifted<T: Float>(x: &[T], shift: &[T], acc: &mut [f64]) {
     for ((a, &v), &s) in acc.iter_mut().zip(x).zip(shift) {
         *a += (v - s).exp_fast().to_f64();

@@ -17,7 +17,9 @@ use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, Ma
 use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
 use crate::types::{NegativesRef, Reduction, Similarity};
-use crate::validate::{ensure_finite, ensure_positive, format_number, format_shape};
+use crate::validate::{
+    ensure_finite, ensure_positive, format_number, format_shape, scores_overflow,
+};
 use crate::workspace::Workspace;
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
@@ -159,13 +161,24 @@ impl InfoNceLoss {
         };
         let mut grads: Vec<&[T]> = vec![&output.grad_anchors, &output.grad_positives];
         grads.extend(output.grad_negatives.as_deref());
-        crate::validate::ensure_finite_output(
+        if let Err(error) = crate::validate::ensure_finite_output(
             "temperature",
             "the logits similarity / temperature exceed its range: raise the temperature or, \
              with dot similarity, scale the inputs down",
             output.loss,
             &grads,
-        )?;
+        ) {
+            // Finite inputs whose dot products can leave T's range: the scores overflowed,
+            // whatever the temperature.
+            if self.similarity == Similarity::Dot && dot_products_can_overflow(batch) {
+                return Err(scores_overflow::<T>(if batch.negatives.is_some() {
+                    "anchors, positives, negatives"
+                } else {
+                    "anchors, positives"
+                }));
+            }
+            return Err(error);
+        }
         Ok(output)
     }
 
@@ -346,6 +359,23 @@ impl<T: Float> Prepared<'_, T> {
         }
         grad
     }
+}
+
+/// Whether an inner product of an anchor with a candidate (positive or negative) can exceed
+/// `T`'s range: `max ||a|| * max ||c||` (Cauchy-Schwarz), in `f64` from overflow-free norms.
+fn dot_products_can_overflow<T: Float>(batch: &InfoNceBatch<'_, T>) -> bool {
+    let d = batch.anchors.cols.max(1);
+    let largest = |data: &[T]| {
+        data.chunks_exact(d)
+            .map(|row| {
+                let norm = RowNorm::of(row);
+                norm.divisor.to_f64() / norm.scale.to_f64()
+            })
+            .fold(0.0f64, f64::max)
+    };
+    let candidates = largest(batch.positives.data)
+        .max(batch.negatives.as_ref().map_or(0.0, |n| largest(n.data)));
+    largest(batch.anchors.data) * candidates > T::MAX.to_f64()
 }
 
 #[cfg(test)]

@@ -124,7 +124,8 @@ impl LocalContrastiveLoss {
         } else {
             (
                 "embeddings",
-                "distances between such large embeddings; scale them down",
+                "the distances between such large embeddings exceed its range: use float64 \
+                 embeddings or scale them down",
             )
         };
         ensure_finite_output(arg, cause, loss, &[&grad])?;
@@ -240,7 +241,8 @@ impl SpectralRegularization {
         } else {
             (
                 "embeddings",
-                "distances between such large embeddings; scale them down",
+                "the distances between such large embeddings exceed its range: use float64 \
+                 embeddings or scale them down",
             )
         };
         ensure_finite_output(arg, cause, loss, &[&grad])?;

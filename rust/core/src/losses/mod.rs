@@ -15,7 +15,8 @@ pub use graph::{
 };
 pub use triplet::{TripletBatch, TripletLoss, TripletOutput};
 
-use multiversion::multiversion;
+use crate::reduce::LANES;
+use crate::simd_dispatch;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -24,9 +25,8 @@ use crate::linalg::{axpy, dot, scaled_copy, scaled_dot, MatRef, RowNorm};
 use crate::validate::format_shape;
 
 /// `||x - y||^2`, with several accumulators so it vectorises.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub(crate) fn squared_distance<T: Float>(x: &[T], y: &[T]) -> T {
-    const LANES: usize = 16;
     let mut acc = [T::ZERO; LANES];
     let chunks = x.len() / LANES;
     for c in 0..chunks {
@@ -51,7 +51,7 @@ pub(crate) fn squared_distance<T: Float>(x: &[T], y: &[T]) -> T {
 }
 
 /// `g += scale * (x - y)`: the gradient of `scale * ||x - y||^2 / 2` w.r.t. `x`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub(crate) fn add_scaled_difference<T: Float>(scale: T, x: &[T], y: &[T], g: &mut [T]) {
     for ((gi, &xi), &yi) in g.iter_mut().zip(x).zip(y) {
         *gi += scale * (xi - yi);
@@ -101,7 +101,7 @@ pub(crate) fn unit_axpy<T: Float>(alpha: T, x: &[T], nx: RowNorm<T>, y: &mut [T]
 /// Maps `g`, a gradient w.r.t. `u = x / max(||x||, eps)` (`norm` from [`RowNorm::of`]), to the
 /// gradient w.r.t. `x`, in place: `(g - u (u . g)) / ||x||` above the floor, `g / eps` at it.
 /// The row form of [`crate::linalg::normalize_rows_backward`], for kernels that never store `u`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 pub(crate) fn unit_backward<T: Float>(g: &mut [T], x: &[T], norm: RowNorm<T>) {
     let inv = norm.scaled_inverse();
     if norm.scale != T::ONE {

@@ -115,8 +115,9 @@ impl TripletLoss {
             )
         } else {
             (
-                "anchors",
-                "distances between such large embeddings; scale the inputs down",
+                "anchors, positives, negatives",
+                "the distances between such large embeddings exceed its range: use \
+                 distance=\"cosine\" or float64 inputs",
             )
         };
         ensure_finite_output(
@@ -214,6 +215,10 @@ fn euclidean_row<T: Float>(row: &RowInputs<'_, T>, grads: RowGrads<'_, T>, losse
             let w = T::from_f64(row.weight);
             add_scaled_difference(-w * inv_an, a, n, grads.a);
             add_scaled_difference(w * inv_an, a, n, grad_n);
+        } else if hinge.is_nan() {
+            // Both distances overflowed T (inf - inf): which is larger is unknown, so the
+            // triplet is not silently inactive; the NaN makes the final check refuse the batch.
+            *loss = hinge;
         }
     }
     if active > 0.0 {

@@ -10,7 +10,7 @@ use crate::types::Similarity;
 use crate::linalg::{cosine, dot, filled_vec, MatRef};
 use crate::pool::check_cancelled;
 use crate::search::{row_norms, BestK};
-use crate::validate::ensure_finite;
+use crate::validate::{ensure_finite, scores_overflow};
 
 /// Configuration of the graph miner.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +84,9 @@ impl GraphHardNegativeMiner {
                             Some(norms) => cosine(a, norms[anchor], c, norms[candidate]),
                             None => dot(a, c),
                         };
+                        if !sim.is_finite() {
+                            return Err(scores_overflow::<T>("embeddings"));
+                        }
                         best.offer(sim.to_f64(), candidate);
                     }
                     for (slot, item) in row.iter_mut().zip(best.into_sorted()) {

@@ -11,7 +11,8 @@ use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
 use crate::search::stream::{check_selection_memory, stream_similarities, Collector};
 use crate::search::{offer_by_similarity, BestK, PreparedSearch, Scored, SKIP_CHUNK};
-use crate::validate::format_shape;
+use crate::simd_dispatch;
+use crate::validate::{format_shape, scores_overflow};
 
 /// How the negatives of an anchor are chosen among its candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +212,7 @@ impl HardNegativeMiner {
         let empty = ExcludeLists::default();
         let exclude = inputs.exclude.unwrap_or(&empty);
         let collectors = stream_similarities(
+            "anchors, pool",
             prepared.query_matrix(),
             inputs.pool,
             prepared.column_scale.as_deref(),
@@ -272,7 +274,7 @@ impl HardNegativeMiner {
         }
         crate::validate::ensure_finite("positives", positives.data)?;
         let unit_anchor = |i: usize| &prepared.queries[i * anchors.cols..(i + 1) * anchors.cols];
-        Ok(Some(try_collect(
+        let scores = try_collect(
             "positives",
             anchors.rows,
             (0..anchors.rows).map(|i| {
@@ -292,7 +294,12 @@ impl HardNegativeMiner {
                     }
                 }
             }),
-        )?))
+        )?;
+        // Dot products of finite rows beyond T's range are inf (cosine scores are bounded).
+        if scores.iter().any(|s| !s.is_finite()) {
+            return Err(scores_overflow::<T>("anchors, positives"));
+        }
+        Ok(Some(scores))
     }
 
     /// The similarity band an anchor's candidates must fall in.
@@ -643,10 +650,7 @@ impl DistanceWeightTable {
 }
 
 /// The largest random value of items `base..base + len`, hashed in a vectorisable loop.
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512vl+avx512dq+avx2+fma",
-    "x86_64+avx2+fma"
-))]
+#[simd_dispatch(avx512dq)]
 fn max_bits(stream: &AnchorStream, base: usize, len: usize) -> u64 {
     let mut best = 0u64;
     for offset in 0..len {

@@ -1,7 +1,7 @@
 //! Adam (L2 weight decay added to the gradient) and AdamW (decoupled weight decay), both with
 //! optional AMSGrad: `torch.optim.Adam` and `torch.optim.AdamW`.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
@@ -416,7 +416,7 @@ fn update_typed<T: Float>(
 
 /// One chunk of Adam/AdamW, block by block: reads `p, g, m, v` once and writes `p, m, v` once.
 /// With `probe`, returns the gradient's sum of squares (0 otherwise).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn adam_chunk<T: Float>(
     p: &mut [T],
     g: &[T],
@@ -439,7 +439,7 @@ fn adam_chunk<T: Float>(
 }
 
 /// One chunk of Adam/AdamW with AMSGrad (also reads and writes the running maximum).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn amsgrad_chunk<T: Float>(
     p: &mut [T],
     g: &[T],

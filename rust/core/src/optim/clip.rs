@@ -1,7 +1,7 @@
 //! The one read pass over the gradients that every step starts with (it rejects NaN/Inf and
 //! accumulates the global L2 norm at once), and gradient-norm clipping.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut};
@@ -111,13 +111,13 @@ fn chunked<T: Float>(data: &[T], chunk_sum: impl Fn(&[T]) -> f64 + Sync + Send) 
 }
 
 /// `sum x^2` over one chunk, block by block with prefetching (the update passes' sums).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn chunk_sum_of_squares<T: Float>(chunk: &[T]) -> f64 {
     for_each_block(&[chunk.as_ptr()], chunk, true, |_| {})
 }
 
 /// `sum (x * scale)^2` over one chunk, scaling and squaring in `f64`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scaled_chunk_sum<T: Float>(chunk: &[T], scale: f64) -> f64 {
     let mut sum = LaneSum::new();
     let mut scaled = [0.0f64; SUM_BLOCK];
@@ -165,7 +165,7 @@ fn scale_in_place<T: Float>(data: &mut [T], factor: T) {
         .for_each(|chunk| scale_chunk(chunk, factor));
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scale_chunk<T: Float>(chunk: &mut [T], factor: T) {
     for x in chunk {
         *x *= factor;

@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and L2 weight
 //! decay: `torch.optim.SGD`.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 use rayon::prelude::*;
 
 use super::arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
@@ -273,7 +273,7 @@ fn momentum_update<T: Float>(
 
 /// `p += -lr * g` over one chunk, block by block; with `probe`, returns the gradient's sum of
 /// squares (0 otherwise).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn plain_chunk<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>, probe: bool) -> f64 {
     let streams = [p.as_ptr(), g.as_ptr()];
     for_each_block(&streams, g, probe, |block| {
@@ -286,7 +286,7 @@ fn plain_chunk<T: Float>(p: &mut [T], g: &[T], s: SgdScalars<T>, probe: bool) ->
 
 /// Momentum (or Nesterov) update of one chunk, block by block; `first` copies the gradient into
 /// the buffer. With `probe`, returns the gradient's sum of squares (0 otherwise).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn momentum_chunk<T: Float>(
     p: &mut [T],
     g: &[T],

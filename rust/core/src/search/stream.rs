@@ -6,7 +6,7 @@
 //! thread count, and every tile is one single-threaded GEMM: each similarity is computed by the
 //! same instructions whatever the pool size, so results are identical on any number of threads.
 
-use multiversion::multiversion;
+use crate::simd_dispatch;
 use rayon::prelude::*;
 
 use crate::alloc::{try_collect, try_vec_with_capacity};
@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::{gemm_into, zeroed_vec, Accumulate, MatRef, Product, StridedRef};
 use crate::pool::check_cancelled;
+use crate::validate::ensure_finite_scores;
 
 /// Queries per task (one GEMM panel).
 pub const QUERY_BLOCK: usize = 256;
@@ -34,9 +35,15 @@ pub trait Collector<T: Float>: Send {
 /// `column_scale[j]` when given), visiting every `(i, j)` exactly once through `make(i)`'s
 /// collector. Returns the Q collectors in query order.
 ///
+/// Every tile is checked to be finite before it is visited: the inputs are finite, so a
+/// non-finite score is a dot product beyond `T`'s range, refused with
+/// [`crate::validate::scores_overflow`] naming `args` (the inputs, e.g. `"queries, corpus"`)
+/// instead of reaching a collector as `inf`.
+///
 /// A strided corpus (Fortran order, a column slice) is read in place: each task packs the
 /// tile it multiplies into its own `CORPUS_TILE x D` buffer, so no whole copy is ever made.
 pub fn stream_similarities<T, C, F>(
+    args: &'static str,
     queries: MatRef<'_, T>,
     corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
@@ -64,7 +71,7 @@ where
         .map(|(block, chunk)| {
             let rows = block * QUERY_BLOCK..((block + 1) * QUERY_BLOCK).min(num_queries);
             let cols = chunk * chunk_rows..((chunk + 1) * chunk_rows).min(num_corpus);
-            scan_task(queries, corpus, column_scale, rows, cols, &make)
+            scan_task(args, queries, corpus, column_scale, rows, cols, &make)
         })
         .collect::<Result<Vec<Vec<C>>>>()?;
 
@@ -126,6 +133,7 @@ pub fn check_selection_memory(
 
 /// One task: the queries `rows` against the corpus rows `cols`, tile by tile.
 fn scan_task<T, C, F>(
+    args: &'static str,
     queries: MatRef<'_, T>,
     corpus: StridedRef<'_, T>,
     column_scale: Option<&[T]>,
@@ -161,17 +169,20 @@ where
             Accumulate::Overwrite,
             false,
         )?;
-        for (row, collector) in scores.chunks_exact_mut(width).zip(&mut collectors) {
-            if let Some(scale) = column_scale {
+        if let Some(scale) = column_scale {
+            for row in scores.chunks_exact_mut(width) {
                 scale_columns(row, &scale[start..end]);
             }
+        }
+        ensure_finite_scores(args, scores)?;
+        for (row, collector) in scores.chunks_exact(width).zip(&mut collectors) {
             collector.visit(start, row);
         }
     }
     Ok(collectors)
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+#[simd_dispatch]
 fn scale_columns<T: Float>(row: &mut [T], scale: &[T]) {
     for (value, &factor) in row.iter_mut().zip(scale) {
         *value *= factor;

@@ -55,6 +55,7 @@ pub fn topk<'c, T: Float>(
     let empty = ExcludeLists::default();
     let exclude = exclude.unwrap_or(&empty);
     let collectors = stream_similarities(
+        "queries, corpus",
         prepared.query_matrix(),
         corpus,
         prepared.column_scale.as_deref(),
