@@ -16,6 +16,7 @@ pub mod alloc;
 pub mod eigen;
 pub mod error;
 pub mod float;
+pub mod graph;
 pub mod infonce;
 pub mod linalg;
 pub mod losses;
@@ -28,9 +29,10 @@ pub mod similarity;
 pub mod validate;
 pub mod workspace;
 
-pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
+pub use eigen::{graph_laplacian_eigenvalues, laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
+pub use graph::Graph;
 pub use infonce::{
     InfoNceBatch, InfoNceLoss, InfoNceOutput, NegativesRef, Reduction, Similarity,
     DEFAULT_LOGITS_BUDGET_BYTES,

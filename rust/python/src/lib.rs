@@ -5,6 +5,7 @@
 
 mod args;
 mod arrays;
+mod graph;
 mod indices;
 mod infonce;
 mod kernel;
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_LOGITS_BUDGET_BYTES",
         ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES,
     )?;
+    m.add_class::<graph::PyGraph>()?;
     m.add_class::<infonce::PyInfoNceLoss>()?;
     m.add_class::<losses::PyTripletLoss>()?;
     m.add_class::<losses::PyCosineSimilarityLoss>()?;
