@@ -364,11 +364,11 @@ fn adjacency_bytes(nodes: usize, entries: usize) -> Option<usize> {
         .checked_add(entries.checked_mul(16 + 8 + 8)?)
 }
 
+/// An incidence entry: `(other endpoint, edge index)`.
+type Incident = (usize, usize);
+
 /// The incidence CSR (`offsets`, `(other endpoint, edge index)` entries) of `edges`.
-fn build_incidence(
-    num_nodes: usize,
-    edges: &[[usize; 2]],
-) -> Result<(Vec<usize>, Vec<(usize, usize)>)> {
+fn build_incidence(num_nodes: usize, edges: &[[usize; 2]]) -> Result<(Vec<usize>, Vec<Incident>)> {
     let mut offsets = filled_vec("edges", num_nodes + 1, 0usize)?;
     for &[i, j] in edges {
         if i != j {
