@@ -334,7 +334,7 @@ BAD_CHECKPOINTS = {
         _set("state", "schedulers", {"temperature_scheduler": {"type": "x"}}),
         r"schedulers\['temperature_scheduler'\]",
     ),
-    "edges": (_set("arrays", "edges", np.array([[0, 999]])), "edges: node indices"),
+    "edges": (_set("arrays", "edges", np.array([[0, 999]])), "edges: node index 999"),
     "edges float": (_set("arrays", "edges", np.array([[0.0, 1.0]])), "edges: expected an integer"),
     "optimizer buffer": (
         _drop("arrays", "opt/0/exp_avg"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import ruvector_training as rt
 from ruvector_training.callbacks import EarlyStopping, Evaluation
-from ruvector_training.graph import Graph
+from ruvector_training.graph import Graph, non_isolated, window_positives
 from ruvector_training.synthetic import planted_partition
 from ruvector_training.trainer import Trainer
 from ruvector_training.trainer_config import TrainerConfig
@@ -40,8 +40,8 @@ def test_one_step_matches_numpy(sbm):
     rng = np.random.default_rng(config.seed)
     rng.standard_normal((n, config.dim))
     graph = Graph(n, edges)
-    order = rng.permutation(graph.non_isolated())
-    positives = graph.window_positives(order, config.window, rng)
+    order = rng.permutation(non_isolated(graph))
+    positives = window_positives(graph, order, config.window, rng)
     loss_fn = rt.InfoNCELoss(temperature=config.temperature)
     loss, (ga, gp, _) = loss_fn(start[order], start[positives])
     grad = np.zeros_like(start)
@@ -292,7 +292,7 @@ def test_trainer_rejects_bad_input(sbm):
     n, edges, _ = sbm
     with pytest.raises(ValueError, match="^edges: the graph has no edges"):
         Trainer(3, [[1, 1]])
-    with pytest.raises(ValueError, match="^edges: node indices"):
+    with pytest.raises(ValueError, match="^edges: node index 5 in row 0 is out of range"):
         Trainer(3, [[0, 5]])
     with pytest.raises(ValueError, match=r"^features: expected shape \(160, F\)"):
         Trainer(n, edges, features=np.zeros((5, 3)))

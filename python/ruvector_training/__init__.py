@@ -5,6 +5,8 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 - :class:`InfoNCELoss`: InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients
   for float32 and float64 NumPy arrays.
 - :class:`TripletLoss` (Euclidean or cosine distance) and :class:`CosineSimilarityLoss`.
+- :class:`Graph`: an undirected graph built once in Rust (edge list as given, CSR
+  neighbourhoods), accepted wherever an edge array is.
 - :class:`LocalContrastiveLoss` and :class:`SpectralRegularization`: graph losses over an
   ``(E, 2)`` edge list.
 - :class:`MatryoshkaLoss`: any of these losses over nested embedding prefixes.
@@ -40,6 +42,7 @@ from ruvector_training._core import (
     Adam,
     AdamW,
     CosineSimilarityLoss,
+    Graph,
     GraphHardNegativeMiner,
     HardNegativeMiner,
     InfoNCELoss,
@@ -73,6 +76,7 @@ __all__ = [
     "CurriculumScheduler",
     "CurriculumStage",
     "DEFAULT_LOGITS_BUDGET_BYTES",
+    "Graph",
     "GraphHardNegativeMiner",
     "HardNegativeMiner",
     "EarlyStopping",

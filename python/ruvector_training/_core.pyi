@@ -1,7 +1,7 @@
 """Type stubs for the compiled module ``ruvector_training._core``."""
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -186,6 +186,89 @@ class CosineSimilarityLoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
         """Same as :meth:`forward`."""
 
+@final
+class Graph:
+    """An undirected graph on ``num_nodes`` nodes, built once in Rust and accepted wherever an
+    ``edges`` array is (:class:`LocalContrastiveLoss`, :class:`SpectralRegularization` and its
+    :meth:`~SpectralRegularization.eigenvalues`, :class:`GraphHardNegativeMiner`, the
+    :class:`~ruvector_training.Trainer`), so the edge list crosses into Rust once.
+
+    It keeps the edge list as given (:meth:`edges`: per-edge consumers such as the local
+    loss's labels and ``"none"`` losses stay aligned with your rows) and builds the
+    compressed-sparse-row adjacency once for neighbourhood consumers (:meth:`degrees`,
+    :meth:`neighbors`, the Laplacian, :meth:`walk`, the k-hop miner), with these rules:
+    ``(i, j)`` and ``(j, i)`` are the same undirected pair; duplicate edges add their weights
+    (1 each without weights); self-loops stay in :meth:`edges` but are ignored by the
+    adjacency, the Laplacians and the walks; a pair whose total weight is 0 is not a
+    neighbour pair.
+
+    Args:
+        num_nodes: N >= 1; nodes are ``0 .. N-1`` (nodes without edges are isolated).
+        edges: ``(E, 2)`` numpy integer array of any integer dtype, indices in ``[0, N)``.
+        weights: optional ``(E,)`` float32/float64 edge weights, finite and >= 0.
+
+    Equality compares ``num_nodes``, the edge rows and the weights as given; pickling and
+    ``copy.deepcopy`` round-trip exactly. Immutable; safe to share between threads.
+
+    Raises:
+        TypeError: ``edges`` not an integer ndarray, ``weights`` not float32/float64.
+        ValueError: ``num_nodes < 1``, wrong shapes, negative or out-of-range indices, a
+            weights length other than E, negative or NaN/Inf weights (each message starts
+            with the argument's name).
+        MemoryError: the adjacency does not fit (names ``edges``).
+    """
+
+    def __init__(
+        self, num_nodes: int, edges: _IntArray, weights: _FloatArray | None = None
+    ) -> None: ...
+    @property
+    def num_nodes(self) -> int:
+        """N, the number of nodes."""
+    @property
+    def num_edges(self) -> int:
+        """E, the number of edge rows as given (self-loops and duplicates included)."""
+    def edges(self) -> npt.NDArray[np.int64]:
+        """The edge rows as given, in order: a new ``int64 (E, 2)`` array."""
+    def weights(self) -> npt.NDArray[np.float64] | None:
+        """The weights as given (a new ``float64 (E,)`` array), or ``None``."""
+    def degrees(self) -> npt.NDArray[np.float64]:
+        """Weighted degrees ``d_i = sum_j w_ij`` (self-loops excluded; an unweighted edge
+        listed twice counts 2): a new ``float64 (N,)`` array."""
+    def neighbors(self, node: int) -> npt.NDArray[np.int64]:
+        """The neighbours of ``node``, each once, ascending (never ``node`` itself): a new
+        ``int64`` array. ``ValueError`` for a node outside ``[0, N)``."""
+    def neighbor_weights(self, node: int) -> npt.NDArray[np.float64]:
+        """The summed edge weights matching :meth:`neighbors`: a new ``float64`` array."""
+    def walk(
+        self, starts: _IntArray, lengths: _IntArray, uniforms: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.int64]:
+        """End nodes of random walks over the adjacency, driven by your random numbers.
+
+        Walk ``w`` starts at ``starts[w]`` and takes ``lengths[w]`` steps, each from node ``i``
+        to neighbour ``j`` with probability ``w_ij / d_i`` (uniform over the neighbours of an
+        unweighted graph without duplicates). ``uniforms`` are consumed step by step: step
+        ``s`` takes the next value for every walk still running (``lengths[w] > s``), in walk
+        order; a step picks the neighbour whose cumulative weight first exceeds ``u * d_i``
+        (for unit weights, neighbour number ``floor(u * degree)``). So the result is a
+        deterministic function of the inputs, e.g. of a NumPy generator's state when
+        ``uniforms = rng.random(lengths.sum())``.
+
+        Args:
+            starts: ``(W,)`` node ids, any integer dtype.
+            lengths: ``(W,)`` steps per walk, >= 0.
+            uniforms: ``(sum(lengths),)`` float64 values in ``[0, 1)``.
+
+        Returns:
+            ``int64 (W,)`` end nodes.
+
+        Raises:
+            TypeError: non-integer ``starts``/``lengths``, ``uniforms`` not a float64 ndarray.
+            ValueError: wrong lengths, an out-of-range start or one without neighbours (that
+                has steps to take), a negative length, a uniform outside ``[0, 1)``.
+        """
+    def __eq__(self, other: object) -> bool: ...
+    def __reduce__(self) -> tuple[Any, ...]: ...
+
 class LocalContrastiveLoss:
     """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
     ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.
@@ -210,14 +293,16 @@ class LocalContrastiveLoss:
         self, margin: float = 1.0, reduction: Literal["mean", "sum", "none"] = "mean"
     ) -> None: ...
     def forward(
-        self, embeddings: _FloatArray, edges: _IntArray, labels: _BoolArray | None = None
+        self, embeddings: _FloatArray, edges: Graph | _IntArray, labels: _BoolArray | None = None
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
         """Loss and gradient.
 
         Args:
             embeddings: ``(N, D)`` float32 or float64.
-            edges: ``(E, 2)`` node indices of any integer dtype, each in ``[0, N)``; duplicate
-                edges count once per occurrence. ``E = 0`` is allowed except with ``"mean"``.
+            edges: a :class:`Graph` of N nodes (its edge rows as given; its weights are not
+                used), or ``(E, 2)`` node indices of any integer dtype, each in ``[0, N)``
+                (built into one the same way); duplicate edges count once per occurrence.
+                ``E = 0`` is allowed except with ``"mean"``.
             labels: optional ``(E,)`` bool array: ``True`` = similar edge, ``False`` =
                 dissimilar. Without labels every edge is similar.
 
@@ -227,11 +312,12 @@ class LocalContrastiveLoss:
         Raises:
             TypeError: ``embeddings`` not float32/float64, ``edges`` not an integer array,
                 ``labels`` not bool.
-            ValueError: wrong shapes, negative or out-of-range node indices, a labels length
-                other than E, NaN/Inf values, no edges with ``"mean"``.
+            ValueError: wrong shapes (a Graph whose ``num_nodes`` is not N), negative or
+                out-of-range node indices, a labels length other than E, NaN/Inf values, no
+                edges with ``"mean"``.
         """
     def __call__(
-        self, embeddings: _FloatArray, edges: _IntArray, labels: _BoolArray | None = None
+        self, embeddings: _FloatArray, edges: Graph | _IntArray, labels: _BoolArray | None = None
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
         """Same as :meth:`forward`."""
 
@@ -257,16 +343,21 @@ class SpectralRegularization:
 
     def __init__(self, lam: float = 0.01, normalized: bool = True) -> None: ...
     def forward(
-        self, embeddings: _FloatArray, edges: _IntArray, weights: _FloatArray | None = None
+        self,
+        embeddings: _FloatArray,
+        edges: Graph | _IntArray,
+        weights: _FloatArray | None = None,
     ) -> tuple[float, tuple[_FloatArray, None, None]]:
         """Loss (always a float) and gradient.
 
         Args:
             embeddings: ``(N, D)`` float32 or float64.
-            edges: ``(E, 2)`` undirected edges of any integer dtype, each pair listed once;
-                duplicates add their weights.
+            edges: a :class:`Graph` of N nodes (with its weights), or ``(E, 2)`` undirected
+                edges of any integer dtype (built into one the same way); duplicates add their
+                weights.
             weights: optional ``(E,)`` float32/float64 edge weights, finite and >= 0 (default
-                1). No gradient is computed for them: their slot is ``None``.
+                1), with raw ``edges`` only (a ``ValueError`` with a Graph, which holds its
+                own). No gradient is computed for them: their slot is ``None``.
 
         Returns:
             ``(loss, (grad_embeddings, None, None))``.
@@ -277,9 +368,23 @@ class SpectralRegularization:
                 other than E, negative or NaN/Inf weights, NaN/Inf embeddings.
         """
     def __call__(
-        self, embeddings: _FloatArray, edges: _IntArray, weights: _FloatArray | None = None
+        self,
+        embeddings: _FloatArray,
+        edges: Graph | _IntArray,
+        weights: _FloatArray | None = None,
     ) -> tuple[float, tuple[_FloatArray, None, None]]:
         """Same as :meth:`forward`."""
+    @overload
+    def eigenvalues(
+        self,
+        num_nodes: Graph,
+        edges: int,
+        *,
+        method: Literal["auto", "dense", "sparse"] = "auto",
+        max_iterations: int | None = None,
+        tol: float | None = None,
+    ) -> npt.NDArray[np.float64]: ...
+    @overload
     def eigenvalues(
         self,
         num_nodes: int,
@@ -291,7 +396,11 @@ class SpectralRegularization:
         max_iterations: int | None = None,
         tol: float | None = None,
     ) -> npt.NDArray[np.float64]:
-        """The ``k`` smallest eigenvalues of the Laplacian this regulariser uses (``L_sym`` when
+        """``eigenvalues(graph, k)`` for a :class:`Graph` (its adjacency is reused, and its
+        ``num_nodes`` nodes are stored: no compaction), or
+        ``eigenvalues(num_nodes, edges, k, weights=None)``.
+
+        The ``k`` smallest eigenvalues of the Laplacian this regulariser uses (``L_sym`` when
         :attr:`normalized`, else ``D - W``), ascending, with the conventions of :meth:`forward`:
         self-loops ignored, duplicate edges summed, isolated nodes (no edge of positive weight)
         with a zero row, hence a zero eigenvalue.
@@ -686,7 +795,8 @@ class GraphHardNegativeMiner:
     For each anchor node the candidates are the nodes within ``hop_distance`` hops (BFS on
     the undirected graph) that are neither the anchor nor one of its 1-hop neighbours; the
     ``num_negatives`` most similar by embedding are returned (ties by lower index), ``-1``
-    padded. The adjacency (CSR) is built once per call; anchors run in parallel.
+    padded. Pass a :class:`Graph` to reuse its adjacency (CSR); raw edges build one per call.
+    Anchors run in parallel.
 
     Args:
         hop_distance: >= 1 (1 leaves no candidates).
@@ -711,15 +821,16 @@ class GraphHardNegativeMiner:
         self,
         anchor_nodes: npt.NDArray[np.integer],
         embeddings: _FloatArray,
-        edges: npt.NDArray[np.integer],
+        edges: Graph | npt.NDArray[np.integer],
     ) -> npt.NDArray[np.int64]:
         """Mines ``K`` negatives per anchor node.
 
         Args:
             anchor_nodes: ``(B,)`` node ids in ``[0, N)``, any integer dtype.
             embeddings: ``(N, D)`` float32/float64, one row per node.
-            edges: ``(E, 2)`` integer node pairs (undirected; duplicates and self-loops are
-                allowed and ignored).
+            edges: a :class:`Graph` of N nodes (hops follow its adjacency: pairs of zero
+                total weight are not edges), or ``(E, 2)`` integer node pairs (undirected;
+                duplicates and self-loops are allowed and ignored) built into one.
 
         Returns:
             ``int64 (B, K)`` node ids, most similar first, ``-1`` padded.

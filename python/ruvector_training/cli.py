@@ -23,7 +23,7 @@ from ruvector_training import _core
 from ruvector_training._atomic import atomic_write
 from ruvector_training.callbacks import Evaluation
 from ruvector_training.evaluation import evaluate_embeddings, split_edges
-from ruvector_training.graph import Graph
+from ruvector_training.graph import Graph, canonical_edges
 from ruvector_training.graph_io import GraphFileError, read_graph
 from ruvector_training.probe import probe_accuracy, stratified_split
 from ruvector_training.synthetic import planted_partition
@@ -332,7 +332,9 @@ def _graph(args) -> None:
             raise CliError(f"--plot: {error}") from None
     data = read_graph(args.edges, args.labels)
     _check_size(args, data.num_nodes, f"{args.edges}: {data.num_nodes} nodes (largest id + 1)")
-    graph = Graph(data.num_nodes, data.edges)
+    # A file lists an edge set: both directions of a pair (a CSR file lists both) and repeats
+    # are one edge, self-loops none.
+    graph = Graph(data.num_nodes, canonical_edges(data.num_nodes, data.edges))
     if graph.num_edges == 0:
         raise CliError(f"{args.edges}: the graph has no edges besides self-loops")
     if data.labels is not None:
@@ -420,7 +422,7 @@ def _run(args, graph: Graph, labels) -> Trainer:
         print(
             f"probe: logistic regression on a 50/50 stratified split of {labelled} labelled nodes"
         )
-    trainer = Trainer(graph.num_nodes, train.edges, config)
+    trainer = Trainer(train, config=config)
     before = _evaluate(trainer.embeddings(), split, labels, args.seed)
     callbacks, evaluation_seconds = [], [0.0]
     if getattr(args, "plot", None) is not None and split is not None:

@@ -13,7 +13,8 @@ source); :func:`data_path` gives their location, e.g. to pass ``cora.npz`` to
 
 Graphs are returned as :class:`GraphDataset`: an undirected edge list with every unordered pair
 once as ``i < j`` (self-loops and duplicates dropped, rows sorted), which is the form the graph
-losses, :class:`~ruvector_training.Trainer` and :func:`~ruvector_training.metrics` take.
+losses, :class:`~ruvector_training.Graph`, :class:`~ruvector_training.Trainer` and
+:func:`~ruvector_training.metrics` take (``Graph(data.num_nodes, data.edges)`` builds it once).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ruvector_training.graph import Graph
+from ruvector_training.graph import Graph, canonical_edges
 from ruvector_training.metrics import link_prediction_auc, mrr_at_k
 from ruvector_training.probe import probe_accuracy
 
@@ -40,9 +40,10 @@ def split_edges(graph: Graph, test_fraction: float = 0.1, seed: int = 0) -> Edge
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction: expected a number in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
-    edges, n = graph.edges, graph.num_nodes
+    n = graph.num_nodes
+    edges = canonical_edges(n, graph.edges())
     wanted = int(round(test_fraction * len(edges)))
-    degree = graph.degree.copy()
+    degree = np.bincount(edges.ravel(), minlength=n)
     held = np.zeros(len(edges), dtype=bool)
     count = 0
     for i in rng.permutation(len(edges)).tolist():
@@ -72,9 +73,10 @@ def sample_non_edges(graph: Graph, count: int, rng: np.random.Generator) -> np.n
     n = graph.num_nodes
     if n > 3_037_000_499:  # the pair keys i * n + j below would overflow int64
         raise ValueError(f"num_nodes: at most 3037000499 nodes are supported, got {n}")
-    if n * (n - 1) // 2 - graph.num_edges < count:
+    edges = canonical_edges(n, graph.edges())
+    if n * (n - 1) // 2 - len(edges) < count:
         raise ValueError(f"edges: the graph has fewer than {count} non-edges to sample")
-    existing = np.sort(graph.edges[:, 0] * n + graph.edges[:, 1])
+    existing = edges[:, 0] * n + edges[:, 1]  # sorted: canonical edges are
     chosen = np.zeros(0, dtype=np.int64)
     while len(chosen) < count:
         pairs = rng.integers(0, n, size=(2 * (count - len(chosen)) + 16, 2))

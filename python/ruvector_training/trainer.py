@@ -25,7 +25,7 @@ from ruvector_training.checkpoint import (
     optimizer_to_checkpoint,
     save_checkpoint,
 )
-from ruvector_training.graph import Graph
+from ruvector_training.graph import Graph, non_isolated, window_positives
 from ruvector_training.multi_objective import LossWeights, MultiObjectiveLoss
 from ruvector_training.schedulers import (
     CurriculumScheduler,
@@ -146,10 +146,17 @@ class Trainer:
     ``should_include_sample`` accepts), so early stages skip the hardest, most likely false,
     negatives. Negatives are re-mined when the threshold changes.
 
+    The trainer holds one :class:`~ruvector_training.Graph`, built once: the walks run over its
+    CSR and the local and spectral terms receive it whole, so no edge list crosses into Rust
+    per batch. Its rules: duplicate edges add their weights (a walk steps to a neighbour with
+    probability proportional to the summed weight; the graph terms count every edge row), and
+    self-loops are ignored by walks (the local term counts them, at zero loss).
+
     Args:
-        num_nodes: number of nodes (>= 2).
-        edges: ``(E, 2)`` integer array-like of undirected edges (duplicates, both directions
-            and self-loops are collapsed).
+        graph: a :class:`~ruvector_training.Graph` of at least 2 nodes, or the number of nodes
+            (>= 2) with ``edges``.
+        edges: with a node count, the ``(E, 2)`` integer array-like of undirected edges, built
+            into ``Graph(graph, edges)``; must be omitted with a ``Graph``.
         config: hyper-parameters (default ``TrainerConfig()``).
         features: optional ``(num_nodes, F)`` float array: train a linear adapter over it.
         curriculum, temperature_scheduler, loss_weight_scheduler: optional schedules.
@@ -161,8 +168,8 @@ class Trainer:
 
     def __init__(
         self,
-        num_nodes: int,
-        edges,
+        graph: Graph | int,
+        edges=None,
         config: TrainerConfig | None = None,
         *,
         features: np.ndarray | None = None,
@@ -170,14 +177,14 @@ class Trainer:
         temperature_scheduler: TemperatureScheduler | None = None,
         loss_weight_scheduler: LossWeightScheduler | None = None,
     ) -> None:
-        num_nodes = check_int("num_nodes", num_nodes, minimum=2)
+        self.graph = _as_graph(graph, edges)
+        num_nodes = self.graph.num_nodes
         self.config = TrainerConfig() if config is None else replace(config)
         if not isinstance(self.config, TrainerConfig):
             raise TypeError(f"config: expected TrainerConfig, got {type(config).__name__}")
-        self.graph = Graph(num_nodes, edges)
-        if self.graph.num_edges == 0:
+        self._anchors = non_isolated(self.graph)
+        if len(self._anchors) == 0:
             raise ValueError("edges: the graph has no edges (self-loops do not count)")
-        self._anchors = self.graph.non_isolated()
         self.curriculum = _check_type("curriculum", curriculum, CurriculumScheduler)
         self.temperature_scheduler = _check_type(
             "temperature_scheduler", temperature_scheduler, TemperatureScheduler
@@ -340,7 +347,7 @@ class Trainer:
         try:
             temperature, num_negatives, weights, stage = self.current_settings()
             order = self.rng.permutation(self._anchors)
-            positives = self.graph.window_positives(order, self.config.window, self.rng)
+            positives = window_positives(self.graph, order, self.config.window, self.rng)
             threshold = self.difficulty_threshold()
             negatives, negatives_threshold = self.negatives, self.negatives_threshold
             if num_negatives == 0:
@@ -432,12 +439,11 @@ class Trainer:
             np.add.at(grad_info, positives, gp)
             components = {"infonce": float(info)}
             grads = {"infonce": grad_info}
-            edges = self.graph.edges
             if weights.local > 0:
-                value, (grad, _, _) = self.local_loss(z, edges)
+                value, (grad, _, _) = self.local_loss(z, self.graph)
                 components["local"], grads["local"] = float(value), grad
             if weights.spectral > 0:
-                value, (grad, _, _) = self.spectral_loss(z, edges)
+                value, (grad, _, _) = self.spectral_loss(z, self.graph)
                 components["spectral"], grads["spectral"] = float(value), grad
         except ValueError:
             if np.isfinite(z).all():
@@ -476,7 +482,7 @@ class Trainer:
         z = self._forward()
         graph = self.graph
         exclude = [
-            [a, p, *graph.indices[graph.indptr[a] : graph.indptr[a + 1]].tolist()]
+            [a, p, *graph.neighbors(a).tolist()]
             for a, p in zip(anchors.tolist(), positives.tolist())
         ]
         miner = _core.HardNegativeMiner(
@@ -552,7 +558,10 @@ class Trainer:
             OSError: the file cannot be written (the previous file, if any, is intact).
         """
         opt_scalars, opt_arrays = optimizer_to_checkpoint(self.optimizer.state_dict(), "opt/")
-        arrays = {"params": self.params, "edges": self.graph.edges, **opt_arrays}
+        arrays = {"params": self.params, "edges": self.graph.edges(), **opt_arrays}
+        weights = self.graph.weights()
+        if weights is not None:
+            arrays["weights"] = weights
         if self.features is not None:
             arrays["features"] = self.features
         if self.negatives is not None:
@@ -600,6 +609,20 @@ class Trainer:
     def __repr__(self) -> str:
         model = "table" if self.features is None else f"adapter({self.features.shape[1]})"
         return f"Trainer({self.graph!r}, model={model}, dim={self.config.dim}, epoch={self.epoch})"
+
+
+def _as_graph(graph, edges) -> Graph:
+    """The trainer's graph: ``graph`` itself, or ``Graph(graph, edges)`` for a node count."""
+    if isinstance(graph, Graph):
+        if edges is not None:
+            raise TypeError("edges: must be omitted when graph is a Graph (it holds its edges)")
+        if graph.num_nodes < 2:
+            raise ValueError(f"graph: expected at least 2 nodes, got {graph.num_nodes}")
+        return graph
+    num_nodes = check_int("num_nodes", graph, minimum=2)
+    if edges is None:
+        raise TypeError("edges: required when graph is a node count")
+    return Graph(num_nodes, np.asarray(edges))
 
 
 def _all_finite(array: np.ndarray, block: int = 1 << 20) -> bool:
@@ -754,15 +777,13 @@ class _CheckpointReader:
             with self.checking(f"schedulers[{key!r}]"):
                 schedulers[key] = _SCHEDULERS[key].from_state_dict(value)  # type: ignore[attr-defined]
         with self.checking(None):
+            graph = Graph(num_nodes, self.array("edges"), self.arrays.get("weights"))
             trainer = self.cls(
-                num_nodes,
-                self.array("edges"),
-                config,
+                graph,
+                config=config,
                 features=self.arrays.get("features"),
                 **schedulers,
             )
-        if len(trainer.graph.edges) != len(self.arrays["edges"]):
-            self.fail("edges", "not the canonical edge list a checkpoint holds")
         self.params(trainer)
         with self.checking("optimizer"):
             trainer.optimizer.load_state_dict(
@@ -914,7 +935,15 @@ _PROGRESS_KEYS = (
     "seconds",
 )
 #: Arrays a checkpoint may hold besides the optimizer's ``opt/<i>/<name>`` buffers.
-_ARRAY_KEYS = ("params", "edges", "features", "negatives", "epoch/order", "epoch/positives")
+_ARRAY_KEYS = (
+    "params",
+    "edges",
+    "weights",
+    "features",
+    "negatives",
+    "epoch/order",
+    "epoch/positives",
+)
 
 
 class _LineProgress:

@@ -87,6 +87,46 @@ pub fn probe(arg: &'static str, bytes: usize) -> Result<()> {
     Ok(())
 }
 
+/// Fails with [`TrainingError::OutOfMemory`] naming `arg` unless `bytes` (`None`: more than
+/// `usize` holds) fit in the machine's physical memory and can be reserved now (the
+/// reservation is released at once: it probes the address-space limit without touching
+/// memory). Checked before a solve so that it fails before any work, rather than aborting
+/// or being killed by the out-of-memory killer halfway.
+pub fn ensure_memory(arg: &'static str, bytes: Option<usize>) -> Result<()> {
+    let bytes = bytes.ok_or(TrainingError::OutOfMemory {
+        arg,
+        bytes: usize::MAX,
+    })?;
+    let fail = TrainingError::OutOfMemory { arg, bytes };
+    if physical_memory().is_some_and(|total| bytes > total) {
+        return Err(fail);
+    }
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| fail)?;
+    Ok(())
+}
+
+/// Installed physical memory in bytes, where the platform reports it.
+#[cfg(target_os = "linux")]
+fn physical_memory() -> Option<usize> {
+    // SAFETY: sysconf only reads system configuration values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = usize::try_from(pages).ok()?;
+    let page = usize::try_from(page).ok()?;
+    pages.checked_mul(page)
+}
+
+/// Installed physical memory in bytes, where the platform reports it.
+#[cfg(not(target_os = "linux"))]
+fn physical_memory() -> Option<usize> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ pub mod alloc;
 pub mod eigen;
 pub mod error;
 pub mod float;
+pub mod graph;
 pub mod infonce;
 pub mod linalg;
 pub mod losses;
@@ -41,9 +42,10 @@ pub mod workspace;
 /// The runtime CPU dispatch of every element-wise kernel (see the crate docs).
 pub(crate) use ruvector_training_macros::simd_dispatch;
 
-pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
+pub use eigen::{graph_laplacian_eigenvalues, laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
+pub use graph::Graph;
 pub use infonce::{InfoNceBatch, InfoNceLoss, InfoNceOutput, DEFAULT_LOGITS_BUDGET_BYTES};
 pub use linalg::MatRef;
 pub use losses::{

@@ -4,8 +4,9 @@
 //! errors to Python exceptions; all math lives in the core crate.
 
 mod args;
-mod config;
 mod arrays;
+mod config;
+mod graph;
 mod indices;
 mod infonce;
 mod kernel;
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_LOGITS_BUDGET_BYTES",
         ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES,
     )?;
+    m.add_class::<graph::PyGraph>()?;
     m.add_class::<infonce::PyInfoNceLoss>()?;
     m.add_class::<losses::PyTripletLoss>()?;
     m.add_class::<losses::PyCosineSimilarityLoss>()?;

@@ -17,6 +17,7 @@ use crate::arrays::{
     as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of,
     result_tuple, to_py_err, try_collect, value_error, FloatArray, FloatDtype,
 };
+use crate::graph::{GraphSource, PyGraph};
 use crate::indices::int_array;
 use crate::kernel::run_kernel;
 use crate::search::positive_count;
@@ -78,7 +79,7 @@ fn extract_labels(obj: &Bound<'_, PyAny>) -> PyResult<Vec<bool>> {
 }
 
 /// Reads a 1-D float32/float64 array as `f64`.
-fn extract_weights(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
+pub fn extract_weights(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     Ok(match float_dtype("weights", obj)? {
         FloatDtype::F32 => {
             let weights = FloatArray::<f32>::extract("weights", obj, 1, "(E,)")?;
@@ -307,11 +308,11 @@ impl PyLocalContrastiveLoss {
         labels: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let dtype = float_dtype("embeddings", embeddings)?;
-        let edges = extract_edges(edges)?;
+        let graph = GraphSource::extract(edges, None)?;
         let labels = labels.map(extract_labels).transpose()?;
         match dtype {
-            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, &edges, labels),
-            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, &edges, labels),
+            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, graph, labels),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, graph, labels),
         }
     }
 
@@ -335,12 +336,13 @@ impl PyLocalContrastiveLoss {
         &self,
         py: Python<'py>,
         embeddings: &Bound<'py, PyAny>,
-        edges: &[[usize; 2]],
+        graph: GraphSource,
         labels: Option<Vec<bool>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let config = self.inner.get();
         graph_forward(py, embeddings, config.reduction, |z: MatRef<'_, T>| {
-            config.forward(z, edges, labels.as_deref())
+            let graph = graph.graph(z.rows, "embeddings rows")?;
+            config.forward(z, &graph, labels.as_deref())
         })
     }
 }
@@ -389,11 +391,10 @@ impl PySpectralRegularization {
         weights: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let dtype = float_dtype("embeddings", embeddings)?;
-        let edges = extract_edges(edges)?;
-        let weights = weights.map(extract_weights).transpose()?;
+        let graph = GraphSource::extract(edges, weights)?;
         match dtype {
-            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, &edges, weights),
-            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, &edges, weights),
+            FloatDtype::F32 => self.forward_typed::<f32>(py, embeddings, graph),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, embeddings, graph),
         }
     }
 
@@ -410,15 +411,16 @@ impl PySpectralRegularization {
     }
 
     /// The `k` smallest eigenvalues (ascending, float64 `(k,)`) of the Laplacian this
-    /// regulariser uses, for a graph of `num_nodes` nodes (see the stub file).
-    #[pyo3(signature = (num_nodes, edges, k, weights=None, *, method="auto", max_iterations=None, tol=None))]
+    /// regulariser uses, for a `Graph`, or a graph of `num_nodes` nodes and `edges` (see the
+    /// stub file): `eigenvalues(graph, k)` or `eigenvalues(num_nodes, edges, k, weights)`.
+    #[pyo3(signature = (num_nodes, edges=None, k=None, weights=None, *, method="auto", max_iterations=None, tol=None))]
     #[allow(clippy::too_many_arguments)]
     fn eigenvalues<'py>(
         &self,
         py: Python<'py>,
-        #[pyo3(from_py_with = num_nodes_arg)] num_nodes: i128,
-        edges: &Bound<'py, PyAny>,
-        #[pyo3(from_py_with = k_arg)] k: i128,
+        num_nodes: &Bound<'py, PyAny>,
+        edges: Option<&Bound<'py, PyAny>>,
+        k: Option<&Bound<'py, PyAny>>,
         weights: Option<&Bound<'py, PyAny>>,
         method: &str,
         max_iterations: Option<&Bound<'py, PyAny>>,
@@ -434,6 +436,28 @@ impl PySpectralRegularization {
             max_iterations,
             tol,
         };
+        // `eigenvalues(graph, k)`: the second positional argument is k.
+        let (source, edges, k) = if num_nodes.cast::<PyGraph>().is_ok() {
+            if edges.is_some() && k.is_some() {
+                return Err(PyTypeError::new_err(
+                    "eigenvalues: with a Graph, pass eigenvalues(graph, k) (its edges and \
+                     weights are the graph's)",
+                ));
+            }
+            (GraphSource::extract(num_nodes, weights)?, None, edges.or(k))
+        } else {
+            let edges = edges.ok_or_else(|| {
+                PyTypeError::new_err("eigenvalues: missing required argument 'edges'")
+            })?;
+            (GraphSource::extract(edges, weights)?, Some(num_nodes), k)
+        };
+        let k =
+            k.ok_or_else(|| PyTypeError::new_err("eigenvalues: missing required argument 'k'"))?;
+        let num_nodes = match (&source, edges) {
+            (GraphSource::Built(graph), _) => graph.num_nodes() as i128,
+            (_, Some(num_nodes)) => num_nodes_arg(num_nodes)?,
+            _ => unreachable!("raw edges come with num_nodes"),
+        };
         let num_nodes = usize::try_from(num_nodes)
             .ok()
             .filter(|&n| n > 0)
@@ -443,17 +467,19 @@ impl PySpectralRegularization {
                     format!("must be in [1, 2**64), got {num_nodes}"),
                 )
             })?;
+        let k = k_arg(k)?;
         let k = usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(|| {
             value_error(
                 "k",
                 format!("must be in 1..=num_nodes ({num_nodes}), got {k}"),
             )
         })?;
-        let edges = extract_edges(edges)?;
-        let weights = weights.map(extract_weights).transpose()?;
         let config = self.inner.get();
-        let values = run_kernel(py, || {
-            config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), options)
+        let values = run_kernel(py, || match source {
+            GraphSource::Built(graph) => config.graph_eigenvalues(&graph, k, options),
+            GraphSource::Edges(edges, weights) => {
+                config.eigenvalues(num_nodes, &edges, k, weights.as_deref(), options)
+            }
         })?
         .map_err(to_py_err)?;
         Ok(PyArray1::from_vec(py, values))
@@ -470,13 +496,13 @@ impl PySpectralRegularization {
         &self,
         py: Python<'py>,
         embeddings: &Bound<'py, PyAny>,
-        edges: &[[usize; 2]],
-        weights: Option<Vec<f64>>,
+        graph: GraphSource,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let config = self.inner.get();
         // The regulariser is one number: reported like a summed loss.
         graph_forward(py, embeddings, Reduction::Sum, |z: MatRef<'_, T>| {
-            config.forward(z, edges, weights.as_deref())
+            let graph = graph.graph(z.rows, "embeddings rows")?;
+            config.forward(z, &graph)
         })
     }
 }

@@ -10,9 +10,9 @@ use ruvector_training_core::{
 use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
+use crate::graph::GraphSource;
 use crate::indices::{exclude_lists, int_array, int_vector};
 use crate::kernel::run_kernel;
-use crate::losses::extract_edges;
 use crate::search::positive_count;
 
 /// `check =` of an optional float filter: NaN is refused (None and infinities are allowed).
@@ -176,10 +176,10 @@ impl PyGraphHardNegativeMiner {
                 ),
             ));
         }
-        let edges = extract_edges(edges)?;
+        let graph = GraphSource::extract(edges, None)?;
         match float_dtype("embeddings", embeddings)? {
-            FloatDtype::F32 => self.mine_typed::<f32>(py, &anchors, embeddings, &edges),
-            FloatDtype::F64 => self.mine_typed::<f64>(py, &anchors, embeddings, &edges),
+            FloatDtype::F32 => self.mine_typed::<f32>(py, &anchors, embeddings, graph),
+            FloatDtype::F64 => self.mine_typed::<f64>(py, &anchors, embeddings, graph),
         }
     }
 
@@ -192,13 +192,17 @@ impl PyGraphHardNegativeMiner {
         py: Python<'py>,
         anchors: &[i64],
         embeddings: &Bound<'py, PyAny>,
-        edges: &[[usize; 2]],
+        graph: GraphSource,
     ) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let embeddings = FloatArray::<T>::extract("embeddings", embeddings, 2, "(N, D)")?;
         let data = embeddings.elements()?;
         let matrix = MatRef::new(&data, embeddings.shape[0], embeddings.shape[1]);
         let config = self.inner.get();
-        let indices = run_kernel(py, || config.mine(anchors, matrix, edges))?.map_err(to_py_err)?;
+        let indices = run_kernel(py, || {
+            let graph = graph.graph(matrix.rows, "embeddings rows")?;
+            config.mine(anchors, matrix, &graph)
+        })?
+        .map_err(to_py_err)?;
         PyArray1::from_vec(py, indices).reshape([anchors.len(), config.num_negatives])
     }
 }

@@ -1,124 +1,64 @@
-//! The graph behind a Laplacian: merged adjacency (duplicates summed, self-loops and zero
-//! weights dropped), its connected components, and each component's Laplacian as a sparse
+//! The graph behind a Laplacian: a [`Graph`]'s merged adjacency (duplicates summed, self-loops
+//! and zero weights dropped), its connected components, and each component's Laplacian as a sparse
 //! matrix (CSR, for products and the shifted Cholesky factor) or a dense one.
+
+use std::borrow::Cow;
 
 use rayon::prelude::*;
 
+use crate::alloc::try_copy;
 use crate::error::{Result, TrainingError};
+use crate::graph::{Adjacency as Merged, Graph};
 use crate::linalg::filled_vec;
 
-/// Symmetric adjacency in CSR form: row `i` lists each neighbour `j != i` once (sorted), with
-/// the summed weight of every edge `{i, j}`; only positive weights are kept.
-pub(super) struct Adjacency {
-    offsets: Vec<usize>,
-    neighbors: Vec<usize>,
-    weights: Vec<f64>,
-    /// Weighted degree `d_i = sum_j w_ij`.
-    degrees: Vec<f64>,
+/// The merged adjacency of a [`Graph`] (each neighbour `j != i` once, sorted, with the summed
+/// positive weight of every edge `{i, j}`), with finite weighted degrees checked: borrowed
+/// from a caller's graph, or built from an edge list by the same builder.
+pub(super) struct Adjacency<'a> {
+    merged: Cow<'a, Merged>,
 }
 
-impl Adjacency {
-    /// Builds the merged adjacency of `num_nodes` nodes; `edges` and `weights` are validated.
+impl<'a> Adjacency<'a> {
+    /// The adjacency of a built `graph`; fails naming `weights` when a weighted degree
+    /// overflows.
+    pub(super) fn new(graph: &'a Graph) -> Result<Self> {
+        Self::checked(Cow::Borrowed(graph.adjacency()?))
+    }
+
+    /// Builds the merged adjacency of `num_nodes` nodes from `edges` and `weights` (through
+    /// [`Graph::build`]).
     pub(super) fn build(
         num_nodes: usize,
         edges: &[[usize; 2]],
         weights: Option<&[f64]>,
     ) -> Result<Self> {
-        let weight_of = |e: usize| weights.map_or(1.0, |w| w[e]);
-        let kept = |e: usize| edges[e][0] != edges[e][1] && weight_of(e) > 0.0;
-        let mut counts = filled_vec("edges", num_nodes + 1, 0usize)?;
-        for (e, &[i, j]) in edges.iter().enumerate() {
-            if kept(e) {
-                counts[i + 1] += 1;
-                counts[j + 1] += 1;
-            }
-        }
-        for i in 0..num_nodes {
-            counts[i + 1] += counts[i];
-        }
-        let mut entries = filled_vec("edges", counts[num_nodes], (0usize, 0.0f64))?;
-        let mut cursor = filled_vec("edges", num_nodes, 0usize)?;
-        cursor.copy_from_slice(&counts[..num_nodes]);
-        for (e, &[i, j]) in edges.iter().enumerate() {
-            if kept(e) {
-                let w = weight_of(e);
-                entries[cursor[i]] = (j, w);
-                cursor[i] += 1;
-                entries[cursor[j]] = (i, w);
-                cursor[j] += 1;
-            }
-        }
-        // Sort every row by neighbour (stable: duplicates are summed in edge order).
-        let mut rows = Vec::new();
-        rows.try_reserve_exact(num_nodes)
-            .map_err(|_| TrainingError::OutOfMemory {
-                arg: "edges",
-                bytes: num_nodes.saturating_mul(16),
-            })?;
-        let mut rest = entries.as_mut_slice();
-        for i in 0..num_nodes {
-            let (row, tail) = rest.split_at_mut(counts[i + 1] - counts[i]);
-            rows.push(row);
-            rest = tail;
-        }
-        rows.par_iter_mut()
-            .for_each(|row| row.sort_by_key(|&(j, _)| j));
-        // Merge duplicates in place, then compact.
-        let mut offsets = filled_vec("edges", num_nodes + 1, 0usize)?;
-        let mut neighbors = Vec::new();
-        let mut merged_weights = Vec::new();
-        let total = entries.len();
-        neighbors
-            .try_reserve_exact(total)
-            .and_then(|()| merged_weights.try_reserve_exact(total))
-            .map_err(|_| TrainingError::OutOfMemory {
-                arg: "edges",
-                bytes: total.saturating_mul(16),
-            })?;
-        for i in 0..num_nodes {
-            for &(j, w) in &entries[counts[i]..counts[i + 1]] {
-                if neighbors.len() > offsets[i] && neighbors.last() == Some(&j) {
-                    *merged_weights.last_mut().expect("a previous entry") += w;
-                } else {
-                    neighbors.push(j);
-                    merged_weights.push(w);
-                }
-            }
-            offsets[i + 1] = neighbors.len();
-        }
-        let mut degrees = filled_vec("edges", num_nodes, 0.0)?;
-        degrees.par_iter_mut().enumerate().for_each(|(i, d)| {
-            *d = merged_weights[offsets[i]..offsets[i + 1]].iter().sum();
-        });
-        if let Some(i) = degrees.iter().position(|d| !d.is_finite()) {
+        let edges = try_copy("edges", edges)?;
+        let weights = weights.map(|w| try_copy("weights", w)).transpose()?;
+        let graph = Graph::build(num_nodes, edges, weights, "nodes (num_nodes)")?;
+        Self::checked(Cow::Owned(graph.into_adjacency()?))
+    }
+
+    fn checked(merged: Cow<'a, Merged>) -> Result<Self> {
+        if let Some(i) = merged.degrees().iter().position(|d| !d.is_finite()) {
             return Err(TrainingError::value(
                 "weights",
                 format!("the weighted degree of node {i} overflows to infinity"),
             ));
         }
-        Ok(Self {
-            offsets,
-            neighbors,
-            weights: merged_weights,
-            degrees,
-        })
+        Ok(Self { merged })
     }
 
     /// Stored off-diagonal entries in the rows of `nodes`.
     pub(super) fn entries(&self, nodes: &[usize]) -> usize {
-        nodes
-            .iter()
-            .map(|&i| self.offsets[i + 1] - self.offsets[i])
-            .sum()
+        nodes.iter().map(|&i| self.merged.neighbors(i).len()).sum()
     }
 
-    fn num_nodes(&self) -> usize {
-        self.degrees.len()
+    pub(super) fn num_nodes(&self) -> usize {
+        self.merged.num_nodes()
     }
 
     fn row(&self, i: usize) -> (&[usize], &[f64]) {
-        let range = self.offsets[i]..self.offsets[i + 1];
-        (&self.neighbors[range.clone()], &self.weights[range])
+        (self.merged.neighbors(i), self.merged.weights(i))
     }
 
     /// Connected components with at least two nodes (each sorted ascending, in order of their
@@ -141,7 +81,7 @@ impl Adjacency {
                 continue;
             }
             seen[start] = true;
-            if self.offsets[start] == self.offsets[start + 1] {
+            if self.merged.neighbors(start).is_empty() {
                 isolated += 1;
                 continue;
             }
@@ -220,7 +160,7 @@ impl ComponentLaplacian {
         let nnz = offsets[n];
         let mut cols = filled_vec("edges", nnz, 0usize)?;
         let mut values = filled_vec("edges", nnz, 0.0)?;
-        let degree = |g: usize| adjacency.degrees[g];
+        let degree = |g: usize| adjacency.merged.degrees()[g];
         let max_degree = nodes.iter().map(|&g| degree(g)).fold(0.0, f64::max);
         let scale = if normalized { 1.0 } else { max_degree };
         for (a, &g) in nodes.iter().enumerate() {
@@ -365,7 +305,7 @@ mod tests {
         let adjacency = Adjacency::build(5, &edges, Some(&weights)).unwrap();
         assert_eq!(adjacency.row(0), (&[1usize][..], &[3.0][..]));
         assert_eq!(adjacency.row(1), (&[0usize][..], &[3.0][..]));
-        assert_eq!(adjacency.degrees, vec![3.0, 3.0, 0.0, 0.0, 0.0]);
+        assert_eq!(adjacency.merged.degrees(), &[3.0, 3.0, 0.0, 0.0, 0.0]);
         let (components, isolated) = adjacency.components().unwrap();
         assert_eq!(components, vec![vec![0, 1]]);
         assert_eq!(isolated, 3);

@@ -21,9 +21,10 @@ mod laplacian;
 
 use rayon::prelude::*;
 
+use crate::alloc::ensure_memory;
 use crate::error::{Result, TrainingError};
+use crate::graph::{validate_edges, validate_weights, Graph};
 use crate::linalg::filled_vec;
-use crate::losses::{validate_edges, validate_weights};
 use faer::{MatRef, Side};
 use laplacian::{Adjacency, ComponentLaplacian};
 
@@ -141,17 +142,8 @@ pub fn laplacian_eigenvalues(
     k: usize,
     options: EigenOptions,
 ) -> Result<Vec<f64>> {
-    if num_nodes == 0 {
-        return Err(TrainingError::value("num_nodes", "must be >= 1, got 0"));
-    }
-    if k == 0 || k > num_nodes {
-        return Err(TrainingError::value(
-            "k",
-            format!("must be in 1..=num_nodes ({num_nodes}), got {k}"),
-        ));
-    }
+    check_k(num_nodes, k)?;
     options.validate()?;
-    let method = options.method;
     validate_edges(edges, num_nodes, "nodes (num_nodes)")?;
     validate_weights(weights, edges.len())?;
     // Nodes that no edge touches are isolated: counted, never stored.
@@ -162,6 +154,51 @@ pub fn laplacian_eigenvalues(
     };
     ensure_memory("edges", adjacency_bytes(graph_nodes, edges.len()))?;
     let adjacency = Adjacency::build(graph_nodes, graph_edges, weights)?;
+    solve_laplacian(adjacency, num_nodes, normalized, k, options)
+}
+
+/// The `k` smallest eigenvalues (ascending) of the Laplacian of a built [`Graph`] (its merged
+/// adjacency is reused), normalised (`L_sym`) or not (`D - W`). Errors as
+/// [`laplacian_eigenvalues`]; the graph's own memory is already paid for, so nodes no edge
+/// touches are stored (as isolated rows) rather than compacted away.
+pub fn graph_laplacian_eigenvalues(
+    graph: &Graph,
+    normalized: bool,
+    k: usize,
+    options: EigenOptions,
+) -> Result<Vec<f64>> {
+    let num_nodes = graph.num_nodes();
+    check_k(num_nodes, k)?;
+    options.validate()?;
+    solve_laplacian(Adjacency::new(graph)?, num_nodes, normalized, k, options)
+}
+
+/// Fails unless `1 <= k <= num_nodes`.
+fn check_k(num_nodes: usize, k: usize) -> Result<()> {
+    if num_nodes == 0 {
+        return Err(TrainingError::value("num_nodes", "must be >= 1, got 0"));
+    }
+    if k == 0 || k > num_nodes {
+        return Err(TrainingError::value(
+            "k",
+            format!("must be in 1..=num_nodes ({num_nodes}), got {k}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The solve behind both entry points: `adjacency` holds the nodes some edge touches (all
+/// `num_nodes` of them, or the compacted ones); the other nodes are isolated and contribute
+/// zeros.
+fn solve_laplacian(
+    adjacency: Adjacency<'_>,
+    num_nodes: usize,
+    normalized: bool,
+    k: usize,
+    options: EigenOptions,
+) -> Result<Vec<f64>> {
+    let method = options.method;
+    let graph_nodes = adjacency.num_nodes();
     let (components, isolated) = adjacency.components()?;
     let zeros = (num_nodes - graph_nodes) + isolated + components.len();
     let mut values = filled_vec("k", zeros.min(k), 0.0)?;
@@ -297,46 +334,6 @@ fn adjacency_bytes(nodes: usize, edges: usize) -> Option<usize> {
         .checked_add(1)?
         .checked_mul(per_node)?
         .checked_add(edges.checked_mul(per_edge)?)
-}
-
-/// Fails with [`TrainingError::OutOfMemory`] naming `arg` unless `bytes` (`None`: more than
-/// `usize` holds) fit in the machine's physical memory and can be reserved now (the
-/// reservation is released at once: it probes the address-space limit without touching
-/// memory). Checked before a solve so that it fails before any work, rather than aborting
-/// or being killed by the out-of-memory killer halfway.
-fn ensure_memory(arg: &'static str, bytes: Option<usize>) -> Result<()> {
-    let bytes = bytes.ok_or(TrainingError::OutOfMemory {
-        arg,
-        bytes: usize::MAX,
-    })?;
-    let fail = TrainingError::OutOfMemory { arg, bytes };
-    if physical_memory().is_some_and(|total| bytes > total) {
-        return Err(fail);
-    }
-    let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(bytes).map_err(|_| fail)?;
-    Ok(())
-}
-
-/// Installed physical memory in bytes, where the platform reports it.
-#[cfg(target_os = "linux")]
-fn physical_memory() -> Option<usize> {
-    // SAFETY: sysconf only reads system configuration values.
-    let (pages, page) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
-    let pages = usize::try_from(pages).ok()?;
-    let page = usize::try_from(page).ok()?;
-    pages.checked_mul(page)
-}
-
-/// Installed physical memory in bytes, where the platform reports it.
-#[cfg(not(target_os = "linux"))]
-fn physical_memory() -> Option<usize> {
-    None
 }
 
 /// Whether a component of `n` nodes, `want` non-zero eigenvalues wanted, goes to the sparse

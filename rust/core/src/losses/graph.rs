@@ -11,16 +11,14 @@
 use rayon::prelude::*;
 
 use super::{add_scaled_difference, ensure_non_empty, euclidean_distance, squared_distance};
-use crate::alloc::try_copy;
-use crate::eigen::{laplacian_eigenvalues, EigenOptions};
+use crate::eigen::{graph_laplacian_eigenvalues, laplacian_eigenvalues, EigenOptions};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::types::Reduction;
+use crate::graph::{ensure_edge_length, Graph};
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
-use crate::validate::{
-    ensure_finite, ensure_finite_output, ensure_non_negative, format_number, format_shape,
-};
+use crate::types::Reduction;
+use crate::validate::{ensure_finite, ensure_finite_output, ensure_non_negative, format_number};
 
 /// Default `lam` of [`SpectralRegularization`].
 pub const DEFAULT_SPECTRAL_LAMBDA: f64 = 0.01;
@@ -56,11 +54,12 @@ impl Default for LocalContrastiveLoss {
 }
 
 impl LocalContrastiveLoss {
-    /// Loss and gradient. `labels[e]` is true for a similar edge (the default without labels).
+    /// Loss and gradient over the edge rows of `graph` as given (its weights are not used).
+    /// `labels[e]` is true for a similar edge (the default without labels).
     pub fn forward<T: Float>(
         &self,
         embeddings: MatRef<'_, T>,
-        edges: &[[usize; 2]],
+        graph: &Graph,
         labels: Option<&[bool]>,
     ) -> Result<GraphLossOutput<T>> {
         ensure_non_negative("margin", self.margin)?;
@@ -80,7 +79,8 @@ impl LocalContrastiveLoss {
             ));
         }
         ensure_non_empty("embeddings", embeddings)?;
-        validate_edges(edges, embeddings.rows, "embeddings rows")?;
+        graph.ensure_rows("embeddings", embeddings.rows)?;
+        let edges = graph.edges();
         if let Some(labels) = labels {
             ensure_edge_length("labels", labels.len(), edges.len())?;
         }
@@ -111,7 +111,8 @@ impl LocalContrastiveLoss {
                 (0.0, 0.0)
             }
         })?;
-        let grad = gather_gradient(embeddings, edges, &coefficients)?;
+        let mut grad = filled_vec("embeddings", embeddings.data.len(), T::ZERO)?;
+        gather(graph, embeddings, &coefficients, None, &mut grad);
         let total = ordered_sum(&edge_losses);
         let loss = total
             * if self.reduction == Reduction::Mean {
@@ -157,17 +158,17 @@ impl Default for SpectralRegularization {
 
 impl SpectralRegularization {
     /// Loss `lam * sum_e w_e ||y_i - y_j||^2` (`y = Z` or `y_i = z_i / sqrt(d_i)`) and its
-    /// gradient. Self-loops are ignored; `weights` default to 1.
+    /// gradient, over the edge rows of `graph` with its weights (default 1). Self-loops are
+    /// ignored; duplicate rows add up.
     pub fn forward<T: Float>(
         &self,
         embeddings: MatRef<'_, T>,
-        edges: &[[usize; 2]],
-        weights: Option<&[f64]>,
+        graph: &Graph,
     ) -> Result<GraphLossOutput<T>> {
         ensure_non_negative("lam", self.lam)?;
         ensure_non_empty("embeddings", embeddings)?;
-        validate_edges(edges, embeddings.rows, "embeddings rows")?;
-        validate_weights(weights, edges.len())?;
+        graph.ensure_rows("embeddings", embeddings.rows)?;
+        let (edges, weights) = (graph.edges(), graph.weights());
         ensure_finite("embeddings", embeddings.data)?;
         // L_sym does not change when every weight is multiplied by c (the degrees scale by c,
         // y by 1/sqrt(c)): bring the largest weight into [1, 4) by an even power of two, which
@@ -191,16 +192,11 @@ impl SpectralRegularization {
             ));
         }
         let (n, d) = (embeddings.rows, embeddings.cols);
-        let incidence = Incidence::build(n, edges)?;
         // Row scales s_i = 1/sqrt(d_i) (0 for isolated nodes) and the scaled rows y.
         let (scales, scaled) = if self.normalized {
             let mut scales = filled_vec("embeddings", n, 0.0)?;
             scales.par_iter_mut().enumerate().for_each(|(i, s)| {
-                let degree: f64 = incidence
-                    .entries(i)
-                    .iter()
-                    .map(|&(_, e)| weight_of(e))
-                    .sum();
+                let degree: f64 = graph.incident(i).iter().map(|&(_, e)| weight_of(e)).sum();
                 *s = if degree > 0.0 {
                     1.0 / degree.sqrt()
                 } else {
@@ -229,7 +225,7 @@ impl SpectralRegularization {
             (w * squared_distance(y.row(i), y.row(j)).to_f64(), 2.0 * w)
         })?;
         let mut grad = filled_vec("embeddings", n * d, T::ZERO)?;
-        incidence.gather(y, &coefficients, scales.as_deref(), &mut grad);
+        gather(graph, y, &coefficients, scales.as_deref(), &mut grad);
         let loss = ordered_sum(&edge_losses);
         let (arg, cause) = if self.lam > 1.0 {
             ("lam", "lam scales the loss and gradient beyond the range")
@@ -268,6 +264,16 @@ impl SpectralRegularization {
     ) -> Result<Vec<f64>> {
         laplacian_eigenvalues(num_nodes, edges, weights, self.normalized, k, options)
     }
+
+    /// [`eigenvalues`](Self::eigenvalues) of a built [`Graph`] (its CSR is reused).
+    pub fn graph_eigenvalues(
+        &self,
+        graph: &Graph,
+        k: usize,
+        options: EigenOptions,
+    ) -> Result<Vec<f64>> {
+        graph_laplacian_eigenvalues(graph, self.normalized, k, options)
+    }
 }
 
 /// The largest edge weight (0 for none).
@@ -300,134 +306,42 @@ fn edge_terms(
     Ok((losses, coefficients))
 }
 
-/// The gradient `grad_i = sum_e c_e (z_i - z_other)` of an unscaled edge loss.
-fn gather_gradient<T: Float>(
-    embeddings: MatRef<'_, T>,
-    edges: &[[usize; 2]],
+/// `grad_i = s_i * sum_e c_e (y_i - y_other)` (`s_i = 1` without `scales`) over the incidence
+/// of `graph` (self-loops are left out: their gradient is 0 in both losses), one row per task.
+fn gather<T: Float>(
+    graph: &Graph,
+    y: MatRef<'_, T>,
     coefficients: &[f64],
-) -> Result<Vec<T>> {
-    let incidence = Incidence::build(embeddings.rows, edges)?;
-    let mut grad = filled_vec("embeddings", embeddings.data.len(), T::ZERO)?;
-    incidence.gather(embeddings, coefficients, None, &mut grad);
-    Ok(grad)
-}
-
-/// Fails unless every edge index is below `num_nodes`; `nodes` names what the bound counts
-/// (e.g. `"embeddings rows"`) in the message.
-pub(crate) fn validate_edges(edges: &[[usize; 2]], num_nodes: usize, nodes: &str) -> Result<()> {
-    if let Some((row, pair)) = edges
-        .par_iter()
-        .enumerate()
-        .find_first(|(_, pair)| pair[0] >= num_nodes || pair[1] >= num_nodes)
-    {
-        let index = if pair[0] >= num_nodes {
-            pair[0]
-        } else {
-            pair[1]
-        };
-        return Err(TrainingError::value(
-            "edges",
-            format!("node index {index} in row {row} is out of range for {num_nodes} {nodes}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Fails unless optional edge `weights` have one entry per edge, all finite and `>= 0`.
-pub(crate) fn validate_weights(weights: Option<&[f64]>, num_edges: usize) -> Result<()> {
-    let Some(weights) = weights else {
-        return Ok(());
-    };
-    ensure_edge_length("weights", weights.len(), num_edges)?;
-    ensure_finite("weights", weights)?;
-    if let Some(e) = weights.iter().position(|&w| w < 0.0) {
-        return Err(TrainingError::value(
-            "weights",
-            format!("must be >= 0, got {} at index {e}", weights[e]),
-        ));
-    }
-    Ok(())
-}
-
-/// Fails unless a per-edge array has one entry per edge.
-fn ensure_edge_length(arg: &'static str, len: usize, num_edges: usize) -> Result<()> {
-    if len == num_edges {
-        Ok(())
-    } else {
-        Err(TrainingError::shape(
-            arg,
-            format!(
-                "expected shape (E,) = {} with one entry per edge, got {}",
-                format_shape(&[num_edges]),
-                format_shape(&[len])
-            ),
-        ))
-    }
-}
-
-/// CSR incidence list: for node `i`, `(other endpoint, edge index)` of every edge touching it,
-/// in edge order. Self-loops are left out (their gradient is 0 in both losses).
-struct Incidence {
-    offsets: Vec<usize>,
-    entries: Vec<(usize, usize)>,
-}
-
-impl Incidence {
-    fn build(num_nodes: usize, edges: &[[usize; 2]]) -> Result<Self> {
-        let mut offsets = filled_vec("edges", num_nodes + 1, 0usize)?;
-        for &[i, j] in edges {
-            if i != j {
-                offsets[i + 1] += 1;
-                offsets[j + 1] += 1;
+    scales: Option<&[f64]>,
+    grad: &mut [T],
+) {
+    grad.par_chunks_mut(y.cols).enumerate().for_each(|(i, g)| {
+        let yi = y.row(i);
+        for &(j, e) in graph.incident(i) {
+            let c = coefficients[e];
+            if c != 0.0 {
+                add_scaled_difference(T::from_f64(c), yi, y.row(j), g);
             }
         }
-        for i in 0..num_nodes {
-            offsets[i + 1] += offsets[i];
+        if let Some(scales) = scales {
+            let s = T::from_f64(scales[i]);
+            g.iter_mut().for_each(|v| *v *= s);
         }
-        let mut entries = filled_vec("edges", offsets[num_nodes], (0usize, 0usize))?;
-        let mut cursor = try_copy("edges", &offsets[..num_nodes])?;
-        for (e, &[i, j]) in edges.iter().enumerate() {
-            if i != j {
-                entries[cursor[i]] = (j, e);
-                cursor[i] += 1;
-                entries[cursor[j]] = (i, e);
-                cursor[j] += 1;
-            }
-        }
-        Ok(Self { offsets, entries })
-    }
-
-    fn entries(&self, node: usize) -> &[(usize, usize)] {
-        &self.entries[self.offsets[node]..self.offsets[node + 1]]
-    }
-
-    /// `grad_i = s_i * sum_e c_e (y_i - y_other)` (`s_i = 1` without `scales`), one row per task.
-    fn gather<T: Float>(
-        &self,
-        y: MatRef<'_, T>,
-        coefficients: &[f64],
-        scales: Option<&[f64]>,
-        grad: &mut [T],
-    ) {
-        grad.par_chunks_mut(y.cols).enumerate().for_each(|(i, g)| {
-            let yi = y.row(i);
-            for &(j, e) in self.entries(i) {
-                let c = coefficients[e];
-                if c != 0.0 {
-                    add_scaled_difference(T::from_f64(c), yi, y.row(j), g);
-                }
-            }
-            if let Some(scales) = scales {
-                let s = T::from_f64(scales[i]);
-                g.iter_mut().for_each(|v| *v *= s);
-            }
-        });
-    }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn graph(n: usize, edges: &[[usize; 2]], weights: Option<&[f64]>) -> Result<Graph> {
+        Graph::build(
+            n,
+            edges.to_vec(),
+            weights.map(<[f64]>::to_vec),
+            "embeddings rows",
+        )
+    }
 
     #[test]
     fn path_graph_matches_hand_computation() {
@@ -438,16 +352,15 @@ mod tests {
             reduction: Reduction::Sum,
             ..LocalContrastiveLoss::default()
         };
-        let out = local.forward(MatRef::new(&z, 3, 1), &edges, None).unwrap();
+        let g = graph(3, &edges, None).unwrap();
+        let out = local.forward(MatRef::new(&z, 3, 1), &g, None).unwrap();
         assert_eq!(out.loss, 1.0 + 4.0);
         assert_eq!(out.grad_embeddings, vec![-2.0, 2.0 - 4.0, 4.0]);
         let spectral = SpectralRegularization {
             lam: 1.0,
             normalized: false,
         };
-        let out = spectral
-            .forward(MatRef::new(&z, 3, 1), &edges, None)
-            .unwrap();
+        let out = spectral.forward(MatRef::new(&z, 3, 1), &g).unwrap();
         assert_eq!(out.loss, 5.0);
         assert_eq!(out.grad_embeddings, vec![-2.0, -2.0, 4.0]);
     }
@@ -457,7 +370,11 @@ mod tests {
         let z = [0.5f32, 0.5];
         let local = LocalContrastiveLoss::default();
         let out = local
-            .forward(MatRef::new(&z, 1, 2), &[[0, 0]], Some(&[false]))
+            .forward(
+                MatRef::new(&z, 1, 2),
+                &graph(1, &[[0, 0]], None).unwrap(),
+                Some(&[false]),
+            )
             .unwrap();
         assert_eq!(out.loss, 1.0);
         assert_eq!(out.grad_embeddings, vec![0.0, 0.0]);
@@ -468,22 +385,22 @@ mod tests {
         let z = [0.0f64; 4];
         let m = MatRef::new(&z, 2, 2);
         let local = LocalContrastiveLoss::default();
+        assert_eq!(graph(2, &[[0, 2]], None).unwrap_err().arg(), "edges");
+        let empty = graph(2, &[], None).unwrap();
+        assert_eq!(local.forward(m, &empty, None).unwrap_err().arg(), "edges");
+        let pair = graph(2, &[[0, 1]], None).unwrap();
         assert_eq!(
-            local.forward(m, &[[0, 2]], None).unwrap_err().arg(),
-            "edges"
-        );
-        assert_eq!(local.forward(m, &[], None).unwrap_err().arg(), "edges");
-        assert_eq!(
-            local.forward(m, &[[0, 1]], Some(&[])).unwrap_err().arg(),
+            local.forward(m, &pair, Some(&[])).unwrap_err().arg(),
             "labels"
         );
-        let spectral = SpectralRegularization::default();
         assert_eq!(
-            spectral
-                .forward(m, &[[0, 1]], Some(&[-1.0]))
-                .unwrap_err()
-                .arg(),
+            graph(2, &[[0, 1]], Some(&[-1.0])).unwrap_err().arg(),
             "weights"
+        );
+        let bigger = graph(3, &[[0, 1]], None).unwrap();
+        assert_eq!(
+            local.forward(m, &bigger, None).unwrap_err().arg(),
+            "embeddings"
         );
     }
 }

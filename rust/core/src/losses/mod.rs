@@ -9,7 +9,6 @@ mod graph;
 mod triplet;
 
 pub use cosine::{CosineSimilarityLoss, CosineSimilarityOutput};
-pub(crate) use graph::{validate_edges, validate_weights};
 pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
 };

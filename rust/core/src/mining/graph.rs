@@ -3,13 +3,14 @@
 
 use rayon::prelude::*;
 
-use crate::alloc::{checked_len, try_copy, try_vec_with_capacity};
+use crate::alloc::{checked_len, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::types::Similarity;
+use crate::graph::{Adjacency, Graph};
 use crate::linalg::{cosine, dot, filled_vec, MatRef};
 use crate::pool::check_cancelled;
 use crate::search::{row_norms, BestK};
+use crate::types::Similarity;
 use crate::validate::{ensure_finite, scores_overflow};
 
 /// Configuration of the graph miner.
@@ -36,13 +37,13 @@ impl Default for GraphHardNegativeMiner {
 impl GraphHardNegativeMiner {
     /// For each anchor node: the `num_negatives` most similar nodes among those within
     /// `hop_distance` hops that are neither the anchor nor one of its neighbours (ties by the
-    /// lower index), `-1` padded; `B x K` row-major. `edges` are undirected node pairs (any
-    /// order, duplicates and self-loops allowed) indexing `embeddings` rows.
+    /// lower index), `-1` padded; `B x K` row-major. `graph` has one node per `embeddings`
+    /// row; hops follow its merged adjacency (self-loops and zero-weight pairs are not edges).
     pub fn mine<T: Float>(
         &self,
         anchor_nodes: &[i64],
         embeddings: MatRef<'_, T>,
-        edges: &[[usize; 2]],
+        graph: &Graph,
     ) -> Result<Vec<i64>> {
         if self.num_negatives == 0 {
             return Err(TrainingError::value("num_negatives", "must be >= 1, got 0"));
@@ -64,7 +65,8 @@ impl GraphHardNegativeMiner {
         let mut out = filled_vec("num_negatives", total, -1i64)?;
         drop(Scratch::new(nodes)?);
         ensure_finite("embeddings", embeddings.data)?;
-        let graph = Neighbours::build(nodes, edges)?;
+        graph.ensure_rows("embeddings", nodes)?;
+        let adjacency = graph.adjacency()?;
         let scale = match self.similarity {
             Similarity::Cosine => Some(row_norms("embeddings", embeddings)?),
             Similarity::Dot => None,
@@ -76,7 +78,7 @@ impl GraphHardNegativeMiner {
                 |scratch, (row, &anchor)| -> Result<()> {
                     check_cancelled()?;
                     let scratch = scratch.as_mut().map_err(|error| error.clone())?;
-                    let candidates = scratch.candidates(&graph, anchor, self.hop_distance)?;
+                    let candidates = scratch.candidates(adjacency, anchor, self.hop_distance)?;
                     let mut best = BestK::new(k.min(candidates.len()));
                     for &candidate in candidates {
                         let (a, c) = (embeddings.row(anchor), embeddings.row(candidate));
@@ -115,52 +117,6 @@ fn checked_anchors(anchor_nodes: &[i64], nodes: usize) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// Undirected adjacency in CSR form (self-loops dropped, duplicates kept: BFS ignores them).
-struct Neighbours {
-    offsets: Vec<usize>,
-    targets: Vec<usize>,
-}
-
-impl Neighbours {
-    fn build(nodes: usize, edges: &[[usize; 2]]) -> Result<Self> {
-        // Sized by the node count, i.e. the embeddings' rows: a failure names them.
-        let mut offsets = filled_vec("embeddings", nodes.saturating_add(1), 0usize)?;
-        for (row, &[i, j]) in edges.iter().enumerate() {
-            if i >= nodes || j >= nodes {
-                return Err(TrainingError::value(
-                    "edges",
-                    format!(
-                        "node index {} in row {row} is out of range for {nodes} embeddings rows",
-                        i.max(j)
-                    ),
-                ));
-            }
-            if i != j {
-                offsets[i + 1] += 1;
-                offsets[j + 1] += 1;
-            }
-        }
-        for i in 0..nodes {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut targets = filled_vec("edges", offsets[nodes], 0usize)?;
-        let mut cursor = try_copy("edges", &offsets[..nodes])?;
-        for &[i, j] in edges {
-            if i != j {
-                targets[cursor[i]] = j;
-                cursor[i] += 1;
-                targets[cursor[j]] = i;
-                cursor[j] += 1;
-            }
-        }
-        Ok(Self { offsets, targets })
-    }
-
-    fn of(&self, node: usize) -> &[usize] {
-        &self.targets[self.offsets[node]..self.offsets[node + 1]]
-    }
-}
-
 /// Per-thread BFS state: visit stamps (so nothing is cleared between anchors) and frontiers.
 struct Scratch {
     stamp: Vec<u32>,
@@ -182,7 +138,7 @@ impl Scratch {
     }
 
     /// Nodes at hop distance `2..=hops` from `anchor` (first reached at that depth).
-    fn candidates(&mut self, graph: &Neighbours, anchor: usize, hops: usize) -> Result<&[usize]> {
+    fn candidates(&mut self, graph: &Adjacency, anchor: usize, hops: usize) -> Result<&[usize]> {
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
             self.stamp.fill(0);
@@ -196,7 +152,7 @@ impl Scratch {
         for depth in 1..=hops {
             self.next.clear();
             for &node in &self.frontier {
-                for &other in graph.of(node) {
+                for &other in graph.neighbors(node) {
                     if self.stamp[other] != epoch {
                         self.stamp[other] = epoch;
                         grow(&mut self.next, 1)?;

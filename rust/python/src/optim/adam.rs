@@ -5,10 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Adam, AdamConfig, AdamMoments, FloatVec, Optimizer};
 
+use super::params::ParamList;
 use super::state::{
     buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values,
 };
-use super::params::ParamList;
 use super::PyOptimizer;
 use crate::arrays::to_py_err;
 
