@@ -4,8 +4,8 @@
 //! errors to Python exceptions; all math lives in the core crate.
 
 mod args;
-mod config;
 mod arrays;
+mod config;
 mod indices;
 mod infonce;
 mod kernel;

@@ -9,9 +9,9 @@ use super::{
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::types::{Distance, NegativesRef, Reduction};
 use crate::linalg::{filled_vec, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
+use crate::types::{Distance, NegativesRef, Reduction};
 use crate::validate::{ensure_finite, ensure_finite_output, ensure_non_negative, format_shape};
 
 /// One batch of triplets: anchor `i` is paired with positive `i` and each of its K negatives.

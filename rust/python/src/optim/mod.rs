@@ -11,8 +11,8 @@ use std::any::Any;
 use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use numpy::PyUntypedArray;
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use ruvector_training_core::optim::{self, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 use ruvector_training_core::validate::ensure_positive;
 use ruvector_training_core::Result as CoreResult;
@@ -21,8 +21,8 @@ pub use adam::{PyAdam, PyAdamW};
 pub use sgd::PySgd;
 
 use crate::args::{optional_real, real};
-use crate::config::FieldValue;
 use crate::arrays::to_py_err;
+use crate::config::FieldValue;
 use params::ParamList;
 
 /// Clips the global L2 norm of `grads` in place and returns the norm before clipping.
@@ -121,8 +121,7 @@ trait AnyOptimizer: Optimizer + Sync + Send {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn name(&self) -> &'static str;
     fn table<'py>(&self, py: Python<'py>) -> PyResult<Vec<(&'static str, Bound<'py, PyAny>)>>;
-    fn save_state<'py>(&self, py: Python<'py>, params: &ParamList)
-        -> PyResult<Bound<'py, PyDict>>;
+    fn save_state<'py>(&self, py: Python<'py>, params: &ParamList) -> PyResult<Bound<'py, PyDict>>;
     fn load_state(
         &self,
         state_dict: &Bound<'_, PyAny>,
@@ -147,11 +146,7 @@ impl<O: Held> AnyOptimizer for O {
         self.fields(py)
     }
 
-    fn save_state<'py>(
-        &self,
-        py: Python<'py>,
-        params: &ParamList,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    fn save_state<'py>(&self, py: Python<'py>, params: &ParamList) -> PyResult<Bound<'py, PyDict>> {
         self.save(py, params)
     }
 
@@ -261,7 +256,9 @@ impl PyOptimizer {
     /// Restores a `state_dict()`; checked completely before anything changes.
     fn load_state_dict(&self, py: Python<'_>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut guard = self.lock(py);
-        let restored = guard.load_state(state_dict, &self.params)?;
+        let mut restored = guard.load_state(state_dict, &self.params)?;
+        // Not part of the state: a constructor choice the loaded optimizer keeps.
+        restored.set_check_finite(guard.check_finite());
         *guard = restored;
         Ok(())
     }
