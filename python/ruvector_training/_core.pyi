@@ -436,7 +436,7 @@ def clip_grad_norm(grads: _Params, max_norm: float) -> float:
 class Optimizer:
     """The base class of :class:`SGD` and :class:`Adam` (and :class:`AdamW`, a subclass of
     :class:`Adam`, as in torch): the members every optimizer has. It has no constructor of its
-    own; ``state_dict`` / ``load_state_dict`` are defined by each subclass.
+    own. ``state_dict`` / ``load_state_dict`` and pickling work the same way for every subclass.
 
     Thread safety: concurrent ``step`` calls on one optimizer (and attribute writes,
     ``state_dict`` / ``load_state_dict`` during a step) serialise: each waits, with the GIL
