@@ -1,16 +1,35 @@
 """Type stubs for the compiled module ``ruvector_training._core``."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, final, overload
+from typing import Any, ClassVar, Literal, final, overload
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self, disjoint_base
 
+__all__ = [
+    "__version__",
+    "DEFAULT_LOGITS_BUDGET_BYTES",
+    "InfoNCELoss",
+    "TripletLoss",
+    "CosineSimilarityLoss",
+    "LocalContrastiveLoss",
+    "SpectralRegularization",
+    "HardNegativeMiner",
+    "GraphHardNegativeMiner",
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "AdamW",
+    "clip_grad_norm",
+    "topk",
+]
 __version__: str
 DEFAULT_LOGITS_BUDGET_BYTES: int
 
 _FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
+@final
 class InfoNCELoss:
     """InfoNCE (NT-Xent, MultipleNegativesRankingLoss) with exact gradients.
 
@@ -41,14 +60,22 @@ class InfoNCELoss:
     reduction: Literal["mean", "sum", "none"]
     logits_budget_bytes: int
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         temperature: float = 0.07,
         similarity: Literal["cosine", "dot"] = "cosine",
         symmetric: bool = False,
         reduction: Literal["mean", "sum", "none"] = "mean",
-        logits_budget_bytes: int = ...,
-    ) -> None: ...
+        logits_budget_bytes: int = 268435456,
+    ) -> Self: ...
     @property
     def workspace_bytes(self) -> int:
         """Bytes of scratch memory (normalised copies, logits panel) kept between calls, so that
@@ -96,6 +123,7 @@ class InfoNCELoss:
 _IntArray = npt.NDArray[np.integer[Any]]
 _BoolArray = npt.NDArray[np.bool_]
 
+@final
 class TripletLoss:
     """Triplet margin loss ``max(0, d(a, p) - d(a, n) + margin)`` with exact gradients.
 
@@ -118,12 +146,20 @@ class TripletLoss:
     distance: Literal["euclidean", "cosine"]
     reduction: Literal["mean", "sum", "none"]
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         margin: float = 1.0,
         distance: Literal["euclidean", "cosine"] = "euclidean",
         reduction: Literal["mean", "sum", "none"] = "mean",
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self, anchors: _FloatArray, positives: _FloatArray, negatives: _FloatArray
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray]]:
@@ -148,6 +184,7 @@ class TripletLoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray]]:
         """Same as :meth:`forward`."""
 
+@final
 class CosineSimilarityLoss:
     """``(cos(u_i, v_i) - score_i)^2`` per pair (sentence-transformers' CosineSimilarityLoss).
 
@@ -163,7 +200,15 @@ class CosineSimilarityLoss:
 
     reduction: Literal["mean", "sum", "none"]
 
-    def __init__(self, reduction: Literal["mean", "sum", "none"] = "mean") -> None: ...
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(cls, reduction: Literal["mean", "sum", "none"] = "mean") -> Self: ...
     def forward(
         self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
@@ -269,6 +314,7 @@ class Graph:
     def __eq__(self, other: object) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
 
+@final
 class LocalContrastiveLoss:
     """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
     ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.
@@ -289,9 +335,17 @@ class LocalContrastiveLoss:
     margin: float
     reduction: Literal["mean", "sum", "none"]
 
-    def __init__(
-        self, margin: float = 1.0, reduction: Literal["mean", "sum", "none"] = "mean"
-    ) -> None: ...
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls, margin: float = 1.0, reduction: Literal["mean", "sum", "none"] = "mean"
+    ) -> Self: ...
     def forward(
         self, embeddings: _FloatArray, edges: Graph | _IntArray, labels: _BoolArray | None = None
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
@@ -321,6 +375,7 @@ class LocalContrastiveLoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None, None]]:
         """Same as :meth:`forward`."""
 
+@final
 class SpectralRegularization:
     """Laplacian smoothness ``lam * tr(Z^T L Z)`` with exact gradient.
 
@@ -341,7 +396,15 @@ class SpectralRegularization:
     lam: float
     normalized: bool
 
-    def __init__(self, lam: float = 0.01, normalized: bool = True) -> None: ...
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(cls, lam: float = 0.01, normalized: bool = True) -> Self: ...
     def forward(
         self,
         embeddings: _FloatArray,
@@ -478,10 +541,11 @@ def clip_grad_norm(grads: _Params, max_norm: float) -> float:
             non-contiguous or repeated array; NaN/Inf in ``grads[i]`` (nothing is modified).
     """
 
+@disjoint_base
 class Optimizer:
     """The base class of :class:`SGD` and :class:`Adam` (and :class:`AdamW`, a subclass of
     :class:`Adam`, as in torch): the members every optimizer has. It has no constructor of its
-    own; ``state_dict`` / ``load_state_dict`` are defined by each subclass.
+    own. ``state_dict`` / ``load_state_dict`` and pickling work the same way for every subclass.
 
     Thread safety: concurrent ``step`` calls on one optimizer (and attribute writes,
     ``state_dict`` / ``load_state_dict`` during a step) serialise: each waits, with the GIL
@@ -550,7 +614,20 @@ class Optimizer:
         ``momentum_buffer`` present after a step with momentum, and ``step`` an integer
         ``>= 0``; the ``ValueError`` names the key (``state_dict['state'][0]['exp_avg_sq']:
         contains a negative value ...``). Parameters themselves are not part of it."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class, same hyper-parameters and :attr:`check_finite`. Parameters and state are
+        not compared (compare :meth:`state_dict` for those)."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...], dict[str, Any]]:
+        """Pickling, ``copy.deepcopy`` and ``torch.save``: ``(type(self), (params, every
+        hyper-parameter in constructor order, check_finite), state_dict())``. Unpickling builds
+        the optimizer over the (unpickled copies of the) parameter arrays and restores the state
+        with :meth:`load_state_dict`, so the copy continues bit-identically; arrays shared with
+        other pickled objects (a model's weights) stay shared within one pickle."""
+    def __setstate__(self, state: dict[str, Any], /) -> None:
+        """:meth:`load_state_dict` (used by unpickling)."""
 
+@final
 class SGD(Optimizer):
     """``torch.optim.SGD`` applied in place to NumPy arrays.
 
@@ -579,8 +656,8 @@ class SGD(Optimizer):
     dampening: float
     nesterov: bool
     weight_decay: float
-    def __init__(
-        self,
+    def __new__(
+        cls,
         params: _Params,
         lr: float = 1e-3,
         momentum: float = 0.0,
@@ -589,7 +666,7 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         max_grad_norm: float | None = None,
         check_finite: bool = True,
-    ) -> None: ...
+    ) -> Self: ...
 
 class Adam(Optimizer):
     """``torch.optim.Adam`` applied in place to NumPy arrays (L2 weight decay).
@@ -620,18 +697,19 @@ class Adam(Optimizer):
     @property
     def amsgrad(self) -> bool:
         """Whether AMSGrad is on."""
-    def __init__(
-        self,
+    def __new__(
+        cls,
         params: _Params,
         lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        betas: tuple[float, float] | None = None,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         max_grad_norm: float | None = None,
         check_finite: bool = True,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class AdamW(Adam):
     """``torch.optim.AdamW``: :class:`Adam` with decoupled weight decay.
 
@@ -640,17 +718,17 @@ class AdamW(Adam):
     to 0.01.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         params: _Params,
         lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
+        betas: tuple[float, float] | None = None,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         amsgrad: bool = False,
         max_grad_norm: float | None = None,
         check_finite: bool = True,
-    ) -> None: ...
+    ) -> Self: ...
 
 _IndexLists = Sequence[Sequence[int] | npt.NDArray[np.integer]] | npt.NDArray[np.integer]
 
@@ -691,6 +769,7 @@ def topk(
 
 _Strategy = Literal["hardest", "semi_hard", "weighted", "distance_weighted", "random", "mixed"]
 
+@final
 class HardNegativeMiner:
     """Mines hard negatives for each anchor from a pool, in one streaming pass.
 
@@ -747,8 +826,16 @@ class HardNegativeMiner:
     max_similarity: float | None
     similarity: Literal["cosine", "dot"]
     seed: int
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         strategy: _Strategy = "hardest",
         num_negatives: int = 5,
         margin: float = 0.2,
@@ -758,7 +845,7 @@ class HardNegativeMiner:
         max_similarity: float | None = None,
         similarity: Literal["cosine", "dot"] = "cosine",
         seed: int = 0,
-    ) -> None: ...
+    ) -> Self: ...
     def mine(
         self,
         anchors: _FloatArray,
@@ -789,6 +876,7 @@ class HardNegativeMiner:
                 ``exclude`` indices, a missing ``positives`` where required.
         """
 
+@final
 class GraphHardNegativeMiner:
     """Graph-aware hard negatives: nodes close in the graph but not adjacent.
 
@@ -811,12 +899,20 @@ class GraphHardNegativeMiner:
     hop_distance: int
     num_negatives: int
     similarity: Literal["cosine", "dot"]
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         hop_distance: int = 2,
         num_negatives: int = 5,
         similarity: Literal["cosine", "dot"] = "cosine",
-    ) -> None: ...
+    ) -> Self: ...
     def mine(
         self,
         anchor_nodes: npt.NDArray[np.integer],

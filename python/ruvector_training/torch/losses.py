@@ -38,9 +38,20 @@ def _forwarded(name: str, doc: str) -> property:
 
 
 class _BridgedLoss(nn.Module):
-    """Common machinery: build the NumPy loss, run it through :class:`RustLossFunction`."""
+    """Common machinery: build the NumPy loss, run it through :class:`RustLossFunction`.
+
+    A subclass of a Rust-backed loss gets one forwarded property per entry of the NumPy class's
+    ``config_fields`` (documented by the NumPy class's property), so a field added to the Rust
+    field table needs no edit here.
+    """
 
     numpy_class: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in getattr(cls.numpy_class, "config_fields", ()):
+            if name not in cls.__dict__:
+                setattr(cls, name, _forwarded(name, getattr(cls.numpy_class, name).__doc__))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -72,12 +83,6 @@ class InfoNCELoss(_BridgedLoss):
     """
 
     numpy_class = rt.InfoNCELoss
-
-    temperature = _forwarded("temperature", "Softmax temperature (> 0).")
-    similarity = _forwarded("similarity", '``"cosine"`` or ``"dot"``.')
-    symmetric = _forwarded("symmetric", "Average with the reverse direction.")
-    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
-    logits_budget_bytes = _forwarded("logits_budget_bytes", "Largest logits block kept whole.")
 
     def __init__(self, *args: Any, gather_across_ranks: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -112,10 +117,6 @@ class TripletLoss(_BridgedLoss):
 
     numpy_class = rt.TripletLoss
 
-    margin = _forwarded("margin", "Margin (>= 0).")
-    distance = _forwarded("distance", '``"euclidean"`` or ``"cosine"``.')
-    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
-
     def forward(
         self, anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
     ) -> torch.Tensor:
@@ -134,8 +135,6 @@ class CosineSimilarityLoss(_BridgedLoss):
 
     numpy_class = rt.CosineSimilarityLoss
 
-    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
-
     def forward(self, u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """The loss of ``u (B, D)``, ``v (B, D)`` against target cosines ``scores (B,)`` (same
         dtype)."""
@@ -148,9 +147,6 @@ class LocalContrastiveLoss(_BridgedLoss):
 
     numpy_class = rt.LocalContrastiveLoss
 
-    margin = _forwarded("margin", "Margin for dissimilar edges (>= 0).")
-    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
-
     def forward(self, embeddings: torch.Tensor, edges: Any, labels: Any = None) -> torch.Tensor:
         """The loss of ``embeddings (N, D)`` over integer ``edges (E, 2)`` with optional bool
         ``labels (E,)``; ``"none"`` gives ``(E,)``."""
@@ -162,9 +158,6 @@ class SpectralRegularization(_BridgedLoss):
     ``edges``/``weights`` may be tensors or NumPy arrays and get no gradient."""
 
     numpy_class = rt.SpectralRegularization
-
-    lam = _forwarded("lam", "Weight of the term (>= 0).")
-    normalized = _forwarded("normalized", "Use the symmetric normalised Laplacian.")
 
     def forward(self, embeddings: torch.Tensor, edges: Any, weights: Any = None) -> torch.Tensor:
         """The (0-d) loss of ``embeddings (N, D)`` over ``edges (E, 2)`` with optional

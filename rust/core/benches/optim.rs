@@ -23,8 +23,9 @@ use std::time::Duration;
 use common::Lcg;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ruvector_training_core::optim::{
-    grad_norm, Adam, AdamConfig, Dtype, Optimizer, ParamSpec, Sgd, SgdConfig,
+    grad_norm, Adam, AdamConfig, Optimizer, ParamSpec, Sgd, SgdConfig,
 };
+use ruvector_training_core::types::Dtype;
 
 const LEN: usize = 1 << 24;
 

@@ -104,18 +104,6 @@ macro_rules! real_args {
 }
 pub(crate) use real_args;
 
-/// As [`real_args`] for `Option<f64>` arguments (`None` stays `None`).
-macro_rules! optional_real_args {
-    ($($name:ident => $arg:literal),* $(,)?) => {
-        $(
-            fn $name(value: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<Option<f64>> {
-                $crate::args::optional_real($arg, Some(value))
-            }
-        )*
-    };
-}
-pub(crate) use optional_real_args;
-
 /// As [`real_args`] for integer arguments, through [`integer`] (as `i128`; range checks are
 /// the caller's).
 macro_rules! integer_args {

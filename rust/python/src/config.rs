@@ -212,6 +212,20 @@ macro_rules! field_enums {
 use ruvector_training_core::{Distance, Reduction, Similarity, Strategy};
 field_enums!(Similarity, Reduction, Distance, Strategy);
 
+/// Defines `fn name(value) -> PyResult<Type>` for each `name: Type => "arg"`, converting
+/// through [`FieldValue::extract`] with `arg` named: for `#[pyo3(from_py_with = name)]` on a
+/// hand-written constructor's argument, so it converts exactly as the attribute's setter.
+macro_rules! field_args {
+    ($($name:ident: $ty:ty => $arg:literal),* $(,)?) => {
+        $(
+            fn $name(value: &pyo3::Bound<'_, pyo3::PyAny>) -> pyo3::PyResult<$ty> {
+                <$ty as $crate::config::FieldValue>::extract($arg, value)
+            }
+        )*
+    };
+}
+pub(crate) use field_args;
+
 /// `check =` of a field that must be finite and > 0.
 pub fn positive(arg: &'static str, value: &f64) -> PyResult<()> {
     ruvector_training_core::validate::ensure_positive(arg, *value).map_err(to_py_err)

@@ -2,6 +2,19 @@
 //!
 //! Bindings only validate and convert arguments, release the GIL around each kernel, and map
 //! errors to Python exceptions; all math lives in the core crate.
+//!
+//! # Adding a class or a field
+//!
+//! A class's configuration is declared once, in its field table: `config::config_class!`
+//! for losses and miners (the table drives `__new__` and its signature, getters, validated
+//! setters, `__repr__`, `__eq__`, `__reduce__` and `config_fields`; the module documentation
+//! gives the syntax), `optimizer_fields!` in `optim` for the optimizers (getters, setters and
+//! the hyper-parameter list behind their `__repr__`, `__eq__` and pickling). Adding a field is
+//! one row in the table plus its attribute line in `python/ruvector_training/_core.pyi`, which
+//! `tests/test_stubs.py` checks with `mypy.stubtest`; the torch wrappers pick it up from
+//! `config_fields`. Names shared by several classes (`Similarity`, `Reduction`, `Distance`,
+//! dtypes, the negatives layout) live in the core's `types` module; a new name enum gets its
+//! Python conversion by being listed in `config::field_enums!`.
 
 mod args;
 mod arrays;

@@ -1,6 +1,6 @@
 //! The `Adam` and `AdamW` Python classes (`AdamW` subclasses `Adam`, as in torch).
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Adam, AdamConfig, AdamMoments, FloatVec, Optimizer};
@@ -11,6 +11,7 @@ use super::state::{
 };
 use super::PyOptimizer;
 use crate::arrays::to_py_err;
+use crate::config::FieldValue;
 
 /// `torch.optim.Adam` (and, with decoupled weight decay, `AdamW`) on NumPy arrays updated in
 /// place (see the stub file).
@@ -21,8 +22,15 @@ pub struct PyAdam;
 #[pyclass(name = "AdamW", extends = PyAdam, module = "ruvector_training._core")]
 pub struct PyAdamW;
 
-crate::args::real_args!(lr_arg => "lr", eps_arg => "eps", weight_decay_arg => "weight_decay");
-crate::args::optional_real_args!(max_grad_norm_arg => "max_grad_norm");
+crate::config::field_args!(
+    lr_arg: f64 => "lr",
+    betas_arg: Option<(f64, f64)> => "betas",
+    eps_arg: f64 => "eps",
+    weight_decay_arg: f64 => "weight_decay",
+    amsgrad_arg: bool => "amsgrad",
+    max_grad_norm_arg: Option<f64> => "max_grad_norm",
+    check_finite_arg: bool => "check_finite",
+);
 
 /// AMSGrad keeps `max_exp_avg_sq = max over steps of exp_avg_sq`, so it is never below
 /// `exp_avg_sq`; a loaded pair that breaks this could not come from any run.
@@ -62,16 +70,16 @@ impl PyAdamW {
     fn new(
         params: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = lr_arg)] lr: f64,
-        betas: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = betas_arg)] betas: Option<(f64, f64)>,
         #[pyo3(from_py_with = eps_arg)] eps: f64,
         #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
-        amsgrad: bool,
+        #[pyo3(from_py_with = amsgrad_arg)] amsgrad: bool,
         #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
-        check_finite: bool,
+        #[pyo3(from_py_with = check_finite_arg)] check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
             lr,
-            betas: parse_betas(betas)?,
+            betas: betas.unwrap_or_else(|| AdamConfig::adam(0.0).betas),
             eps,
             weight_decay,
             amsgrad,
@@ -108,16 +116,16 @@ impl PyAdam {
     fn new(
         params: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = lr_arg)] lr: f64,
-        betas: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = betas_arg)] betas: Option<(f64, f64)>,
         #[pyo3(from_py_with = eps_arg)] eps: f64,
         #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
-        amsgrad: bool,
+        #[pyo3(from_py_with = amsgrad_arg)] amsgrad: bool,
         #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
-        check_finite: bool,
+        #[pyo3(from_py_with = check_finite_arg)] check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = AdamConfig {
             lr,
-            betas: parse_betas(betas)?,
+            betas: betas.unwrap_or_else(|| AdamConfig::adam(0.0).betas),
             eps,
             weight_decay,
             amsgrad,
@@ -174,7 +182,7 @@ pub(super) fn load(
     let betas: Bound<'_, PyAny> = loaded.extract("betas", "a (beta1, beta2) pair")?;
     let config = AdamConfig {
         lr: loaded.extract("lr", "a float")?,
-        betas: parse_betas(Some(&betas))?,
+        betas: <(f64, f64) as FieldValue>::extract("betas", &betas)?,
         eps: loaded.extract("eps", "a float")?,
         weight_decay: loaded.extract("weight_decay", "a float")?,
         amsgrad: loaded.extract("amsgrad", "a bool")?,
@@ -206,22 +214,4 @@ pub(super) fn load(
         })
         .collect::<PyResult<Vec<_>>>()?;
     Adam::restore(config, params.layout(), loaded.steps()?, moments).map_err(to_py_err)
-}
-
-/// `betas` as a pair of floats: `None` gives torch's default (0.9, 0.999); any sequence of two
-/// numbers is accepted.
-fn parse_betas(betas: Option<&Bound<'_, PyAny>>) -> PyResult<(f64, f64)> {
-    let Some(betas) = betas else {
-        return Ok(AdamConfig::adam(0.0).betas);
-    };
-    let values: Vec<f64> = betas
-        .extract()
-        .map_err(|_| PyTypeError::new_err("betas: expected a pair of floats (beta1, beta2)"))?;
-    match values.as_slice() {
-        [beta1, beta2] => Ok((*beta1, *beta2)),
-        _ => Err(PyValueError::new_err(format!(
-            "betas: expected two values (beta1, beta2), got {}",
-            values.len()
-        ))),
-    }
 }

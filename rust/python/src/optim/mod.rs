@@ -256,7 +256,9 @@ impl PyOptimizer {
     /// Restores a `state_dict()`; checked completely before anything changes.
     fn load_state_dict(&self, py: Python<'_>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut guard = self.lock(py);
-        let restored = guard.load_state(state_dict, &self.params)?;
+        let mut restored = guard.load_state(state_dict, &self.params)?;
+        // Not part of the state: a constructor choice the loaded optimizer keeps.
+        restored.set_check_finite(guard.check_finite());
         *guard = restored;
         Ok(())
     }

@@ -15,13 +15,15 @@ use crate::arrays::to_py_err;
 #[pyclass(name = "SGD", extends = PyOptimizer, module = "ruvector_training._core")]
 pub struct PySgd;
 
-crate::args::real_args!(
-    lr_arg => "lr",
-    momentum_arg => "momentum",
-    dampening_arg => "dampening",
-    weight_decay_arg => "weight_decay",
+crate::config::field_args!(
+    lr_arg: f64 => "lr",
+    momentum_arg: f64 => "momentum",
+    dampening_arg: f64 => "dampening",
+    nesterov_arg: bool => "nesterov",
+    weight_decay_arg: f64 => "weight_decay",
+    max_grad_norm_arg: Option<f64> => "max_grad_norm",
+    check_finite_arg: bool => "check_finite",
 );
-crate::args::optional_real_args!(max_grad_norm_arg => "max_grad_norm");
 
 super::optimizer_fields! {
     Sgd(SgdConfig) {
@@ -47,10 +49,10 @@ impl PySgd {
         #[pyo3(from_py_with = lr_arg)] lr: f64,
         #[pyo3(from_py_with = momentum_arg)] momentum: f64,
         #[pyo3(from_py_with = dampening_arg)] dampening: f64,
-        nesterov: bool,
+        #[pyo3(from_py_with = nesterov_arg)] nesterov: bool,
         #[pyo3(from_py_with = weight_decay_arg)] weight_decay: f64,
         #[pyo3(from_py_with = max_grad_norm_arg)] max_grad_norm: Option<f64>,
-        check_finite: bool,
+        #[pyo3(from_py_with = check_finite_arg)] check_finite: bool,
     ) -> PyResult<PyClassInitializer<Self>> {
         let config = SgdConfig {
             lr,
