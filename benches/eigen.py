@@ -132,7 +132,7 @@ def main() -> None:
                 shown = "timeout/failed" if result is None else f"{result['seconds']:.1f} s"
                 print(f"  {method} k={k}: {shown}", file=sys.stderr, flush=True)
             rows.append(row)
-    header = f"| k | ruvector (s) | " + " | ".join(f"{m} (s) | ratio | max diff" for m in peers)
+    header = "| k | ruvector (s) | " + " | ".join(f"{m} (s) | ratio | max diff" for m in peers)
     print(header + " |")
     print("|" + "---|" * (2 + 3 * len(peers)))
     for row in rows:
