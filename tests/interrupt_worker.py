@@ -77,6 +77,18 @@ def _eigenvalues() -> tuple:
     )
 
 
+def _eigenvalues_expander() -> tuple:
+    # The 200,000-node, 1M-edge random graph at k=50: the Chebyshev-filtered subspace
+    # iteration runs for many seconds, checking for cancellation between sparse products.
+    n = 200_000
+    edges = np.random.default_rng(7).integers(0, n, size=(5 * n, 2))
+    spectral = rt.SpectralRegularization()
+    small = np.random.default_rng(8).integers(0, 300, size=(1500, 2))
+    return (lambda: spectral.eigenvalues(n, edges, 50)), (
+        lambda: spectral.eigenvalues(300, small, 5, method="sparse")
+    )
+
+
 CASES = {
     "infonce_streamed": lambda: _infonce(False, 32768),
     "infonce_symmetric_streamed": lambda: _infonce(True, 32768),
@@ -84,6 +96,7 @@ CASES = {
     "weighted_miner": _weighted_miner,
     "graph_miner": _graph_miner,
     "eigenvalues_sparse": _eigenvalues,
+    "eigenvalues_expander": _eigenvalues_expander,
 }
 
 

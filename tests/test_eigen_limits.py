@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -136,3 +137,36 @@ def test_options_are_validated_by_name():
     np.testing.assert_allclose(got, [0.0, 1.0, 2.0], atol=1e-12)
     got = spectral.eigenvalues(3, edges, 3, max_iterations=np.int64(7), tol=np.float32(1e-4))
     np.testing.assert_allclose(got, [0.0, 1.0, 2.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("normalized", [True, False], ids=["sym", "unnorm"])
+def test_expanders_with_components_and_isolated_nodes_match_eigvalsh(normalized):
+    # Two random expanders (their factors fill in: the filtered subspace iteration runs), a
+    # third copy of the first (every eigenvalue repeated), a pair and isolated nodes.
+    a, b = expander(1300, 6500, 3), expander(1100, 5000, 4)
+    edges = np.concatenate([a, b + 1300, a + 2400, [[3700, 3701]]])
+    n = 3710  # nodes 3702..3709 isolated
+    spectral = rt.SpectralRegularization(normalized=normalized)
+    want = np.linalg.eigvalsh(laplacian(n, edges, None, normalized=normalized))
+    for k in (3, 12, 40):
+        got = spectral.eigenvalues(n, edges, k, method="sparse")
+        np.testing.assert_allclose(got, want[:k], rtol=0, atol=1e-8)
+        assert np.all(got[:11] == 0.0)
+    # Repeated eigenvalues are both found: the two copies of component a.
+    got = spectral.eigenvalues(n, edges, 40, method="sparse")
+    assert np.sum(np.abs(got - want[11]) < 1e-8) >= 1
+
+
+def test_expander_time_grows_about_linearly_with_k():
+    # 30,000 nodes, 150,000 edges: the breadth-first test skips the Cholesky ordering.
+    n = 30_000
+    edges = np.random.default_rng(5).integers(0, n, size=(5 * n, 2))
+    spectral = rt.SpectralRegularization()
+    times = {}
+    for k in (10, 40):
+        start = time.process_time()
+        values = spectral.eigenvalues(n, edges, k, max_iterations=200)
+        times[k] = time.process_time() - start
+        assert values.shape == (k,) and np.all(np.diff(values) >= 0)
+    # Roughly proportional to k: 4x the values may take at most ~10x the CPU time.
+    assert times[40] <= 10 * times[10] + 1.0, times

@@ -51,6 +51,7 @@ def _next_line(lines: queue.Queue, timeout: float) -> str | None:
         "weighted_miner",
         "graph_miner",
         "eigenvalues_sparse",
+        "eigenvalues_expander",
         "adamw_steps",
         "concurrent_topk",
     ],

@@ -474,8 +474,8 @@ class SpectralRegularization:
         Lanczos on a sparse Cholesky factor (null vector deflated, block size >= the number of
         wanted values so repeated eigenvalues are all found, every value checked by its
         residual ``||L x - rho x||``) for large ones; for expander-like graphs whose factor
-        would fill in, thick-restart block Lanczos on ``c I - L`` (products only: bounded
-        memory, slower), converged pairs locked. Agrees with ``numpy.linalg.eigvalsh`` of the
+        would fill in, Chebyshev-filtered subspace iteration with Rayleigh-Ritz (products with
+        ``L`` only, bounded memory, time about linear in ``k``), converged pairs locked. Agrees with ``numpy.linalg.eigvalsh`` of the
         dense Laplacian to ~1e-10 relative to ``||L||`` with the default ``tol``. Runs with
         the GIL released.
 
@@ -494,8 +494,9 @@ class SpectralRegularization:
                 ``"dense"`` (every component dense: O(n^2) memory, O(n^3) time in the largest
                 one) or ``"sparse"`` (the iterative solver for every component larger than its
                 Krylov basis; smaller ones, whose whole spectrum is wanted, are solved densely).
-            max_iterations: cap on the sparse solver's iterations (each applies the operator to
-                one block of vectors), a positive int; ``None`` (default): 5,000.
+            max_iterations: cap on the sparse solver's iterations (block Lanczos: one block of
+                operator applications each; filtered subspace iteration: one polynomial filter
+                and Rayleigh-Ritz step each), a positive int; ``None`` (default): 5,000.
             tol: residual tolerance of the sparse solver, a positive finite float: every
                 returned value is the Rayleigh quotient of a unit vector ``x`` with
                 ``||L x - lambda x|| <= tol``, hence within ``tol`` of an eigenvalue of ``L``.

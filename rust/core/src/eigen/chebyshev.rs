@@ -30,7 +30,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::solvers::SelfAdjointEigen;
-use faer::{get_global_parallelism, Accum, Mat, MatMut, MatRef, Side};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
 use super::lanczos::Lcg;
@@ -254,38 +254,37 @@ impl<'a> Subspace<'a> {
     }
 
     /// `V <- p(L) V` for the degree-`degree` Chebyshev polynomial bounded by 1 on `[a, b]`,
-    /// scaled to 1 at `lo` (Zhou's scaled recurrence: no overflow whatever the degree).
+    /// scaled to 1 at `lo` (Zhou's scaled recurrence: no overflow whatever the degree). The
+    /// columns are independent, so the whole recurrence runs on one panel of [`PANEL`] columns
+    /// at a time: the panel read at random (one row per edge) stays in the last-level cache
+    /// while the matrix streams through.
     fn filter(&mut self, m: usize, degree: usize, a: f64, lo: f64, b: f64) -> Result<()> {
         let n = self.lap.n;
         let e = (b - a) / 2.0;
         let c = (b + a) / 2.0;
-        let mut sigma = e / (lo - c);
-        let tau = 2.0 / sigma;
-        // Y = (L X - c X) sigma / e, into w.
-        let scale = sigma / e;
-        step(
-            self.lap,
-            m,
-            &self.v[..n * m],
-            &mut self.w[..n * m],
-            |lx, x, y| *y = scale * (lx - c * x),
-        );
-        for _ in 1..degree {
-            crate::pool::check_cancelled()?;
-            let next = 1.0 / (tau - sigma);
-            let (alpha, beta) = (2.0 * next / e, sigma * next);
-            // X <- (L Y - c Y) alpha - X beta, then the roles swap.
-            step(
-                self.lap,
-                m,
-                &self.w[..n * m],
-                &mut self.v[..n * m],
-                |ly, y, x| *x = alpha * (ly - c * y) - beta * *x,
-            );
-            std::mem::swap(&mut self.v, &mut self.w);
-            sigma = next;
+        let (px, py) = (&mut self.w[..n * PANEL], &mut self.x[..n * PANEL]);
+        for first in (0..m).step_by(PANEL) {
+            let width = PANEL.min(m - first);
+            gather(&self.v, m, first, width, px);
+            let mut sigma = e / (lo - c);
+            let tau = 2.0 / sigma;
+            // Y = (L X - c X) sigma / e.
+            let scale = sigma / e;
+            step(self.lap, px, py, |lx, x, y| *y = scale * (lx - c * x));
+            let (mut x, mut y) = (&mut *px, &mut *py);
+            for _ in 1..degree {
+                crate::pool::check_cancelled()?;
+                let next = 1.0 / (tau - sigma);
+                let (alpha, beta) = (2.0 * next / e, sigma * next);
+                // X <- (L Y - c Y) alpha - X beta, then the roles swap.
+                step(self.lap, y, x, |ly, y, x| {
+                    *x = alpha * (ly - c * y) - beta * *x
+                });
+                std::mem::swap(&mut x, &mut y);
+                sigma = next;
+            }
+            scatter(y, &mut self.v, m, first, width);
         }
-        std::mem::swap(&mut self.v, &mut self.w);
         Ok(())
     }
 
@@ -322,38 +321,54 @@ impl<'a> Subspace<'a> {
     fn project(&mut self, m: usize) {
         let n = self.lap.n;
         let q = 1 + self.values.len();
-        let par = get_global_parallelism();
         let basis = MatRef::from_column_major_slice(&self.locked[..n * q], n, q);
-        let mut coefficients = Mat::<f64>::zeros(q, m);
-        let v = MatRef::from_row_major_slice(&self.v[..n * m], n, m);
-        matmul(
-            coefficients.as_mut(),
-            Accum::Replace,
-            basis.transpose(),
-            v,
-            1.0,
-            par,
-        );
-        let v = MatMut::from_row_major_slice_mut(&mut self.v[..n * m], n, m);
-        matmul(v, Accum::Add, basis, coefficients.as_ref(), -1.0, par);
+        let coefficients = self.v[..n * m]
+            .par_chunks(ROWS * m)
+            .enumerate()
+            .map(|(c, rows)| {
+                let count = rows.len() / m;
+                let mut part = Mat::<f64>::zeros(q, m);
+                matmul(
+                    part.as_mut(),
+                    Accum::Replace,
+                    basis.subrows(c * ROWS, count).transpose(),
+                    MatRef::from_row_major_slice(rows, count, m),
+                    1.0,
+                    Par::Seq,
+                );
+                part
+            })
+            .reduce(|| Mat::<f64>::zeros(q, m), |a, b| a + b);
+        self.v[..n * m]
+            .par_chunks_mut(ROWS * m)
+            .enumerate()
+            .for_each(|(c, rows)| {
+                let count = rows.len() / m;
+                matmul(
+                    MatMut::from_row_major_slice_mut(rows, count, m),
+                    Accum::Add,
+                    basis.subrows(c * ROWS, count),
+                    coefficients.as_ref(),
+                    -1.0,
+                    Par::Seq,
+                );
+            });
     }
 
     /// Rayleigh-Ritz on the orthonormal active block: Ritz vectors into `x`, `L X` into `v`,
     /// Ritz values ascending with their residual norms.
     fn rayleigh_ritz(&mut self, m: usize) -> Result<Ritz> {
         let n = self.lap.n;
-        let par = get_global_parallelism();
-        step(
-            self.lap,
-            m,
-            &self.v[..n * m],
-            &mut self.w[..n * m],
-            |lx, _, y| *y = lx,
-        );
-        let v = MatRef::from_row_major_slice(&self.v[..n * m], n, m);
-        let w = MatRef::from_row_major_slice(&self.w[..n * m], n, m);
-        let mut h = Mat::<f64>::zeros(m, m);
-        matmul(h.as_mut(), Accum::Replace, v.transpose(), w, 1.0, par);
+        for first in (0..m).step_by(PANEL) {
+            let width = PANEL.min(m - first);
+            gather(&self.v, m, first, width, &mut self.x[..n * PANEL]);
+            let (panel, product) = self.x.split_at_mut(n * PANEL);
+            step(self.lap, panel, &mut product[..n * PANEL], |lx, _, y| {
+                *y = lx
+            });
+            scatter(&product[..n * PANEL], &mut self.w, m, first, width);
+        }
+        let h = inner(&self.v[..n * m], &self.w[..n * m], m, m);
         let h = Mat::<f64>::from_fn(m, m, |i, j| 0.5 * (h[(i, j)] + h[(j, i)]));
         let eigen = SelfAdjointEigen::new(h.as_ref(), Side::Lower).map_err(|_| {
             TrainingError::Numerical {
@@ -363,22 +378,8 @@ impl<'a> Subspace<'a> {
         })?;
         let theta: Vec<f64> = (0..m).map(|j| eigen.S().column_vector()[j]).collect();
         let y = eigen.U();
-        matmul(
-            MatMut::from_row_major_slice_mut(&mut self.x[..n * m], n, m),
-            Accum::Replace,
-            v,
-            y,
-            1.0,
-            par,
-        );
-        matmul(
-            MatMut::from_row_major_slice_mut(&mut self.v[..n * m], n, m),
-            Accum::Replace,
-            w,
-            y,
-            1.0,
-            par,
-        );
+        times(&self.v[..n * m], m, y, &mut self.x[..n * m]);
+        times(&self.w[..n * m], m, y, &mut self.v[..n * m]);
         let squares = self.v[..n * m]
             .par_chunks(m * 256)
             .zip(self.x[..n * m].par_chunks(m * 256))
@@ -431,32 +432,96 @@ fn degree(a: f64, b: f64, worst_theta: f64, floor: f64, reduction: f64) -> usize
     (chosen as usize).max(MIN_DEGREE)
 }
 
-/// One sparse block product combined row by row: `f((L Y)_ij, Y_ij, &mut out_ij)` for the
-/// node-major blocks `y` and `out` of width `m`.
-fn step<F>(lap: &ComponentLaplacian, m: usize, y: &[f64], out: &mut [f64], f: F)
+/// Columns per panel of the filter's sparse products: a `n x PANEL` panel (12.8 MB at
+/// 200,000 nodes) fits the last-level cache.
+const PANEL: usize = 8;
+
+/// One sparse product on a panel combined row by row: `f((L Y)_ij, Y_ij, &mut out_ij)` for
+/// the node-major `n x PANEL` panels `y` and `out`.
+fn step<F>(lap: &ComponentLaplacian, y: &[f64], out: &mut [f64], f: F)
 where
     F: Fn(f64, f64, &mut f64) + Sync,
 {
     let (offsets, cols, values, diag) = lap.rows();
-    out.par_chunks_mut(m)
-        .with_min_len(64)
+    out.par_chunks_mut(PANEL)
+        .with_min_len(256)
         .enumerate()
-        .for_each_init(
-            || vec![0.0; m],
-            |product, (i, out_row)| {
-                let own = &y[i * m..(i + 1) * m];
-                let d = diag[i];
-                product.iter_mut().zip(own).for_each(|(p, &v)| *p = d * v);
-                let range = offsets[i]..offsets[i + 1];
-                for (&j, &a) in cols[range.clone()].iter().zip(&values[range]) {
-                    let row = &y[j * m..(j + 1) * m];
-                    product.iter_mut().zip(row).for_each(|(p, &v)| *p += a * v);
-                }
-                for ((o, &p), &v) in out_row.iter_mut().zip(product.iter()).zip(own) {
-                    f(p, v, o);
-                }
-            },
-        );
+        .for_each(|(i, out_row)| {
+            let own = &y[i * PANEL..(i + 1) * PANEL];
+            let mut product = [0.0; PANEL];
+            let d = diag[i];
+            product.iter_mut().zip(own).for_each(|(p, &v)| *p = d * v);
+            let range = offsets[i]..offsets[i + 1];
+            for (&j, &a) in cols[range.clone()].iter().zip(&values[range]) {
+                let row = &y[j * PANEL..(j + 1) * PANEL];
+                product.iter_mut().zip(row).for_each(|(p, &v)| *p += a * v);
+            }
+            for ((o, &p), &v) in out_row.iter_mut().zip(&product).zip(own) {
+                f(p, v, o);
+            }
+        });
+}
+
+/// Copies columns `first..first + width` of the node-major block `v` (width `m`) into the
+/// panel (zeros past `width`).
+fn gather(v: &[f64], m: usize, first: usize, width: usize, panel: &mut [f64]) {
+    panel
+        .par_chunks_mut(PANEL)
+        .zip(v.par_chunks(m))
+        .for_each(|(target, row)| {
+            target[..width].copy_from_slice(&row[first..first + width]);
+            target[width..].fill(0.0);
+        });
+}
+
+/// Copies the panel's first `width` columns back into columns `first..first + width` of `v`.
+fn scatter(panel: &[f64], v: &mut [f64], m: usize, first: usize, width: usize) {
+    v.par_chunks_mut(m)
+        .zip(panel.par_chunks(PANEL))
+        .for_each(|(row, source)| row[first..first + width].copy_from_slice(&source[..width]));
+}
+
+/// Rows per task of the block products: the tall-skinny products are split into row blocks
+/// on the library's pool (each a sequential GEMM), so no second thread pool spins beside it.
+const ROWS: usize = 2048;
+
+/// `A^T B` for node-major blocks `a` (`n x m`) and `b` (`n x c`).
+fn inner(a: &[f64], b: &[f64], m: usize, c: usize) -> Mat<f64> {
+    a.par_chunks(ROWS * m)
+        .zip(b.par_chunks(ROWS * c))
+        .map(|(a, b)| {
+            let count = a.len() / m;
+            let mut part = Mat::<f64>::zeros(m, c);
+            matmul(
+                part.as_mut(),
+                Accum::Replace,
+                MatRef::from_row_major_slice(a, count, m).transpose(),
+                MatRef::from_row_major_slice(b, count, c),
+                1.0,
+                Par::Seq,
+            );
+            part
+        })
+        .reduce(|| Mat::<f64>::zeros(m, c), |a, b| a + b)
+}
+
+/// `out = A Y` for the node-major block `a` (`n x m`) and a small `m x c` matrix `y`, `out`
+/// node-major `n x c`.
+fn times(a: &[f64], m: usize, y: MatRef<'_, f64>, out: &mut [f64]) {
+    let c = y.ncols();
+    out.par_chunks_mut(ROWS * c)
+        .zip(a.par_chunks(ROWS * m))
+        .for_each(|(out, a)| {
+            let count = a.len() / m;
+            matmul(
+                MatMut::from_row_major_slice_mut(out, count, c),
+                Accum::Replace,
+                MatRef::from_row_major_slice(a, count, m),
+                y,
+                1.0,
+                Par::Seq,
+            );
+        });
 }
 
 /// Copies columns `first..first + width` of the node-major block `from` (width `m`) into
@@ -473,17 +538,7 @@ fn copy_columns(from: &[f64], m: usize, first: usize, to: &mut [f64], width: usi
 /// `S` below [`DROP`] times its largest. The `kept` orthonormal columns are written to `v`
 /// with width `kept`; returns `kept`.
 fn svqb(v: &mut [f64], x: &mut [f64], n: usize, m: usize) -> Result<usize> {
-    let par = get_global_parallelism();
-    let block = MatRef::from_row_major_slice(&v[..n * m], n, m);
-    let mut gram = Mat::<f64>::zeros(m, m);
-    matmul(
-        gram.as_mut(),
-        Accum::Replace,
-        block.transpose(),
-        block,
-        1.0,
-        par,
-    );
+    let gram = inner(&v[..n * m], &v[..n * m], m, m);
     let scale: Vec<f64> = (0..m)
         .map(|j| {
             let d = gram[(j, j)];
@@ -514,14 +569,7 @@ fn svqb(v: &mut [f64], x: &mut [f64], n: usize, m: usize) -> Result<usize> {
         let j = keep[c];
         scale[i] * u[(i, j)] / s[j].sqrt()
     });
-    matmul(
-        MatMut::from_row_major_slice_mut(&mut x[..n * kept], n, kept),
-        Accum::Replace,
-        block,
-        transform.as_ref(),
-        1.0,
-        par,
-    );
+    times(&v[..n * m], m, transform.as_ref(), &mut x[..n * kept]);
     v[..n * kept].copy_from_slice(&x[..n * kept]);
     Ok(kept)
 }

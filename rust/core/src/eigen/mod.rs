@@ -9,9 +9,9 @@
 //! finds the smallest non-zero eigenvalues component by component:
 //! - small components: a dense symmetric eigensolver (faer's self-adjoint EVD, all
 //!   eigenvalues, `O(n^3)`);
-//! - large ones: shift-invert block Lanczos on a sparse Cholesky factor (plain block Lanczos
-//!   on `c I - L` when the factor would fill in), with the null vector deflated exactly (see
-//!   `lanczos.rs`).
+//! - large ones: shift-invert block Lanczos on a sparse Cholesky factor (`lanczos.rs`), or
+//!   Chebyshev-filtered subspace iteration for expanders whose factor would fill in
+//!   (`chebyshev.rs`), with the null vector deflated exactly.
 //!
 //! The k smallest of the union are returned, ascending.
 
@@ -79,8 +79,9 @@ impl EigenMethod {
 pub struct EigenOptions {
     /// Which solver handles each component.
     pub method: EigenMethod,
-    /// Cap on the sparse solver's iterations (each applies the operator to one block of
-    /// vectors); `None`: 5,000. Reaching it is a [`TrainingError::Numerical`] naming the
+    /// Cap on the sparse solver's iterations (block Lanczos: one block of operator
+    /// applications each; filtered subspace iteration: one polynomial filter and Rayleigh-Ritz
+    /// step each); `None`: 5,000. Reaching it is a [`TrainingError::Numerical`] naming the
     /// largest residual reached.
     pub max_iterations: Option<usize>,
     /// Residual tolerance of the sparse solver: every returned value is the Rayleigh
