@@ -117,7 +117,20 @@ class CachedInfoNCE:
                 pieces.append(self.encoder(chunk).detach())
         return torch.cat(pieces), states
 
-    def __call__(self, anchors: Any, positives: Any, negatives: Any = None, *, in_batch=None):
+    def __call__(
+        self,
+        anchors: Any,
+        positives: Any,
+        negatives: Any = None,
+        *,
+        in_batch=None,
+        anchor_ids: Any = None,
+        candidate_ids: Any = None,
+        guide_anchors: Any = None,
+        guide_positives: Any = None,
+        guide_negatives: Any = None,
+        queue: Any = None,
+    ):
         """The full-batch loss (0-d tensor, its backward runs the encoder again).
 
         Args:
@@ -126,7 +139,19 @@ class CachedInfoNCE:
             negatives: optional encoder inputs with ``B * K`` rows (row ``i * K + k`` is
                 negative ``k`` of anchor ``i``), reshaped to ``(B, K, D)``.
             in_batch: as :meth:`InfoNCELoss.forward`.
+            anchor_ids, candidate_ids, guide_anchors, guide_positives, guide_negatives, queue:
+                as :meth:`InfoNCELoss.forward` (ids and guide embeddings of the whole batch,
+                the guides already embedded; none of them gets a gradient).
         """
+        extras = {
+            "anchor_ids": anchor_ids,
+            "candidate_ids": candidate_ids,
+            "guide_anchors": guide_anchors,
+            "guide_positives": guide_positives,
+            "guide_negatives": guide_negatives,
+            "queue": queue,
+        }
+        extras = {k: v for k, v in extras.items() if v is not None}
         if self.loss.reduction == "none":
             raise ValueError("loss: reduction 'none' is not supported by CachedInfoNCE")
         groups = [anchors, positives] + ([] if negatives is None else [negatives])
@@ -141,7 +166,7 @@ class CachedInfoNCE:
                 )
             views[2] = leaves[2].view(b, -1, leaves[2].shape[1])
         with torch.enable_grad():
-            loss = self.loss(*views, in_batch=in_batch)
+            loss = self.loss(*views, in_batch=in_batch, **extras)
             grads = torch.autograd.grad(loss, leaves)
         result = loss.detach().requires_grad_()
         result.register_hook(self._replay_hook(groups, [s for _, s in embedded], grads))

@@ -32,8 +32,8 @@ pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
 pub use infonce::{
-    InfoNceBatch, InfoNceLoss, InfoNceOutput, NegativesRef, Reduction, Similarity,
-    DEFAULT_LOGITS_BUDGET_BYTES,
+    GuideRef, InfoNceBatch, InfoNceExtras, InfoNceIds, InfoNceLoss, InfoNceOutput, MarginStrategy,
+    NegativesRef, QueueRef, Reduction, Similarity, DEFAULT_LOGITS_BUDGET_BYTES,
 };
 pub use linalg::MatRef;
 pub use losses::{

@@ -6,9 +6,10 @@ use pyo3::types::PyTuple;
 use ruvector_training_core::validate::ensure_positive;
 use std::sync::Mutex;
 
+use ruvector_training_core::infonce::validate_guide_margin;
 use ruvector_training_core::{
-    Float, InfoNceBatch, InfoNceLoss, MatRef, NegativesRef, Reduction, Similarity, Workspace,
-    DEFAULT_LOGITS_BUDGET_BYTES,
+    Float, GuideRef, InfoNceBatch, InfoNceExtras, InfoNceIds, InfoNceLoss, MarginStrategy, MatRef,
+    NegativesRef, QueueRef, Reduction, Similarity, Workspace, DEFAULT_LOGITS_BUDGET_BYTES,
 };
 
 use crate::args::{integer, real, Shared};
@@ -16,6 +17,7 @@ use crate::arrays::{
     ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
     FloatDtype,
 };
+use crate::indices::int_array;
 use crate::kernel::run_kernel;
 
 /// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
@@ -53,15 +55,21 @@ impl WorkspaceSlot for f64 {
 #[pymethods]
 impl PyInfoNceLoss {
     #[new]
-    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
+    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES, guide_margin=0.0, guide_margin_strategy="absolute"))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = temperature_arg)] temperature: f64,
         similarity: &str,
         symmetric: bool,
         reduction: &str,
         #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
+        #[pyo3(from_py_with = margin_arg)] guide_margin: f64,
+        guide_margin_strategy: &str,
     ) -> PyResult<Self> {
         ensure_positive("temperature", temperature).map_err(to_py_err)?;
+        let guide_margin_strategy =
+            MarginStrategy::parse(guide_margin_strategy).map_err(to_py_err)?;
+        validate_guide_margin(guide_margin).map_err(to_py_err)?;
         Ok(Self {
             inner: Shared::new(InfoNceLoss {
                 temperature,
@@ -69,6 +77,8 @@ impl PyInfoNceLoss {
                 symmetric,
                 reduction: Reduction::parse(reduction).map_err(to_py_err)?,
                 logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
+                guide_margin,
+                guide_margin_strategy,
             }),
             workspaces: Mutex::new(Workspaces::default()),
         })
@@ -138,8 +148,36 @@ impl PyInfoNceLoss {
         Ok(())
     }
 
+    /// GIST margin (`>= 0`).
+    #[getter]
+    fn guide_margin(&self) -> f64 {
+        self.inner.get().guide_margin
+    }
+
+    #[setter]
+    fn set_guide_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = real("guide_margin", value)?;
+        validate_guide_margin(value).map_err(to_py_err)?;
+        self.inner.set(|c| c.guide_margin = value);
+        Ok(())
+    }
+
+    /// `"absolute"` or `"relative"`.
+    #[getter]
+    fn guide_margin_strategy(&self) -> &'static str {
+        self.inner.get().guide_margin_strategy.name()
+    }
+
+    #[setter]
+    fn set_guide_margin_strategy(&self, value: &str) -> PyResult<()> {
+        let strategy = MarginStrategy::parse(value).map_err(to_py_err)?;
+        self.inner.set(|c| c.guide_margin_strategy = strategy);
+        Ok(())
+    }
+
     /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
-    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None))]
+    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None, anchor_ids=None, candidate_ids=None, guide_anchors=None, guide_positives=None, guide_negatives=None, queue=None))]
+    #[allow(clippy::too_many_arguments)]
     fn forward<'py>(
         &self,
         py: Python<'py>,
@@ -147,17 +185,89 @@ impl PyInfoNceLoss {
         positives: &Bound<'py, PyAny>,
         negatives: Option<&Bound<'py, PyAny>>,
         in_batch: Option<bool>,
+        anchor_ids: Option<&Bound<'py, PyAny>>,
+        candidate_ids: Option<&Bound<'py, PyAny>>,
+        guide_anchors: Option<&Bound<'py, PyAny>>,
+        guide_positives: Option<&Bound<'py, PyAny>>,
+        guide_negatives: Option<&Bound<'py, PyAny>>,
+        queue: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let dtype = float_dtype("anchors", anchors)?;
         ensure_same_dtype("positives", positives, dtype, "anchors")?;
         if let Some(negatives) = negatives {
             ensure_same_dtype("negatives", negatives, dtype, "anchors")?;
         }
+        let ids = match (anchor_ids, candidate_ids) {
+            (None, None) => None,
+            (Some(a), Some(c)) => {
+                let (anchor_ids, anchor_shape) = int_array("anchor_ids", &as_array(py, a)?)?;
+                if anchor_shape.len() != 1 {
+                    return Err(value_error(
+                        "anchor_ids",
+                        format!("expected a 1-D array (B,), got shape {anchor_shape:?}"),
+                    ));
+                }
+                let (candidate_ids, candidate_shape) =
+                    int_array("candidate_ids", &as_array(py, c)?)?;
+                Some((anchor_ids, candidate_ids, candidate_shape))
+            }
+            (None, Some(_)) => return Err(value_error("anchor_ids", MISSING_IDS)),
+            (Some(_), None) => return Err(value_error("candidate_ids", MISSING_IDS)),
+        };
+        let guide = match (guide_anchors, guide_positives) {
+            (None, None) => {
+                if guide_negatives.is_some() {
+                    return Err(value_error(
+                        "guide_negatives",
+                        "given without guide_anchors and guide_positives",
+                    ));
+                }
+                None
+            }
+            (Some(a), Some(p)) => {
+                ensure_same_dtype("guide_anchors", a, dtype, "anchors")?;
+                ensure_same_dtype("guide_positives", p, dtype, "anchors")?;
+                if let Some(n) = guide_negatives {
+                    ensure_same_dtype("guide_negatives", n, dtype, "anchors")?;
+                }
+                Some((a, p, guide_negatives))
+            }
+            (None, Some(_)) => return Err(value_error("guide_anchors", MISSING_GUIDE)),
+            (Some(_), None) => return Err(value_error("guide_positives", MISSING_GUIDE)),
+        };
+        let queue = match queue.filter(|q| !q.is_none()) {
+            Some(q) => {
+                let entries = q.call_method0("entries").map_err(|_| {
+                    pyo3::exceptions::PyTypeError::new_err(format!(
+                        "queue: expected an EmbeddingQueue, got {}",
+                        crate::args::type_name(q)
+                    ))
+                })?;
+                let (embeddings, ids, has_id): (
+                    Bound<'py, PyAny>,
+                    Bound<'py, PyAny>,
+                    numpy::PyReadonlyArray1<'py, bool>,
+                ) = entries.extract()?;
+                ensure_same_dtype("queue", &embeddings, dtype, "anchors")?;
+                let (ids, _) = int_array("queue", &ids)?;
+                let has_id = has_id.as_array();
+                let ids: Vec<Option<i64>> = ids
+                    .into_iter()
+                    .zip(has_id.iter())
+                    .map(|(id, &has)| has.then_some(id))
+                    .collect();
+                Some((embeddings, ids))
+            }
+            None => None,
+        };
         let args = Args {
             anchors,
             positives,
             negatives,
             in_batch,
+            ids,
+            guide,
+            queue,
         };
         match dtype {
             FloatDtype::F32 => self.forward_typed::<f32>(py, &args),
@@ -166,7 +276,8 @@ impl PyInfoNceLoss {
     }
 
     /// Same as [`forward`](Self::forward).
-    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None))]
+    #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None, anchor_ids=None, candidate_ids=None, guide_anchors=None, guide_positives=None, guide_negatives=None, queue=None))]
+    #[allow(clippy::too_many_arguments)]
     fn __call__<'py>(
         &self,
         py: Python<'py>,
@@ -174,8 +285,26 @@ impl PyInfoNceLoss {
         positives: &Bound<'py, PyAny>,
         negatives: Option<&Bound<'py, PyAny>>,
         in_batch: Option<bool>,
+        anchor_ids: Option<&Bound<'py, PyAny>>,
+        candidate_ids: Option<&Bound<'py, PyAny>>,
+        guide_anchors: Option<&Bound<'py, PyAny>>,
+        guide_positives: Option<&Bound<'py, PyAny>>,
+        guide_negatives: Option<&Bound<'py, PyAny>>,
+        queue: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        self.forward(py, anchors, positives, negatives, in_batch)
+        self.forward(
+            py,
+            anchors,
+            positives,
+            negatives,
+            in_batch,
+            anchor_ids,
+            candidate_ids,
+            guide_anchors,
+            guide_positives,
+            guide_negatives,
+            queue,
+        )
     }
 
     /// Bytes of scratch memory kept between calls (normalised copies and the logits panel).
@@ -195,12 +324,14 @@ impl PyInfoNceLoss {
     fn __repr__(&self) -> String {
         let c = self.inner.get();
         format!(
-            "InfoNCELoss(temperature={}, similarity='{}', symmetric={}, reduction='{}', logits_budget_bytes={})",
+            "InfoNCELoss(temperature={}, similarity='{}', symmetric={}, reduction='{}', logits_budget_bytes={}, guide_margin={}, guide_margin_strategy='{}')",
             c.temperature,
             c.similarity.name(),
             if c.symmetric { "True" } else { "False" },
             c.reduction.name(),
-            c.logits_budget_bytes
+            c.logits_budget_bytes,
+            c.guide_margin,
+            c.guide_margin_strategy.name()
         )
     }
 }
@@ -210,6 +341,17 @@ const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
 
 crate::args::real_args!(temperature_arg => "temperature");
 crate::args::integer_args!(budget_arg => "logits_budget_bytes");
+crate::args::real_args!(margin_arg => "guide_margin");
+
+const MISSING_IDS: &str =
+    "anchor_ids and candidate_ids go together: pass both (or neither) for false-negative masking";
+const MISSING_GUIDE: &str = "guide_anchors and guide_positives go together: pass both (and \
+     guide_negatives when there are negatives), or none";
+
+/// `obj` as an ndarray (`numpy.asarray` for lists and other sequences).
+fn as_array<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    py.import("numpy")?.call_method1("asarray", (obj,))
+}
 
 /// Validates a logits budget: a non-negative number of bytes (0 streams one row at a time).
 fn budget_bytes(value: i128) -> PyResult<usize> {
@@ -227,7 +369,19 @@ struct Args<'a, 'py> {
     positives: &'a Bound<'py, PyAny>,
     negatives: Option<&'a Bound<'py, PyAny>>,
     in_batch: Option<bool>,
+    /// Anchor ids, candidate ids and the candidate ids' shape.
+    ids: Option<(Vec<i64>, Vec<i64>, Vec<usize>)>,
+    /// Guide anchors, positives and negatives.
+    guide: Option<GuideArgs<'a, 'py>>,
+    /// The queue's embeddings and ids.
+    queue: Option<(Bound<'py, PyAny>, Vec<Option<i64>>)>,
 }
+
+type GuideArgs<'a, 'py> = (
+    &'a Bound<'py, PyAny>,
+    &'a Bound<'py, PyAny>,
+    Option<&'a Bound<'py, PyAny>>,
+);
 
 impl PyInfoNceLoss {
     fn forward_typed<'py, T: WorkspaceSlot>(
@@ -257,11 +411,67 @@ impl PyInfoNceLoss {
                 }),
             in_batch: args.in_batch,
         };
+        let guide = args
+            .guide
+            .map(|(a, p, n)| {
+                Ok::<_, PyErr>((
+                    FloatArray::<T>::extract("guide_anchors", a, 2, "(B, Dg)")?,
+                    FloatArray::<T>::extract("guide_positives", p, 2, "(B, Dg)")?,
+                    n.map(|n| FloatArray::<T>::extract("guide_negatives", n, 3, "(B, K, Dg)"))
+                        .transpose()?,
+                ))
+            })
+            .transpose()?;
+        let guide_data = guide
+            .as_ref()
+            .map(|(a, p, n)| {
+                Ok::<_, PyErr>((
+                    a.elements()?,
+                    p.elements()?,
+                    n.as_ref().map(FloatArray::elements).transpose()?,
+                ))
+            })
+            .transpose()?;
+        let queue = args
+            .queue
+            .as_ref()
+            .map(|(e, ids)| {
+                Ok::<_, PyErr>((FloatArray::<T>::extract("queue", e, 2, "(Q, D)")?, ids))
+            })
+            .transpose()?;
+        let queue_data = queue.as_ref().map(|(e, _)| e.elements()).transpose()?;
+        let extras = InfoNceExtras {
+            ids: args.ids.as_ref().map(|(a, c, shape)| InfoNceIds {
+                anchor_ids: a,
+                candidate_ids: c,
+                candidate_shape: shape,
+            }),
+            guide: guide
+                .as_ref()
+                .zip(guide_data.as_ref())
+                .map(|((a, p, n), (ad, pd, nd))| GuideRef {
+                    anchors: MatRef::new(ad, a.shape[0], a.shape[1]),
+                    positives: MatRef::new(pd, p.shape[0], p.shape[1]),
+                    negatives: n.as_ref().zip(nd.as_deref()).map(|(n, data)| NegativesRef {
+                        data,
+                        batch: n.shape[0],
+                        per_row: n.shape[1],
+                        dim: n.shape[2],
+                    }),
+                }),
+            queue: queue
+                .as_ref()
+                .zip(queue_data.as_deref())
+                .map(|((e, ids), data)| QueueRef {
+                    embeddings: MatRef::new(data, e.shape[0], e.shape[1]),
+                    ids: Some(ids.as_slice()),
+                }),
+        };
         let config = self.inner.get();
         let workspaces = &self.workspaces;
         let output = run_kernel(py, || match workspaces.try_lock() {
-            Ok(mut guard) => config.forward_with(&batch, T::slot(&mut guard)),
-            Err(_) => config.forward(&batch),
+            Ok(mut guard) => config.forward_extras(&batch, &extras, T::slot(&mut guard)),
+            Err(_) => config.forward_extras(&batch, &extras, &mut Workspace::new()),
         })?
         .map_err(to_py_err)?;
 
