@@ -8,7 +8,8 @@ removed when
 
 * ids: ``id(c) == candidate_ids[positive of i]`` or ``id(c) == anchor_ids[i]``;
 * guide: ``cos(ga_i, g_c) > t`` with ``t = s - margin`` (absolute) or ``s - |s| * margin``
-  (relative, sentence-transformers 6.2's formula), ``s = cos(ga_i, gp_i)`` (queue entries have no guide embedding).
+  (relative, sentence-transformers 6.2's formula), ``s = cos(ga_i, gp_i)`` (queue entries
+  have no guide embedding).
 
 A removed logit is ``-inf``: it leaves the log-sum-exp and its softmax weight (hence its
 gradient) is 0. ``symmetric``: positive ``j`` as the query against the anchors, with the roles
@@ -19,7 +20,6 @@ swapped (anchor ``i != j`` removed when ``anchor_ids[i]`` equals ``anchor_ids[j]
 from __future__ import annotations
 
 import numpy as np
-
 from reference import candidate_indices, normalise_rows, normalise_rows_backward, resolve_layout
 
 
