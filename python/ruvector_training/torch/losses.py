@@ -134,7 +134,7 @@ class InfoNCELoss(_BridgedLoss):
     def _gather_extras(extras: dict, b: int, negatives: Any, in_batch: bool | None) -> dict:
         """All-gathers the ids and guide embeddings into the gathered batch's layout (the
         shared layout's candidate ids are gathered as positives then negatives)."""
-        out = {}
+        out: dict[str, torch.Tensor | None] = {}
         for name, value in extras.items():
             if value is None:
                 out[name] = None
