@@ -6,10 +6,10 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ruvector_training.queue import EmbeddingQueue
+
 __version__: str
 DEFAULT_LOGITS_BUDGET_BYTES: int
-
-from ruvector_training.queue import EmbeddingQueue
 
 _FloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
