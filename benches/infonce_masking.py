@@ -18,9 +18,8 @@ import argparse
 import time
 
 import numpy as np
-from bench_env import thread_count
-
 import ruvector_training as rt
+from bench_env import thread_count
 
 
 def make_inputs(b: int, d: int, seed: int = 0) -> tuple[list[np.ndarray], dict[str, dict]]:

@@ -25,6 +25,7 @@ pub mod pool;
 pub mod reduce;
 pub mod search;
 pub mod similarity;
+pub mod types;
 pub mod validate;
 pub mod workspace;
 
@@ -33,14 +34,15 @@ pub use error::{Result, TrainingError};
 pub use float::Float;
 pub use infonce::{
     GuideRef, InfoNceBatch, InfoNceExtras, InfoNceIds, InfoNceLoss, InfoNceOutput, MarginStrategy,
-    NegativesRef, QueueRef, Reduction, Similarity, DEFAULT_LOGITS_BUDGET_BYTES,
+    QueueRef, DEFAULT_LOGITS_BUDGET_BYTES,
 };
 pub use linalg::MatRef;
 pub use losses::{
-    CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput, LocalContrastiveLoss,
+    CosineSimilarityLoss, CosineSimilarityOutput, GraphLossOutput, LocalContrastiveLoss,
     SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use search::{topk, ExcludeLists, TopKResult};
+pub use types::{Distance, Dtype, NegativesRef, Reduction, Similarity};
 pub use workspace::Workspace;
