@@ -13,6 +13,11 @@ from torch.utils.checkpoint import get_device_states, set_device_states
 
 from ruvector_training.torch.losses import InfoNCELoss
 
+#: The keyword inputs of :meth:`InfoNCELoss.forward` that CachedInfoNCE passes through.
+_EXTRAS = frozenset(
+    ("anchor_ids", "candidate_ids", "guide_anchors", "guide_positives", "guide_negatives", "queue")
+)
+
 
 def _rows(inputs: Any) -> int:
     """Number of rows (dim 0) of a tensor or of a mapping of tensors."""
@@ -118,18 +123,7 @@ class CachedInfoNCE:
         return torch.cat(pieces), states
 
     def __call__(
-        self,
-        anchors: Any,
-        positives: Any,
-        negatives: Any = None,
-        *,
-        in_batch=None,
-        anchor_ids: Any = None,
-        candidate_ids: Any = None,
-        guide_anchors: Any = None,
-        guide_positives: Any = None,
-        guide_negatives: Any = None,
-        queue: Any = None,
+        self, anchors: Any, positives: Any, negatives: Any = None, *, in_batch=None, **extras: Any
     ):
         """The full-batch loss (0-d tensor, its backward runs the encoder again).
 
@@ -139,21 +133,15 @@ class CachedInfoNCE:
             negatives: optional encoder inputs with ``B * K`` rows (row ``i * K + k`` is
                 negative ``k`` of anchor ``i``), reshaped to ``(B, K, D)``.
             in_batch: as :meth:`InfoNCELoss.forward`.
-            anchor_ids, candidate_ids, guide_anchors, guide_positives, guide_negatives, queue:
-                as :meth:`InfoNCELoss.forward` (ids and guide embeddings of the whole batch,
-                the guides already embedded; none of them gets a gradient).
+            **extras: ``anchor_ids``, ``candidate_ids``, ``guide_anchors``,
+                ``guide_positives``, ``guide_negatives``, ``queue``, as
+                :meth:`InfoNCELoss.forward` (ids and guide embeddings of the whole batch, the
+                guides already embedded; none of them gets a gradient).
         """
-        extras = {
-            "anchor_ids": anchor_ids,
-            "candidate_ids": candidate_ids,
-            "guide_anchors": guide_anchors,
-            "guide_positives": guide_positives,
-            "guide_negatives": guide_negatives,
-            "queue": queue,
-        }
-        extras = {k: v for k, v in extras.items() if v is not None}
         if self.loss.reduction == "none":
             raise ValueError("loss: reduction 'none' is not supported by CachedInfoNCE")
+        for name in sorted(set(extras) - _EXTRAS):
+            raise TypeError(f"{name}: not a keyword argument of InfoNCELoss.forward")
         groups = [anchors, positives] + ([] if negatives is None else [negatives])
         embedded = [self._embed(inputs) for inputs in groups]
         leaves = [e.requires_grad_() for e, _ in embedded]
