@@ -57,6 +57,7 @@ from ruvector_training._core import (
 from ruvector_training.callbacks import EarlyStopping, Evaluation
 from ruvector_training.matryoshka import MatryoshkaLoss
 from ruvector_training.multi_objective import LossComponents, LossWeights, MultiObjectiveLoss
+from ruvector_training.queue import EmbeddingQueue
 from ruvector_training.schedulers import (
     AnnealingSchedule,
     CurriculumScheduler,
@@ -74,6 +75,7 @@ __all__ = [
     "AnnealingSchedule",
     "CosineSimilarityLoss",
     "CurriculumScheduler",
+    "EmbeddingQueue",
     "CurriculumStage",
     "DEFAULT_LOGITS_BUDGET_BYTES",
     "Graph",

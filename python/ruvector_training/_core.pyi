@@ -16,6 +16,7 @@ __all__ = [
     "LocalContrastiveLoss",
     "SpectralRegularization",
     "HardNegativeMiner",
+    "Graph",
     "GraphHardNegativeMiner",
     "Optimizer",
     "SGD",
@@ -24,6 +25,9 @@ __all__ = [
     "clip_grad_norm",
     "topk",
 ]
+
+from ruvector_training.queue import EmbeddingQueue
+
 __version__: str
 DEFAULT_LOGITS_BUDGET_BYTES: int
 
@@ -46,6 +50,10 @@ class InfoNCELoss:
             their sum).
         logits_budget_bytes: the largest logits matrix kept whole (default 256 MiB). Above it
             the kernel streams panels of rows and never holds the full matrix.
+        guide_margin: GIST margin, a finite float >= 0 (used with guide embeddings).
+        guide_margin_strategy: ``"absolute"`` (remove candidates the guide scores above
+            ``s - guide_margin``, ``s`` the positive's guide score) or ``"relative"`` (above
+            ``s - |s| * guide_margin``, sentence-transformers 6.2's formula).
 
     All attributes are readable and writable between calls. Bad values raise ``ValueError``.
 
@@ -59,6 +67,8 @@ class InfoNCELoss:
     symmetric: bool
     reduction: Literal["mean", "sum", "none"]
     logits_budget_bytes: int
+    guide_margin: float
+    guide_margin_strategy: Literal["absolute", "relative"]
 
     config_fields: ClassVar[tuple[str, ...]]
     """The configuration's field names, in constructor order (pickling, ``repr`` and the
@@ -75,6 +85,8 @@ class InfoNCELoss:
         symmetric: bool = False,
         reduction: Literal["mean", "sum", "none"] = "mean",
         logits_budget_bytes: int = 268435456,
+        guide_margin: float = 0.0,
+        guide_margin_strategy: Literal["absolute", "relative"] = "absolute",
     ) -> Self: ...
     @property
     def workspace_bytes(self) -> int:
@@ -89,6 +101,12 @@ class InfoNCELoss:
         negatives: _FloatArray | None = None,
         *,
         in_batch: bool | None = None,
+        anchor_ids: _IntArray | Sequence[int] | None = None,
+        candidate_ids: _IntArray | Sequence[int] | None = None,
+        guide_anchors: _FloatArray | None = None,
+        guide_positives: _FloatArray | None = None,
+        guide_negatives: _FloatArray | None = None,
+        queue: EmbeddingQueue | None = None,
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Loss and gradients for one batch.
 
@@ -100,6 +118,26 @@ class InfoNCELoss:
                 ``True`` with negatives: every row's positives and negatives are candidates
                 for every anchor (shared layout). ``False`` with negatives: each anchor sees
                 its positive and its own K negatives. ``False`` without negatives is an error.
+            anchor_ids: ``(B,)`` integer ids of the items behind the anchors; together with
+                ``candidate_ids``, for false-negative masking: for anchor ``i``, every
+                candidate other than its own positive whose id equals the id of that positive
+                or the anchor's id is removed from the anchor's denominator (``symmetric``:
+                the same rule with the roles swapped). Without ids the loss is unchanged bit
+                for bit.
+            candidate_ids: ids of the candidates in the layout's order: ``(B + B*K,)`` for
+                in-batch and shared (positives then negatives, row-major), ``(B, 1 + K)`` per
+                row (the positive then the row's negatives).
+            guide_anchors: ``(B, Dg)`` a guide model's embeddings of the anchors, same dtype;
+                with ``guide_positives`` (and ``guide_negatives`` when there are negatives),
+                GIST filtering: a candidate other than the positive whose guide cosine with
+                the anchor is strictly above the threshold (``guide_margin_strategy``) is
+                removed. Computed tile by tile (memory O(B * D)); no gradient.
+            guide_positives: ``(B, Dg)``.
+            guide_negatives: ``(B, K, Dg)``.
+            queue: an :class:`EmbeddingQueue` of the anchors' D and dtype: its entries are
+                extra negatives of every anchor, without gradient, removed by the id rule
+                when they carry ids (which then needs ``anchor_ids`` and ``candidate_ids``).
+                An empty queue changes nothing.
 
         Returns:
             ``(loss, (grad_anchors, grad_positives, grad_negatives))``: ``loss`` is a float for
@@ -117,6 +155,12 @@ class InfoNCELoss:
         negatives: _FloatArray | None = None,
         *,
         in_batch: bool | None = None,
+        anchor_ids: _IntArray | Sequence[int] | None = None,
+        candidate_ids: _IntArray | Sequence[int] | None = None,
+        guide_anchors: _FloatArray | None = None,
+        guide_positives: _FloatArray | None = None,
+        guide_negatives: _FloatArray | None = None,
+        queue: EmbeddingQueue | None = None,
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
         """Same as :meth:`forward`."""
 

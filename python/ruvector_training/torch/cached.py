@@ -13,6 +13,11 @@ from torch.utils.checkpoint import get_device_states, set_device_states
 
 from ruvector_training.torch.losses import InfoNCELoss
 
+#: The keyword inputs of :meth:`InfoNCELoss.forward` that CachedInfoNCE passes through.
+_EXTRAS = frozenset(
+    ("anchor_ids", "candidate_ids", "guide_anchors", "guide_positives", "guide_negatives", "queue")
+)
+
 
 def _rows(inputs: Any) -> int:
     """Number of rows (dim 0) of a tensor or of a mapping of tensors."""
@@ -117,7 +122,9 @@ class CachedInfoNCE:
                 pieces.append(self.encoder(chunk).detach())
         return torch.cat(pieces), states
 
-    def __call__(self, anchors: Any, positives: Any, negatives: Any = None, *, in_batch=None):
+    def __call__(
+        self, anchors: Any, positives: Any, negatives: Any = None, *, in_batch=None, **extras: Any
+    ):
         """The full-batch loss (0-d tensor, its backward runs the encoder again).
 
         Args:
@@ -126,9 +133,15 @@ class CachedInfoNCE:
             negatives: optional encoder inputs with ``B * K`` rows (row ``i * K + k`` is
                 negative ``k`` of anchor ``i``), reshaped to ``(B, K, D)``.
             in_batch: as :meth:`InfoNCELoss.forward`.
+            **extras: ``anchor_ids``, ``candidate_ids``, ``guide_anchors``,
+                ``guide_positives``, ``guide_negatives``, ``queue``, as
+                :meth:`InfoNCELoss.forward` (ids and guide embeddings of the whole batch, the
+                guides already embedded; none of them gets a gradient).
         """
         if self.loss.reduction == "none":
             raise ValueError("loss: reduction 'none' is not supported by CachedInfoNCE")
+        for name in sorted(set(extras) - _EXTRAS):
+            raise TypeError(f"{name}: not a keyword argument of InfoNCELoss.forward")
         groups = [anchors, positives] + ([] if negatives is None else [negatives])
         embedded = [self._embed(inputs) for inputs in groups]
         leaves = [e.requires_grad_() for e, _ in embedded]
@@ -141,7 +154,7 @@ class CachedInfoNCE:
                 )
             views[2] = leaves[2].view(b, -1, leaves[2].shape[1])
         with torch.enable_grad():
-            loss = self.loss(*views, in_batch=in_batch)
+            loss = self.loss(*views, in_batch=in_batch, **extras)
             grads = torch.autograd.grad(loss, leaves)
         result = loss.detach().requires_grad_()
         result.register_hook(self._replay_hook(groups, [s for _, s in embedded], grads))

@@ -21,7 +21,7 @@ from torch import nn
 
 import ruvector_training as rt
 from ruvector_training.multi_objective import COMPONENTS
-from ruvector_training.torch._function import LossCall, apply_loss
+from ruvector_training.torch._function import LossCall, apply_loss, to_numpy
 from ruvector_training.torch.distributed import gather_rows
 
 
@@ -88,6 +88,9 @@ class InfoNCELoss(_BridgedLoss):
         super().__init__(*args, **kwargs)
         self.gather_across_ranks = bool(gather_across_ranks)
 
+    guide_margin = _forwarded("guide_margin", "GIST margin (>= 0).")
+    guide_margin_strategy = _forwarded("guide_margin_strategy", '``"absolute"`` or ``"relative"``.')
+
     def forward(
         self,
         anchors: torch.Tensor,
@@ -95,21 +98,58 @@ class InfoNCELoss(_BridgedLoss):
         negatives: torch.Tensor | None = None,
         *,
         in_batch: bool | None = None,
+        anchor_ids: Any = None,
+        candidate_ids: Any = None,
+        guide_anchors: Any = None,
+        guide_positives: Any = None,
+        guide_negatives: Any = None,
+        queue: rt.EmbeddingQueue | None = None,
     ) -> torch.Tensor:
         """The loss of ``anchors (B, D)``, ``positives (B, D)`` and optional per-row
-        ``negatives (B, K, D)`` (float32/float64 CPU tensors of one dtype); ``in_batch`` as in
-        the NumPy class."""
+        ``negatives (B, K, D)`` (float32/float64 CPU tensors of one dtype); ``in_batch``, the
+        ids (false-negative masking), the guide embeddings (GIST filtering) and ``queue`` as
+        in the NumPy class. The keyword arrays get no gradient (guide tensors are detached).
+
+        With ``gather_across_ranks`` the ids and guide embeddings are all-gathered like the
+        embeddings (ids and guides must then be tensors); the queue is used as is."""
+        extras = {
+            "anchor_ids": anchor_ids,
+            "candidate_ids": candidate_ids,
+            "guide_anchors": guide_anchors,
+            "guide_positives": guide_positives,
+            "guide_negatives": guide_negatives,
+        }
         if self.gather_across_ranks:
+            extras = self._gather_extras(extras, anchors.shape[0], negatives, in_batch)
             anchors, positives = gather_rows(anchors), gather_rows(positives)
             if negatives is not None:
                 negatives = gather_rows(negatives)
+        kwargs = {k: to_numpy(k, v) for k, v in extras.items() if v is not None}
+        if queue is not None:
+            kwargs["queue"] = queue
         per_row = negatives is not None and in_batch is not True
         return self._run(
             ("anchors", "positives", "negatives"),
             (anchors, positives, negatives),
-            {"in_batch": in_batch},
+            {"in_batch": in_batch, **kwargs},
             separable=per_row,
         )
+
+    @staticmethod
+    def _gather_extras(extras: dict, b: int, negatives: Any, in_batch: bool | None) -> dict:
+        """All-gathers the ids and guide embeddings into the gathered batch's layout (the
+        shared layout's candidate ids are gathered as positives then negatives)."""
+        out: dict[str, torch.Tensor | None] = {}
+        for name, value in extras.items():
+            if value is None:
+                out[name] = None
+                continue
+            t = torch.as_tensor(value).detach()
+            if name == "candidate_ids" and negatives is not None and in_batch is True:
+                out[name] = torch.cat([gather_rows(t[:b]), gather_rows(t[b:])])
+            else:
+                out[name] = gather_rows(t)
+        return out
 
 
 class TripletLoss(_BridgedLoss):

@@ -46,7 +46,10 @@ pub use eigen::{graph_laplacian_eigenvalues, laplacian_eigenvalues, EigenMethod,
 pub use error::{Result, TrainingError};
 pub use float::Float;
 pub use graph::Graph;
-pub use infonce::{InfoNceBatch, InfoNceLoss, InfoNceOutput, DEFAULT_LOGITS_BUDGET_BYTES};
+pub use infonce::{
+    GuideRef, InfoNceBatch, InfoNceExtras, InfoNceIds, InfoNceLoss, InfoNceOutput, MarginStrategy,
+    QueueRef, DEFAULT_LOGITS_BUDGET_BYTES,
+};
 pub use linalg::MatRef;
 pub use losses::{
     CosineSimilarityLoss, CosineSimilarityOutput, GraphLossOutput, LocalContrastiveLoss,

@@ -11,6 +11,7 @@
 use crate::simd_dispatch;
 use rayon::prelude::*;
 
+use super::exclude::{DenseExclusions, Excluded};
 use super::{KernelOutput, KernelParams};
 use crate::alloc::try_collect;
 use crate::error::Result;
@@ -31,8 +32,14 @@ pub(super) fn contrast_dense<T: Float>(
     plan: &PanelPlan,
     logits: &mut [T],
     params: &KernelParams,
+    exclusions: Option<&DenseExclusions<'_, T>>,
 ) -> Result<KernelOutput<T>> {
     let (b, nc, d) = (queries.rows, candidates.rows, queries.cols);
+    let mut guide = Vec::new();
+    if let Some(ex) = exclusions {
+        guide = zeroed_vec("guide_anchors", ex.guide_panel_len(plan.panel_rows))?;
+    }
+    let guide_cols = exclusions.map_or(0, DenseExclusions::guide_cols);
     let scale = T::from_f64(params.inv_temperature);
     let mut output = KernelOutput {
         row_losses: filled_vec("anchors", b, 0.0)?,
@@ -41,7 +48,8 @@ pub(super) fn contrast_dense<T: Float>(
     };
 
     let column_lse = if params.symmetric {
-        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits)?;
+        let masks = exclusions.map(|ex| (ex, &mut guide[..]));
+        let lse = column_log_sum_exp(queries, candidates, plan, scale, logits, masks)?;
         Some(try_collect(
             "anchors",
             b,
@@ -64,18 +72,48 @@ pub(super) fn contrast_dense<T: Float>(
             )?;
         }
         let weights = GradientWeights::new(params);
-        panel_logits
-            .par_chunks_mut(nc)
-            .zip(output.row_losses[panel.clone()].par_iter_mut())
-            .enumerate()
-            .for_each(|(offset, (row, loss))| {
-                *loss = softmax_gradient_row(
-                    row,
-                    panel.start + offset,
-                    column_lse.as_deref(),
-                    &weights,
+        let losses = output.row_losses[panel.clone()].par_iter_mut();
+        if let Some(ex) = exclusions {
+            let guide_panel = &mut guide[..ex.guide_panel_len(panel.len())];
+            if !logits_reusable {
+                ex.guide_panel(panel.clone(), guide_panel)?;
+            }
+            let guide_panel = &*guide_panel;
+            panel_logits
+                .par_chunks_mut(nc)
+                .zip(losses)
+                .enumerate()
+                .for_each_init(
+                    || (Vec::new(), Vec::new()),
+                    |(list, saved), (offset, (row, loss))| {
+                        let i = panel.start + offset;
+                        let guide_row =
+                            guide_panel.get(offset * guide_cols..(offset + 1) * guide_cols);
+                        ex.row(i, guide_row.unwrap_or(&[]), list);
+                        *loss = masked_softmax_gradient_row(
+                            row,
+                            i,
+                            column_lse.as_deref(),
+                            &weights,
+                            list,
+                            saved,
+                        );
+                    },
                 );
-            });
+        } else {
+            panel_logits
+                .par_chunks_mut(nc)
+                .zip(losses)
+                .enumerate()
+                .for_each(|(offset, (row, loss))| {
+                    *loss = softmax_gradient_row(
+                        row,
+                        panel.start + offset,
+                        column_lse.as_deref(),
+                        &weights,
+                    );
+                });
+        }
         check_cancelled()?;
         let gradient = MatRef::new(panel_logits, panel.len(), nc);
         gemm_into(
@@ -149,16 +187,71 @@ fn softmax_gradient_row<T: Float>(
         row[i] -= forward;
         return max.to_f64() + sum.ln() - positive;
     };
-    // Symmetric: both softmaxes read the original logits, so the row is rewritten once at the end.
+    let (loss, _) = symmetric_gradient_row(row, i, column_lse, weights);
+    loss
+}
+
+/// The symmetric case of [`softmax_gradient_row`]; also returns the row's log-sum-exp (as the
+/// element type, the shift of its softmax).
+fn symmetric_gradient_row<T: Float>(
+    row: &mut [T],
+    i: usize,
+    column_lse: &[T],
+    weights: &GradientWeights,
+) -> (f64, T) {
+    // Both softmaxes read the original logits, so the row is rewritten once at the end.
+    let positive = row[i].to_f64();
+    let (forward, reverse) = (T::from_f64(weights.forward), T::from_f64(weights.reverse));
     let max = max_value(row);
     let row_lse = max.to_f64() + sum_exp_shifted(row, max).ln();
-    let reverse = T::from_f64(weights.reverse);
     let shift = T::from_f64(row_lse);
     let (in_batch, negatives) = row.split_at_mut(column_lse.len());
     both_directions_softmax(in_batch, shift, forward, column_lse, reverse);
     scale_exp_shifted(negatives, shift, forward);
     row[i] -= forward + reverse;
-    0.5 * ((row_lse - positive) + (column_lse[i].to_f64() - positive))
+    let loss = 0.5 * ((row_lse - positive) + (column_lse[i].to_f64() - positive));
+    (loss, shift)
+}
+
+/// Logit standing for a removed candidate: `exp` of it minus any finite shift is exactly 0.
+fn removed<T: Float>() -> T {
+    T::from_f64(-T::MAX.to_f64())
+}
+
+/// [`softmax_gradient_row`] with the `excluded` columns left out of the row's softmax
+/// (`forward`) and/or of their column's reverse softmax (`reverse`). `saved` is scratch.
+fn masked_softmax_gradient_row<T: Float>(
+    row: &mut [T],
+    i: usize,
+    column_lse: Option<&[T]>,
+    weights: &GradientWeights,
+    excluded: &[Excluded],
+    saved: &mut Vec<T>,
+) -> f64 {
+    saved.clear();
+    saved.extend(excluded.iter().map(|e| row[e.col]));
+    for e in excluded.iter().filter(|e| e.forward) {
+        row[e.col] = removed();
+    }
+    let Some(column_lse) = column_lse else {
+        // Removed logits get weight exactly 0 (exp underflows to 0, the weight is flushed).
+        return softmax_gradient_row(row, i, None, weights);
+    };
+    let (loss, shift) = symmetric_gradient_row(row, i, column_lse, weights);
+    // Rewrite the excluded entries from their original logits, each direction only if kept.
+    let (forward, reverse) = (T::from_f64(weights.forward), T::from_f64(weights.reverse));
+    let (forward_floor, reverse_floor) = (subnormal_floor(forward), subnormal_floor(reverse));
+    for (e, &x) in excluded.iter().zip(saved.iter()) {
+        let mut value = T::ZERO;
+        if !e.forward {
+            value += weighted((x - shift).exp_fast(), forward, forward_floor);
+        }
+        if e.col < column_lse.len() && !e.reverse {
+            value += weighted((x - column_lse[e.col]).exp_fast(), reverse, reverse_floor);
+        }
+        row[e.col] = value;
+    }
+    loss
 }
 
 /// `sum_j exp(x_j - shift)` in `f64` (through [`LaneSum`]), storing the exponentials back
@@ -239,13 +332,16 @@ fn both_directions_softmax<T: Float>(
 }
 
 /// Column log-sum-exp of the first B columns of the logits, over all B rows, computed panel by
-/// panel with an online (max, sum) merge. Leaves the last panel's logits in `logits`.
+/// panel with an online (max, sum) merge. Leaves the last panel's logits in `logits` (and,
+/// with `masks`, the last guide panel in its buffer). `masks` leaves the reverse-excluded
+/// entries out of the statistics.
 fn column_log_sum_exp<T: Float>(
     queries: MatRef<'_, T>,
     candidates: MatRef<'_, T>,
     plan: &PanelPlan,
     scale: T,
     logits: &mut [T],
+    mut masks: Option<(&DenseExclusions<'_, T>, &mut [T])>,
 ) -> Result<Vec<f64>> {
     let (b, nc) = (queries.rows, candidates.rows);
     let mut max = filled_vec("anchors", b, f64::NEG_INFINITY)?;
@@ -259,22 +355,60 @@ fn column_log_sum_exp<T: Float>(
             scale,
             panel_logits,
         )?;
-        let panel_logits = &*panel_logits;
+        let saved = match masks.as_mut() {
+            Some((ex, guide)) => remove_reverse(ex, guide, panel.clone(), panel_logits, nc)?,
+            None => Vec::new(),
+        };
+        let panel_logits_view = &*panel_logits;
         max.par_chunks_mut(COLUMN_CHUNK)
             .zip(sum.par_chunks_mut(COLUMN_CHUNK))
             .enumerate()
             .for_each(|(chunk, (max, sum))| {
                 let columns = chunk * COLUMN_CHUNK..chunk * COLUMN_CHUNK + max.len();
-                let rows = panel_logits
+                let rows = panel_logits_view
                     .chunks_exact(nc)
                     .map(move |row| &row[columns.clone()]);
                 merge_column_stats(rows, max, sum);
             });
+        for (index, value) in saved {
+            panel_logits[index] = value;
+        }
     }
     for (m, s) in max.iter_mut().zip(&sum) {
         *m += s.ln();
     }
     Ok(max)
+}
+
+/// Sets the reverse-excluded entries of a logits panel (rows `rows`) to [`removed`] and
+/// returns their (index in the panel, original value) to restore afterwards.
+fn remove_reverse<T: Float>(
+    ex: &DenseExclusions<'_, T>,
+    guide: &mut [T],
+    rows: std::ops::Range<usize>,
+    panel_logits: &mut [T],
+    nc: usize,
+) -> Result<Vec<(usize, T)>> {
+    let guide_cols = ex.guide_cols();
+    let guide = &mut guide[..ex.guide_panel_len(rows.len())];
+    ex.guide_panel(rows.clone(), guide)?;
+    let guide = &*guide;
+    let saved: Vec<Vec<(usize, T)>> = panel_logits
+        .par_chunks_mut(nc)
+        .enumerate()
+        .map_init(Vec::new, |list, (offset, row)| {
+            let guide_row = guide.get(offset * guide_cols..(offset + 1) * guide_cols);
+            ex.row(rows.start + offset, guide_row.unwrap_or(&[]), list);
+            list.iter()
+                .filter(|e| e.reverse)
+                .map(|e| {
+                    let value = std::mem::replace(&mut row[e.col], removed());
+                    (offset * nc + e.col, value)
+                })
+                .collect()
+        })
+        .collect();
+    Ok(saved.into_iter().flatten().collect())
 }
 
 /// Folds a block of rows (each a slice of the same columns) into running column (max, sum).

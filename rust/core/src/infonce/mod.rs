@@ -7,7 +7,11 @@
 //! positives-as-queries direction. See `docs/losses.md`.
 
 mod dense;
+mod exclude;
 mod per_row;
+
+pub use exclude::MarginStrategy;
+use exclude::{DenseExclusions, Guide};
 
 use std::borrow::Cow;
 
@@ -39,6 +43,69 @@ pub struct InfoNceBatch<'a, T> {
     pub in_batch: Option<bool>,
 }
 
+/// Integer ids of the items behind the anchors and the candidates, for false-negative masking.
+#[derive(Debug, Clone, Copy)]
+pub struct InfoNceIds<'a> {
+    /// `(B,)`: the id of each anchor.
+    pub anchor_ids: &'a [i64],
+    /// One id per candidate in the layout's order, row-major.
+    pub candidate_ids: &'a [i64],
+    /// The shape `candidate_ids` was given with: `(B + B*K,)` for the in-batch and shared
+    /// layouts (positives then negatives), `(B, 1 + K)` for per-row negatives.
+    pub candidate_shape: &'a [usize],
+}
+
+/// A guide model's embeddings of the same texts, in the layout of the student's inputs (GIST).
+#[derive(Debug, Clone, Copy)]
+pub struct GuideRef<'a, T> {
+    /// `(B, Dg)`.
+    pub anchors: MatRef<'a, T>,
+    /// `(B, Dg)`.
+    pub positives: MatRef<'a, T>,
+    /// `(B, K, Dg)`, exactly when the student has negatives.
+    pub negatives: Option<NegativesRef<'a, T>>,
+}
+
+/// Past embeddings used as extra negatives without gradient (a MoCo-style queue).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueRef<'a, T> {
+    /// `(Q, D)` embeddings.
+    pub embeddings: MatRef<'a, T>,
+    /// One optional id per entry: an entry whose id equals the anchor's or its positive's id
+    /// is removed from that anchor's denominator (needs [`InfoNceIds`]).
+    pub ids: Option<&'a [Option<i64>]>,
+}
+
+/// Optional inputs of one forward pass that remove or add negatives; none of them gets a
+/// gradient. With all of them `None` the loss is exactly that of [`InfoNceLoss::forward`].
+#[derive(Debug, Clone, Copy)]
+pub struct InfoNceExtras<'a, T> {
+    /// Ids for false-negative masking.
+    pub ids: Option<InfoNceIds<'a>>,
+    /// Guide embeddings for GIST filtering.
+    pub guide: Option<GuideRef<'a, T>>,
+    /// Extra negatives.
+    pub queue: Option<QueueRef<'a, T>>,
+}
+
+impl<T> Default for InfoNceExtras<'_, T> {
+    fn default() -> Self {
+        Self {
+            ids: None,
+            guide: None,
+            queue: None,
+        }
+    }
+}
+
+impl<T> InfoNceExtras<'_, T> {
+    fn is_empty(&self) -> bool {
+        self.ids.is_none()
+            && self.guide.is_none()
+            && self.queue.as_ref().is_none_or(|q| q.embeddings.rows == 0)
+    }
+}
+
 /// Loss value and gradients of one forward pass.
 #[derive(Debug, Clone)]
 pub struct InfoNceOutput<T> {
@@ -67,6 +134,10 @@ pub struct InfoNceLoss {
     pub reduction: Reduction,
     /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
     pub logits_budget_bytes: usize,
+    /// GIST margin (`>= 0`).
+    pub guide_margin: f64,
+    /// How the guide's threshold is derived from the positive's guide score.
+    pub guide_margin_strategy: MarginStrategy,
 }
 
 impl Default for InfoNceLoss {
@@ -77,6 +148,8 @@ impl Default for InfoNceLoss {
             symmetric: false,
             reduction: Reduction::Mean,
             logits_budget_bytes: DEFAULT_LOGITS_BUDGET_BYTES,
+            guide_margin: 0.0,
+            guide_margin_strategy: MarginStrategy::Absolute,
         }
     }
 }
@@ -120,6 +193,22 @@ impl InfoNceLoss {
         batch: &InfoNceBatch<'_, T>,
         workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
+        self.forward_extras(batch, &InfoNceExtras::default(), workspace)
+    }
+
+    /// Like [`forward_with`](Self::forward_with) with ids (false-negative masking), guide
+    /// embeddings (GIST filtering) and/or a queue of extra negatives. A candidate other than
+    /// the anchor's own positive is removed from the anchor's denominator when its id equals
+    /// the positive's or the anchor's id, or when the guide scores it above the threshold
+    /// derived from the positive's guide score; queue entries are extra candidates without
+    /// gradient, removed by the id rule. `symmetric` applies the same rules with the roles
+    /// swapped.
+    pub fn forward_extras<T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        extras: &InfoNceExtras<'_, T>,
+        workspace: &mut Workspace<T>,
+    ) -> Result<InfoNceOutput<T>> {
         ensure_positive("temperature", self.temperature)?;
         if !T::from_f64(1.0 / self.temperature).is_finite() {
             return Err(TrainingError::value(
@@ -138,6 +227,7 @@ impl InfoNceLoss {
         if let Some(negatives) = &batch.negatives {
             ensure_finite("negatives", negatives.data)?;
         }
+        self.validate_extras(batch, extras, layout)?;
         let b = batch.anchors.rows;
         let params = KernelParams {
             inv_temperature: 1.0 / self.temperature,
@@ -149,9 +239,12 @@ impl InfoNceLoss {
             symmetric: self.symmetric,
             logits_budget_bytes: self.logits_budget_bytes,
         };
+        let extras = (!extras.is_empty()).then_some(extras);
         let mut output = match layout {
-            Layout::PerRow => self.run_per_row(batch, &params, workspace)?,
-            Layout::InBatch | Layout::Shared => self.run_dense(batch, &params, workspace)?,
+            Layout::PerRow => self.run_per_row(batch, extras, &params, workspace)?,
+            Layout::InBatch | Layout::Shared => {
+                self.run_dense(batch, extras, &params, workspace)?
+            }
         };
         let total = ordered_sum(&output.row_losses);
         output.loss = if self.reduction == Reduction::Mean {
@@ -239,10 +332,133 @@ impl InfoNceLoss {
         Ok(layout)
     }
 
+    /// Checks the guide margin and the shapes and values of the extra inputs.
+    fn validate_extras<T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        extras: &InfoNceExtras<'_, T>,
+        layout: Layout,
+    ) -> Result<()> {
+        validate_guide_margin(self.guide_margin)?;
+        let (b, d) = (batch.anchors.rows, batch.anchors.cols);
+        let k = batch.negatives.map_or(0, |n| n.per_row);
+        if let Some(ids) = &extras.ids {
+            if ids.anchor_ids.len() != b {
+                return Err(TrainingError::shape(
+                    "anchor_ids",
+                    format!(
+                        "expected shape ({b},) (one id per anchor), got {} ids",
+                        ids.anchor_ids.len()
+                    ),
+                ));
+            }
+            let expected = match layout {
+                Layout::PerRow => vec![b, 1 + k],
+                Layout::InBatch | Layout::Shared => vec![b + b * k],
+            };
+            if ids.candidate_shape != expected.as_slice() {
+                let what = match layout {
+                    Layout::PerRow => "(B, 1 + K): each row's positive then its negatives",
+                    _ => "(B + B*K,): the positives then the negatives, row-major",
+                };
+                return Err(TrainingError::shape(
+                    "candidate_ids",
+                    format!(
+                        "expected shape {} {what}, got {}",
+                        format_shape(&expected),
+                        format_shape(ids.candidate_shape)
+                    ),
+                ));
+            }
+        }
+        if let Some(guide) = &extras.guide {
+            let dg = guide.anchors.cols;
+            if guide.anchors.rows != b || dg == 0 {
+                return Err(TrainingError::shape(
+                    "guide_anchors",
+                    format!(
+                        "expected shape (B, Dg) with B={b} and Dg >= 1, got {}",
+                        format_shape(&[guide.anchors.rows, dg])
+                    ),
+                ));
+            }
+            if (guide.positives.rows, guide.positives.cols) != (b, dg) {
+                return Err(TrainingError::shape(
+                    "guide_positives",
+                    format!(
+                        "expected shape {} like guide_anchors, got {}",
+                        format_shape(&[b, dg]),
+                        format_shape(&[guide.positives.rows, guide.positives.cols])
+                    ),
+                ));
+            }
+            match (&guide.negatives, &batch.negatives) {
+                (None, None) => {}
+                (Some(gn), Some(_)) if (gn.batch, gn.per_row, gn.dim) == (b, k, dg) => {}
+                (Some(gn), Some(_)) => {
+                    return Err(TrainingError::shape(
+                        "guide_negatives",
+                        format!(
+                            "expected shape {} like negatives with guide_anchors' Dg, got {}",
+                            format_shape(&[b, k, dg]),
+                            format_shape(&[gn.batch, gn.per_row, gn.dim])
+                        ),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(TrainingError::value(
+                        "guide_negatives",
+                        "the student has negatives: pass their guide embeddings too",
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(TrainingError::value(
+                        "guide_negatives",
+                        "given without negatives: the student has no negatives to filter",
+                    ))
+                }
+            }
+            ensure_finite("guide_anchors", guide.anchors.data)?;
+            ensure_finite("guide_positives", guide.positives.data)?;
+            if let Some(gn) = &guide.negatives {
+                ensure_finite("guide_negatives", gn.data)?;
+            }
+        }
+        if let Some(queue) = &extras.queue {
+            if queue.embeddings.cols != d {
+                return Err(TrainingError::shape(
+                    "queue",
+                    format!(
+                        "its dimension {} differs from the anchors' D={d}",
+                        queue.embeddings.cols
+                    ),
+                ));
+            }
+            if let Some(ids) = queue.ids {
+                if ids.len() != queue.embeddings.rows {
+                    return Err(TrainingError::shape(
+                        "queue",
+                        format!("{} ids for {} entries", ids.len(), queue.embeddings.rows),
+                    ));
+                }
+                if extras.ids.is_none() && ids.iter().any(Option::is_some) {
+                    return Err(TrainingError::value(
+                        "queue",
+                        "its entries have ids but anchor_ids and candidate_ids were not given: \
+                         pass them so entries of the same items can be removed",
+                    ));
+                }
+            }
+            ensure_finite("queue", queue.embeddings.data)?;
+        }
+        Ok(())
+    }
+
     /// Per-row negatives: each anchor against its positive and its own K negatives.
     fn run_per_row<T: Float>(
         &self,
         batch: &InfoNceBatch<'_, T>,
+        extras: Option<&InfoNceExtras<'_, T>>,
         params: &KernelParams,
         workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
@@ -258,12 +474,32 @@ impl InfoNceLoss {
         let queries = self.prepare("anchors", batch.anchors, query_buf)?;
         let positives = self.prepare("positives", batch.positives, positive_buf)?;
         let negs = self.prepare("negatives", negatives_mat, negative_buf)?;
+        let queue = extras.and_then(|e| e.queue);
+        let mut queue_buf = match (queue, self.similarity) {
+            (Some(q), Similarity::Cosine) => filled_vec("queue", q.embeddings.data.len(), T::ZERO)?,
+            _ => Vec::new(),
+        };
+        let queue = queue
+            .map(|q| self.prepare("queue", q.embeddings, &mut queue_buf))
+            .transpose()?;
+        let per_row_extras = match extras {
+            Some(extras) => Some(per_row::PerRowExtras {
+                ids: extras.ids.map(|ids| {
+                    let queue_ids = extras.queue.and_then(|q| q.ids);
+                    (ids.anchor_ids, ids.candidate_ids, queue_ids)
+                }),
+                guide: self.guide_of(extras)?,
+                queue: queue.as_ref().map(|q| q.matrix),
+            }),
+            None => None,
+        };
         let out = per_row::contrast_per_row(
             queries.matrix,
             positives.matrix,
             negs.matrix,
             negatives.per_row,
             params,
+            per_row_extras.as_ref(),
         )?;
         Ok(InfoNceOutput {
             row_losses: out.row_losses,
@@ -278,21 +514,26 @@ impl InfoNceLoss {
     fn run_dense<T: Float>(
         &self,
         batch: &InfoNceBatch<'_, T>,
+        extras: Option<&InfoNceExtras<'_, T>>,
         params: &KernelParams,
         workspace: &mut Workspace<T>,
     ) -> Result<InfoNceOutput<T>> {
         let (b, d) = (batch.anchors.rows, batch.anchors.cols);
-        let candidates_raw: Cow<'_, [T]> = match &batch.negatives {
-            None => Cow::Borrowed(batch.positives.data),
-            Some(negatives) => {
-                let mut all = filled_vec("negatives", b * d + negatives.data.len(), T::ZERO)?;
-                let (head, tail) = all.split_at_mut(b * d);
-                head.copy_from_slice(batch.positives.data);
-                tail.copy_from_slice(negatives.data);
-                Cow::Owned(all)
-            }
-        };
+        let negatives_data = batch.negatives.map(|n| n.data);
+        let queue = extras.and_then(|e| e.queue);
+        let candidates_raw = concat_rows(
+            "negatives",
+            &[
+                Some(batch.positives.data),
+                negatives_data,
+                queue.map(|q| q.embeddings.data),
+            ],
+        )?;
         let candidates_mat = MatRef::new(&candidates_raw, candidates_raw.len() / d, d);
+        let exclusions = match extras {
+            Some(extras) => self.dense_exclusions(batch, extras, candidates_mat.rows)?,
+            None => None,
+        };
         let plan = PanelPlan::new(b, candidates_mat.rows, T::BYTES, params.logits_budget_bytes);
         let [normalized_lengths @ .., _] = self.scratch_lengths([b * d, candidates_raw.len(), 0]);
         let logits_length = plan.panel_rows * candidates_mat.rows;
@@ -300,9 +541,20 @@ impl InfoNceLoss {
         let [query_buf, candidate_buf, logits] = workspace.slices("anchors", lengths)?;
         let queries = self.prepare("anchors", batch.anchors, query_buf)?;
         let candidates = self.prepare("positives", candidates_mat, candidate_buf)?;
-        let out = dense::contrast_dense(queries.matrix, candidates.matrix, &plan, logits, params)?;
+        let out = dense::contrast_dense(
+            queries.matrix,
+            candidates.matrix,
+            &plan,
+            logits,
+            params,
+            exclusions.as_ref(),
+        )?;
         let mut grad_candidates = candidates.backward(out.grad_candidates);
-        let grad_negatives = batch.negatives.map(|_| grad_candidates.split_off(b * d));
+        let mut grad_rest = grad_candidates.split_off(b * d);
+        let grad_negatives = negatives_data.map(|n| {
+            grad_rest.truncate(n.len());
+            grad_rest
+        });
         Ok(InfoNceOutput {
             row_losses: out.row_losses,
             loss: 0.0,
@@ -310,6 +562,50 @@ impl InfoNceLoss {
             grad_positives: grad_candidates,
             grad_negatives,
         })
+    }
+
+    /// The id and guide exclusions of the dense layouts (`None` when neither is given).
+    fn dense_exclusions<'a, T: Float>(
+        &self,
+        batch: &InfoNceBatch<'_, T>,
+        extras: &InfoNceExtras<'a, T>,
+        candidates: usize,
+    ) -> Result<Option<DenseExclusions<'a, T>>> {
+        if extras.ids.is_none() && extras.guide.is_none() {
+            return Ok(None);
+        }
+        let b = batch.anchors.rows;
+        let ids = match extras.ids {
+            Some(ids) => {
+                let mut all = crate::alloc::try_vec_with_capacity("candidate_ids", candidates)?;
+                all.extend(ids.candidate_ids.iter().map(|&id| Some(id)));
+                match extras.queue.and_then(|q| q.ids) {
+                    Some(queue_ids) => all.extend_from_slice(queue_ids),
+                    None => all.resize(candidates, None),
+                }
+                Some((ids.anchor_ids, all))
+            }
+            None => None,
+        };
+        let guide = self.guide_of(extras)?;
+        Ok(Some(DenseExclusions::new(b, self.symmetric, ids, guide)))
+    }
+
+    /// The normalised guide: queries = guide anchors, candidates = guide positives then
+    /// guide negatives (row-major).
+    fn guide_of<T: Float>(&self, extras: &InfoNceExtras<'_, T>) -> Result<Option<Guide<T>>> {
+        let Some(guide) = extras.guide else {
+            return Ok(None);
+        };
+        let dg = guide.anchors.cols;
+        let parts = [Some(guide.positives.data), guide.negatives.map(|n| n.data)];
+        let raw = concat_rows("guide_negatives", &parts)?;
+        Ok(Some(Guide::new(
+            guide.anchors,
+            MatRef::new(&raw, raw.len() / dg, dg),
+            self.guide_margin,
+            self.guide_margin_strategy,
+        )?))
     }
 
     /// Scratch needed to normalise inputs of the given sizes: all of it for cosine, none for dot.
@@ -342,6 +638,35 @@ impl InfoNceLoss {
             },
         })
     }
+}
+
+/// The rows of the present parts, one after the other (borrowed when only one is present).
+fn concat_rows<'a, T: Float>(arg: &'static str, parts: &[Option<&'a [T]>]) -> Result<Cow<'a, [T]>> {
+    let present: Vec<&'a [T]> = parts.iter().flatten().copied().collect();
+    if let [only] = present.as_slice() {
+        return Ok(Cow::Borrowed(only));
+    }
+    let mut all = filled_vec(arg, present.iter().map(|p| p.len()).sum(), T::ZERO)?;
+    let mut offset = 0;
+    for part in present {
+        all[offset..offset + part.len()].copy_from_slice(part);
+        offset += part.len();
+    }
+    Ok(Cow::Owned(all))
+}
+
+/// Checks a GIST margin: finite and `>= 0`.
+pub fn validate_guide_margin(margin: f64) -> Result<()> {
+    if !(margin.is_finite() && margin >= 0.0) {
+        return Err(TrainingError::value(
+            "guide_margin",
+            format!(
+                "expected a finite number >= 0, got {}",
+                format_number(margin)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// An input as the kernel sees it: its normalised rows (cosine, with the row norms used) or the

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::exclude::Guide;
 use super::KernelParams;
 use crate::error::Result;
 use crate::float::Float;
@@ -16,6 +17,42 @@ pub(super) struct PerRowOutput<T> {
     pub grad_negatives: Vec<T>,
 }
 
+/// `(B,)` anchor ids, `(B, 1 + K)` candidate ids and one optional id per queue entry.
+pub(super) type PerRowIds<'a> = (&'a [i64], &'a [i64], Option<&'a [Option<i64>]>);
+
+/// What removes or adds candidates in the per-row layout.
+pub(super) struct PerRowExtras<'a, T> {
+    /// `(B,)` anchor ids and `(B, 1 + K)` candidate ids, with one optional id per queue entry.
+    pub ids: Option<PerRowIds<'a>>,
+    /// Guide queries `(B, Dg)` against candidates `[positives; negatives]` (`B + B*K` rows).
+    pub guide: Option<Guide<T>>,
+    /// `(Q, D)` queue entries (normalised for cosine), shared by every anchor, no gradient.
+    pub queue: Option<MatRef<'a, T>>,
+}
+
+impl<T: Float> PerRowExtras<'_, T> {
+    /// Whether candidate `j` of anchor `i` is removed: `1..=K` its negatives, `K+1..` the queue.
+    fn removes(&self, i: usize, j: usize, b: usize, k: usize) -> bool {
+        if let Some((anchor_ids, candidate_ids, queue_ids)) = self.ids {
+            let row = &candidate_ids[i * (1 + k)..(i + 1) * (1 + k)];
+            let id = if j <= k {
+                Some(row[j])
+            } else {
+                queue_ids.and_then(|q| q[j - 1 - k])
+            };
+            if id.is_some_and(|id| id == row[0] || id == anchor_ids[i]) {
+                return true;
+            }
+        }
+        match &self.guide {
+            Some(guide) if j <= k => {
+                guide.removes(guide.score(i, b + i * k + j - 1), guide.score(i, i))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `queries (B, D)`, `positives (B, D)`, `negatives (B*K, D)` with rows `i*K..(i+1)*K` for anchor `i`.
 pub(super) fn contrast_per_row<T: Float>(
     queries: MatRef<'_, T>,
@@ -23,6 +60,7 @@ pub(super) fn contrast_per_row<T: Float>(
     negatives: MatRef<'_, T>,
     per_row: usize,
     params: &KernelParams,
+    extras: Option<&PerRowExtras<'_, T>>,
 ) -> Result<PerRowOutput<T>> {
     let (b, d) = (queries.rows, queries.cols);
     let mut out = PerRowOutput {
@@ -31,7 +69,8 @@ pub(super) fn contrast_per_row<T: Float>(
         grad_positives: zeroed_vec("positives", b * d)?,
         grad_negatives: zeroed_vec("negatives", b * per_row * d)?,
     };
-    if per_row == 0 {
+    let queue_rows = extras.and_then(|e| e.queue).map_or(0, |q| q.rows);
+    if per_row + queue_rows == 0 {
         // The positive is the only candidate: every loss is exactly 0 and so is every gradient.
         return Ok(out);
     }
@@ -42,12 +81,14 @@ pub(super) fn contrast_per_row<T: Float>(
         .zip(out.row_losses.par_iter_mut())
         .enumerate()
         .for_each_init(
-            || Vec::with_capacity(per_row + 1),
+            || Vec::with_capacity(per_row + 1 + queue_rows),
             |weights, (i, (((grad_query, grad_positive), grad_negatives), loss))| {
                 let rows = RowInputs {
                     query: queries.row(i),
                     positive: positives.row(i),
                     negatives: &negatives.data[i * per_row * d..(i + 1) * per_row * d],
+                    queue: extras.and_then(|e| e.queue).map_or(&[], |q| q.data),
+                    removed: extras.map(|e| move |j: usize| e.removes(i, j, queries.rows, per_row)),
                 };
                 *loss = contrast_row(
                     &rows,
@@ -62,15 +103,19 @@ pub(super) fn contrast_per_row<T: Float>(
     Ok(out)
 }
 
-struct RowInputs<'a, T> {
+struct RowInputs<'a, T, F> {
     query: &'a [T],
     positive: &'a [T],
     negatives: &'a [T],
+    /// Queue entries: extra candidates after the negatives, without gradient.
+    queue: &'a [T],
+    /// Whether candidate `j` (1-based after the positive) is removed.
+    removed: Option<F>,
 }
 
 /// One anchor: fills its gradients and returns its loss. `weights` is scratch of length K+1.
-fn contrast_row<T: Float>(
-    rows: &RowInputs<'_, T>,
+fn contrast_row<T: Float, F: Fn(usize) -> bool>(
+    rows: &RowInputs<'_, T, F>,
     params: &KernelParams,
     weights: &mut Vec<f64>,
     grad_query: &mut [T],
@@ -86,6 +131,19 @@ fn contrast_row<T: Float>(
             .chunks_exact(d)
             .map(|n| dot(rows.query, n).to_f64() * tau_inv),
     );
+    weights.extend(
+        rows.queue
+            .chunks_exact(d)
+            .map(|n| dot(rows.query, n).to_f64() * tau_inv),
+    );
+    if let Some(removed) = &rows.removed {
+        for (j, w) in weights.iter_mut().enumerate().skip(1) {
+            if removed(j) {
+                // exp(-inf) = 0: the candidate leaves the softmax and gets no gradient.
+                *w = f64::NEG_INFINITY;
+            }
+        }
+    }
     let max = weights.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let sum: f64 = weights.iter().map(|&s| (s - max).exp()).sum();
     let lse = max + sum.ln();
@@ -105,6 +163,10 @@ fn contrast_row<T: Float>(
     {
         axpy(T::from_f64(w), negative, grad_query);
         scaled_copy(T::from_f64(w), rows.query, grad_negative);
+    }
+    let queue_weights = &weights[1 + rows.negatives.len() / d..];
+    for (entry, &w) in rows.queue.chunks_exact(d).zip(queue_weights) {
+        axpy(T::from_f64(w), entry, grad_query);
     }
     loss
 }

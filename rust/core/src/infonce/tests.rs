@@ -227,3 +227,105 @@ fn bad_inputs_are_errors_naming_the_argument() {
         }
     );
 }
+
+#[test]
+fn ids_remove_repeated_items_and_nothing_else() {
+    // Dot, tau 1: anchors 0 and 2 are the same text, and so are their positives (see
+    // docs/losses.md): row 0's logits [2, 0, 2] lose column 2, so loss_0 = ln(1 + e^-2).
+    let loss = InfoNceLoss {
+        temperature: 1.0,
+        similarity: Similarity::Dot,
+        reduction: Reduction::None,
+        ..Default::default()
+    };
+    let a = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0];
+    let p = [2.0, 0.0, 0.0, 1.0, 2.0, 0.0];
+    let input = batch(&a, &p, None, 3, 0, 2, None);
+    let shape = [3];
+    let extras = InfoNceExtras {
+        ids: Some(InfoNceIds {
+            anchor_ids: &[0, 1, 0],
+            candidate_ids: &[10, 11, 10],
+            candidate_shape: &shape,
+        }),
+        ..Default::default()
+    };
+    let for_streamed = [usize::MAX, 0];
+    for budget in for_streamed {
+        let config = InfoNceLoss {
+            logits_budget_bytes: budget,
+            ..loss.clone()
+        };
+        let out = config
+            .forward_extras(&input, &extras, &mut Workspace::new())
+            .unwrap();
+        let row0 = (1.0 + (-2.0f64).exp()).ln();
+        let row1 = (2.0 + std::f64::consts::E).ln() - 1.0;
+        for (got, want) in out.row_losses.iter().zip([row0, row1, row0]) {
+            assert!((got - want).abs() < 1e-14, "{got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn no_extras_and_distinct_ids_are_bit_identical() {
+    let (b, k, d) = (9, 2, 5);
+    let a = lcg(b * d, 14);
+    let p = lcg(b * d, 15);
+    let n = lcg(b * k * d, 16);
+    let candidate_ids: Vec<i64> = (0..(b + b * k) as i64).collect();
+    let anchor_ids: Vec<i64> = (100..100 + b as i64).collect();
+    for symmetric in [false, true] {
+        for budget in [usize::MAX, 0] {
+            let loss = InfoNceLoss {
+                symmetric,
+                logits_budget_bytes: budget,
+                ..Default::default()
+            };
+            let input = batch(&a, &p, Some(&n), b, k, d, Some(true));
+            let plain = loss.forward(&input).unwrap();
+            let shape = [b + b * k];
+            let extras = InfoNceExtras {
+                ids: Some(InfoNceIds {
+                    anchor_ids: &anchor_ids,
+                    candidate_ids: &candidate_ids,
+                    candidate_shape: &shape,
+                }),
+                ..Default::default()
+            };
+            let masked = loss
+                .forward_extras(&input, &extras, &mut Workspace::new())
+                .unwrap();
+            assert_eq!(plain.loss.to_bits(), masked.loss.to_bits());
+            assert_eq!(plain.grad_anchors, masked.grad_anchors);
+            assert_eq!(plain.grad_positives, masked.grad_positives);
+            assert_eq!(plain.grad_negatives, masked.grad_negatives);
+        }
+    }
+}
+
+#[test]
+fn bad_extras_name_the_argument() {
+    let (a, p) = (lcg(6, 1), lcg(6, 2));
+    let input = batch(&a, &p, None, 3, 0, 2, None);
+    let shape = [2];
+    let extras = InfoNceExtras {
+        ids: Some(InfoNceIds {
+            anchor_ids: &[0, 1, 2],
+            candidate_ids: &[0, 1],
+            candidate_shape: &shape,
+        }),
+        ..Default::default()
+    };
+    let loss = InfoNceLoss::default();
+    let err = loss
+        .forward_extras(&input, &extras, &mut Workspace::new())
+        .unwrap_err();
+    assert!(err.to_string().starts_with("candidate_ids"), "{err}");
+    let bad_margin = InfoNceLoss {
+        guide_margin: -1.0,
+        ..Default::default()
+    };
+    let err = bad_margin.forward(&input).unwrap_err();
+    assert!(err.to_string().starts_with("guide_margin"), "{err}");
+}
