@@ -39,6 +39,8 @@ from ruvector_training._core import (
     SGD,
     Adam,
     AdamW,
+    AnglELoss,
+    CoSENTLoss,
     CosineSimilarityLoss,
     GraphHardNegativeMiner,
     HardNegativeMiner,
@@ -68,6 +70,8 @@ from ruvector_training.training_metrics import TrainingMetrics
 __all__ = [
     "Adam",
     "AdamW",
+    "AnglELoss",
+    "CoSENTLoss",
     "AnnealingSchedule",
     "CosineSimilarityLoss",
     "CurriculumScheduler",

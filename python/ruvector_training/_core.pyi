@@ -186,6 +186,67 @@ class CosineSimilarityLoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
         """Same as :meth:`forward`."""
 
+class CoSENTLoss:
+    """CoSENT (sentence-transformers 6.2's ``CoSENTLoss``): with ``s_i = scale * cos(u_i, v_i)``
+    and target scores ``y``, ``loss = log(1 + sum over pairs y_i < y_j of exp(s_i - s_j))``.
+
+    One scalar over all pairs (no ``reduction``). Computed in ``O(B log B)`` time and ``O(B)``
+    memory by sorting on the scores; rows are normalised by ``max(||x||, 1e-12)``.
+
+    Worked value: ``u = [[1, 0], [1, 0]]``, ``v = [[1, 0], [0, 1]]`` (cosines 1 and 0), targets
+    ``[0, 1]``, ``scale=1``: ``log(1 + e) = 1.3132616875``.
+
+    Args:
+        scale: inverse temperature, a finite float > 0 (readable and writable).
+    """
+
+    scale: float
+
+    def __init__(self, scale: float = 20.0) -> None: ...
+    def forward(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            u: ``(B, D)`` float32 or float64.
+            v: ``(B, D)``, same dtype.
+            scores: ``(B,)`` target similarity scores, same dtype (no gradient).
+
+        Returns:
+            ``(loss, (grad_u, grad_v, None))``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+class AnglELoss:
+    """AnglE (sentence-transformers 6.2's ``AnglELoss``): CoSENT on the angle similarity
+    ``|cos(u, v) + sin(u, v)|``, ``sin = sum_k (u'_{h+k} v'_k - u'_k v'_{h+k})`` over the unit
+    rows split in halves of ``h = ceil(D / 2)`` (an odd ``D`` padded by a zero). The absolute
+    value's subgradient at 0 is 0.
+
+    Worked value: ``u = [[1, 0], [1, 0]]``, ``v = [[1, 0], [0, 1]]`` have angles 1 and 1
+    (``|1 + 0|`` and ``|0 - 1|``), so targets ``[1, 0]`` with ``scale=1`` give ``log 2``.
+    """
+
+    scale: float
+
+    def __init__(self, scale: float = 20.0) -> None: ...
+    def forward(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients, as :meth:`CoSENTLoss.forward`."""
+    def __call__(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
 class LocalContrastiveLoss:
     """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
     ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.

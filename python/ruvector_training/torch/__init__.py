@@ -8,7 +8,8 @@ forward hands the tensors' memory to the Rust kernel (zero-copy for CPU tensors,
 strides), the backward scales the kernel's exact gradients by the incoming gradient.
 
 - :class:`InfoNCELoss` (optionally ``gather_across_ranks=True``), :class:`TripletLoss`,
-  :class:`CosineSimilarityLoss`, :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
+  :class:`CosineSimilarityLoss`, :class:`CoSENTLoss`, :class:`AnglELoss`,
+  :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
   :class:`SpectralRegularization`: ``forward`` takes tensors in the NumPy order and returns a
   loss tensor (0-d, or per item for ``reduction="none"``).
 - :class:`MultiObjectiveLoss`: combines loss tensors with fixed or uncertainty weights
@@ -32,6 +33,8 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 from ruvector_training.torch.cached import CachedInfoNCE
 from ruvector_training.torch.distributed import gather_rows
 from ruvector_training.torch.losses import (
+    AnglELoss,
+    CoSENTLoss,
     CosineSimilarityLoss,
     InfoNCELoss,
     LocalContrastiveLoss,
@@ -42,6 +45,8 @@ from ruvector_training.torch.losses import (
 )
 
 __all__ = [
+    "AnglELoss",
+    "CoSENTLoss",
     "CachedInfoNCE",
     "CosineSimilarityLoss",
     "InfoNCELoss",

@@ -142,6 +142,24 @@ class CosineSimilarityLoss(_BridgedLoss):
         return self._run(("u", "v", "scores"), (u, v, scores), separable=True)
 
 
+class CoSENTLoss(_BridgedLoss):
+    """CoSENT over tensors (:class:`ruvector_training.CoSENTLoss`); ``scores`` gets no gradient."""
+
+    numpy_class = rt.CoSENTLoss
+
+    scale = _forwarded("scale", "Inverse temperature (> 0).")
+
+    def forward(self, u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """The 0-d loss of ``u (B, D)``, ``v (B, D)`` against target ``scores (B,)``."""
+        return self._run(("u", "v", "scores"), (u, v, scores))
+
+
+class AnglELoss(CoSENTLoss):
+    """AnglE over tensors (:class:`ruvector_training.AnglELoss`); ``scores`` gets no gradient."""
+
+    numpy_class = rt.AnglELoss
+
+
 class LocalContrastiveLoss(_BridgedLoss):
     """Neighbourhood preservation on a graph (:class:`ruvector_training.LocalContrastiveLoss`).
     ``edges``/``labels`` may be tensors or NumPy arrays and get no gradient."""

@@ -11,6 +11,7 @@ mod kernel;
 mod losses;
 mod mining;
 mod optim;
+mod peer_losses;
 mod search;
 
 use pyo3::prelude::*;
@@ -36,5 +37,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optim::PyAdamW>()?;
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
     m.add_function(wrap_pyfunction!(search::topk, m)?)?;
+    peer_losses::register(m)?;
     Ok(())
 }

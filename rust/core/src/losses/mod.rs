@@ -4,10 +4,12 @@
 //! They share a few small kernels kept here: the Euclidean distance (with a gradient that is 0,
 //! never NaN, at distance 0) and the common input checks.
 
+mod cosent;
 mod cosine;
 mod graph;
 mod triplet;
 
+pub use cosent::{AnglELoss, CoSentLoss, PairSimilarity, ScoreRankingOutput};
 pub use cosine::{CosineSimilarityLoss, CosineSimilarityOutput};
 pub(crate) use graph::{validate_edges, validate_weights};
 pub use graph::{

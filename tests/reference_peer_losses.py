@@ -1,0 +1,55 @@
+"""Plain NumPy references of the issue-16 losses, written for clarity (full matrices, loops),
+in float64, and a central finite-difference helper."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows divided by ``max(||x||, 1e-12)``."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def angle_similarity(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``|cos + sin|`` of the unit rows split in halves (odd D padded by a zero)."""
+    a, b = unit(u), unit(v)
+    if a.shape[1] % 2:
+        a = np.pad(a, ((0, 0), (0, 1)))
+        b = np.pad(b, ((0, 0), (0, 1)))
+    h = a.shape[1] // 2
+    cos = np.sum(a * b, axis=1)
+    sin = np.sum(a[:, h:] * b[:, :h] - a[:, :h] * b[:, h:], axis=1)
+    return np.abs(cos + sin)
+
+
+def cosent_reference(u, v, scores, *, scale=20.0, angle=False) -> float:
+    """``log(1 + sum_{y_i < y_j} exp(scale (sim_i - sim_j)))`` over the full pair matrix."""
+    sim = angle_similarity(u, v) if angle else np.sum(unit(u) * unit(v), axis=1)
+    s = scale * sim
+    y = np.asarray(scores, dtype=np.float64)
+    terms = [0.0]
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] < y[j]:
+                terms.append(s[i] - s[j])
+    terms = np.array(terms)
+    m = terms.max()
+    return float(m + np.log(np.exp(terms - m).sum()))
+
+
+def finite_differences(f, arrays, index, eps=1e-6) -> np.ndarray:
+    """Central differences of the scalar ``f(*arrays)`` w.r.t. ``arrays[index]`` (float64)."""
+    base = [np.array(a, dtype=np.float64) for a in arrays]
+    x = base[index]
+    grad = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        old = x[k]
+        x[k] = old + eps
+        plus = f(*base)
+        x[k] = old - eps
+        minus = f(*base)
+        x[k] = old
+        grad[k] = (plus - minus) / (2 * eps)
+    return grad
