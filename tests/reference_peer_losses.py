@@ -53,3 +53,29 @@ def finite_differences(f, arrays, index, eps=1e-6) -> np.ndarray:
         x[k] = old
         grad[k] = (plus - minus) / (2 * eps)
     return grad
+
+
+def supcon_reference(z, labels, *, temperature=0.1, similarity="cosine", reduction="mean"):
+    """Per anchor ``logsumexp_{j != i} s_ij - mean_{p in P(i)} s_ip`` over the full matrix; 0
+    without a positive, and 0 for every anchor when the batch has no positive or no negative
+    pair (pytorch-metric-learning's rule). Mean over anchors with a positive."""
+    x = unit(z) if similarity == "cosine" else np.asarray(z, dtype=np.float64)
+    labels = np.asarray(labels)
+    b = len(labels)
+    s = x @ x.T / temperature
+    same = labels[:, None] == labels[None, :]
+    off_diagonal = ~np.eye(b, dtype=bool)
+    positive = same & off_diagonal
+    losses = np.zeros(b)
+    if positive.any() and (~same).any():
+        for i in range(b):
+            if positive[i].any():
+                row = s[i][off_diagonal[i]]
+                m = row.max()
+                losses[i] = m + np.log(np.exp(row - m).sum()) - s[i][positive[i]].mean()
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return float(losses.sum())
+    count = positive.any(axis=1).sum()
+    return float(losses.sum() / count) if count and (~same).any() else 0.0

@@ -9,7 +9,7 @@ strides), the backward scales the kernel's exact gradients by the incoming gradi
 
 - :class:`InfoNCELoss` (optionally ``gather_across_ranks=True``), :class:`TripletLoss`,
   :class:`CosineSimilarityLoss`, :class:`CoSENTLoss`, :class:`AnglELoss`,
-  :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
+  :class:`SupConLoss`, :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
   :class:`SpectralRegularization`: ``forward`` takes tensors in the NumPy order and returns a
   loss tensor (0-d, or per item for ``reduction="none"``).
 - :class:`MultiObjectiveLoss`: combines loss tensors with fixed or uncertainty weights
@@ -41,6 +41,7 @@ from ruvector_training.torch.losses import (
     MatryoshkaLoss,
     MultiObjectiveLoss,
     SpectralRegularization,
+    SupConLoss,
     TripletLoss,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
     "SpectralRegularization",
+    "SupConLoss",
     "TripletLoss",
     "gather_rows",
 ]

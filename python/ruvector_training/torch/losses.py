@@ -160,6 +160,23 @@ class AnglELoss(CoSENTLoss):
     numpy_class = rt.AnglELoss
 
 
+class SupConLoss(_BridgedLoss):
+    """Supervised contrastive loss over tensors (:class:`ruvector_training.SupConLoss`);
+    ``labels`` (integer tensor or array) gets no gradient."""
+
+    numpy_class = rt.SupConLoss
+
+    temperature = _forwarded("temperature", "Softmax temperature (> 0).")
+    similarity = _forwarded("similarity", '``"cosine"`` or ``"dot"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+    logits_budget_bytes = _forwarded("logits_budget_bytes", "Largest logits block kept whole.")
+
+    def forward(self, embeddings: torch.Tensor, labels: Any) -> torch.Tensor:
+        """The loss of ``embeddings (B, D)`` with integer ``labels (B,)``; ``"none"`` gives
+        ``(B,)`` (the anchors are coupled: only a uniform weighting of them is exact)."""
+        return self._run(("embeddings", "labels"), (embeddings, labels))
+
+
 class LocalContrastiveLoss(_BridgedLoss):
     """Neighbourhood preservation on a graph (:class:`ruvector_training.LocalContrastiveLoss`).
     ``edges``/``labels`` may be tensors or NumPy arrays and get no gradient."""

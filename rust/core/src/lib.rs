@@ -38,8 +38,8 @@ pub use infonce::{
 pub use linalg::MatRef;
 pub use losses::{
     AnglELoss, CoSentLoss, CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput,
-    LocalContrastiveLoss, ScoreRankingOutput, SpectralRegularization, TripletBatch, TripletLoss,
-    TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+    LabeledOutput, LocalContrastiveLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss,
+    TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

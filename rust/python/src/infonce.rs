@@ -206,13 +206,13 @@ impl PyInfoNceLoss {
 }
 
 /// The default budget as the signature's integer type.
-const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
+pub(crate) const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
 
 crate::args::real_args!(temperature_arg => "temperature");
 crate::args::integer_args!(budget_arg => "logits_budget_bytes");
 
 /// Validates a logits budget: a non-negative number of bytes (0 streams one row at a time).
-fn budget_bytes(value: i128) -> PyResult<usize> {
+pub(crate) fn budget_bytes(value: i128) -> PyResult<usize> {
     usize::try_from(value).map_err(|_| {
         value_error(
             "logits_budget_bytes",

@@ -6,15 +6,67 @@ use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use ruvector_training_core::{AnglELoss, CoSentLoss, Float, MatRef};
-
-use crate::args::{real, Shared};
-use crate::arrays::{
-    ensure_same_dtype, float_dtype, result_tuple, to_py_err, FloatArray, FloatDtype,
+use ruvector_training_core::{
+    AnglELoss, CoSentLoss, Float, LabeledOutput, MatRef, Reduction, Similarity, SupConLoss,
 };
+
+use crate::args::{integer, real, Shared};
+use crate::arrays::{
+    ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
+    FloatDtype,
+};
+use crate::indices::int_array;
+use crate::infonce::{budget_bytes, DEFAULT_BUDGET_BYTES};
 use crate::kernel::run_kernel;
 
-crate::args::real_args!(scale_arg => "scale");
+crate::args::real_args!(scale_arg => "scale", temperature_arg => "temperature");
+crate::args::integer_args!(budget_arg => "logits_budget_bytes");
+
+fn parse_reduction(name: &str) -> PyResult<Reduction> {
+    Reduction::parse(name).map_err(to_py_err)
+}
+
+fn parse_similarity(name: &str) -> PyResult<Similarity> {
+    Similarity::parse(name).map_err(to_py_err)
+}
+
+/// Reads `labels` as a 1-D integer array.
+fn extract_labels(labels: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let (flat, shape) = int_array("labels", labels)?;
+    if shape.len() != 1 {
+        return Err(value_error(
+            "labels",
+            format!(
+                "expected shape (B,), got {}",
+                crate::arrays::format_shape(&shape)
+            ),
+        ));
+    }
+    Ok(flat)
+}
+
+/// Reads `(embeddings, labels)` and runs `kernel` with the GIL released, returning
+/// `(loss, (grad_embeddings, None))`; `reduction` shapes the loss (`(B,)` for `"none"`).
+fn labeled_forward<'py, T: Float + Element>(
+    py: Python<'py>,
+    embeddings: &Bound<'py, PyAny>,
+    labels: &[i64],
+    reduction: Reduction,
+    kernel: impl FnOnce(MatRef<'_, T>, &[i64]) -> ruvector_training_core::Result<LabeledOutput<T>>
+        + Send,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let z = FloatArray::<T>::extract("embeddings", embeddings, 2, "(B, D)")?;
+    let data = z.elements()?;
+    let matrix = MatRef::new(&data, z.shape[0], z.shape[1]);
+    let out = run_kernel(py, || kernel(matrix, labels))?.map_err(to_py_err)?;
+    let items = vec![out.row_losses.len()];
+    let loss = loss_object::<T>(py, reduction, out.loss, &out.row_losses, items)?;
+    result_tuple(
+        py,
+        loss,
+        vec![Some((out.grad_embeddings, z.shape.clone())), None],
+    )
+}
 
 /// A finite float > 0 named `arg` (conversion through [`real`]).
 fn positive(arg: &'static str, value: f64) -> PyResult<f64> {
@@ -33,7 +85,8 @@ fn pair_score_forward<'py, T: Float + Element>(
             MatRef<'_, T>,
             MatRef<'_, T>,
             &[T],
-        ) -> ruvector_training_core::Result<ruvector_training_core::ScoreRankingOutput<T>>
+        )
+            -> ruvector_training_core::Result<ruvector_training_core::ScoreRankingOutput<T>>
         + Send,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let u = FloatArray::<T>::extract("u", u, 2, "(B, D)")?;
@@ -132,9 +185,137 @@ macro_rules! score_ranking_class {
 score_ranking_class!(PyCoSentLoss, "CoSENTLoss", CoSentLoss);
 score_ranking_class!(PyAnglELoss, "AnglELoss", AnglELoss);
 
+// ---------------------------------------------------------------------------------------------
+
+/// Supervised contrastive loss (see the stub file).
+#[pyclass(name = "SupConLoss", module = "ruvector_training._core", frozen)]
+pub struct PySupConLoss {
+    inner: Shared<SupConLoss>,
+}
+
+#[pymethods]
+impl PySupConLoss {
+    #[new]
+    #[pyo3(signature = (temperature=0.1, similarity="cosine", reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
+    fn new(
+        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
+        similarity: &str,
+        reduction: &str,
+        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            inner: Shared::new(SupConLoss {
+                temperature: positive("temperature", temperature)?,
+                similarity: parse_similarity(similarity)?,
+                reduction: parse_reduction(reduction)?,
+                logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
+            }),
+        })
+    }
+
+    /// Softmax temperature (> 0).
+    #[getter]
+    fn temperature(&self) -> f64 {
+        self.inner.get().temperature
+    }
+
+    #[setter]
+    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = positive("temperature", real("temperature", value)?)?;
+        self.inner.set(|c| c.temperature = value);
+        Ok(())
+    }
+
+    /// `"cosine"` or `"dot"`.
+    #[getter]
+    fn similarity(&self) -> &'static str {
+        self.inner.get().similarity.name()
+    }
+
+    #[setter]
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
+        let similarity = parse_similarity(value)?;
+        self.inner.set(|c| c.similarity = similarity);
+        Ok(())
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.get().reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
+        Ok(())
+    }
+
+    /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
+    #[getter]
+    fn logits_budget_bytes(&self) -> usize {
+        self.inner.get().logits_budget_bytes
+    }
+
+    #[setter]
+    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
+        self.inner.set(|c| c.logits_budget_bytes = budget);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.get();
+        format!(
+            "SupConLoss(temperature={:?}, similarity='{}', reduction='{}', logits_budget_bytes={})",
+            c.temperature,
+            c.similarity.name(),
+            c.reduction.name(),
+            c.logits_budget_bytes
+        )
+    }
+
+    /// Computes `(loss, (grad_embeddings, None))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        labels: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("embeddings", embeddings)?;
+        let labels = extract_labels(labels)?;
+        let config = self.inner.get();
+        let reduction = config.reduction;
+        match dtype {
+            FloatDtype::F32 => {
+                labeled_forward::<f32>(py, embeddings, &labels, reduction, |z, l| {
+                    config.forward(z, l)
+                })
+            }
+            FloatDtype::F64 => {
+                labeled_forward::<f64>(py, embeddings, &labels, reduction, |z, l| {
+                    config.forward(z, l)
+                })
+            }
+        }
+    }
+
+    /// Same as `forward`.
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        labels: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, embeddings, labels)
+    }
+}
+
 /// Registers the classes of this file.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCoSentLoss>()?;
     m.add_class::<PyAnglELoss>()?;
+    m.add_class::<PySupConLoss>()?;
     Ok(())
 }

@@ -9,6 +9,8 @@
 mod dense;
 mod per_row;
 
+pub(crate) use dense::{exp_shifted_in_place, scale_in_place};
+
 use std::borrow::Cow;
 
 use crate::error::{Result, TrainingError};

@@ -7,6 +7,7 @@
 mod cosent;
 mod cosine;
 mod graph;
+mod supcon;
 mod triplet;
 
 pub use cosent::{AnglELoss, CoSentLoss, PairSimilarity, ScoreRankingOutput};
@@ -15,6 +16,7 @@ pub(crate) use graph::{validate_edges, validate_weights};
 pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
 };
+pub use supcon::{LabeledOutput, SupConLoss};
 pub use triplet::{Distance, TripletBatch, TripletLoss, TripletOutput};
 
 use multiversion::multiversion;
