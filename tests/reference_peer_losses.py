@@ -79,3 +79,52 @@ def supcon_reference(z, labels, *, temperature=0.1, similarity="cosine", reducti
         return float(losses.sum())
     count = positive.any(axis=1).sum()
     return float(losses.sum() / count) if count and (~same).any() else 0.0
+
+
+def _sim(q, x, similarity):
+    """Row-wise similarity of ``q (B, D)`` with ``x (B, D)`` or ``(B, K, D)``."""
+    if similarity == "cosine":
+        q, x = unit(q), unit(x)
+    q = np.asarray(q, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    return np.sum(q * x, axis=-1) if x.ndim == 2 else np.einsum("bd,bkd->bk", q, x)
+
+
+def _reduce(items, reduction, count):
+    if reduction == "none":
+        return items
+    return float(items.sum() / (count if reduction == "mean" else 1))
+
+
+def margin_mse_reference(q, p, n, margins, *, similarity="dot", reduction="mean"):
+    """``(sim(q, p) - sim(q, n) - margin)^2`` per (query, negative)."""
+    sp = _sim(q, p, similarity)
+    sn = _sim(q, n, similarity)
+    student = sp - sn if sn.ndim == 1 else sp[:, None] - sn
+    items = (student - np.asarray(margins, dtype=np.float64)) ** 2
+    return _reduce(items, reduction, items.size)
+
+
+def distill_kl_reference(
+    q,
+    c,
+    teacher,
+    *,
+    temperature=1.0,
+    student_temperature=None,
+    teacher_temperature=None,
+    similarity="dot",
+    reduction="mean",
+):
+    """``T_s^2 * KL(softmax(teacher / T_t) || softmax(sim / T_s))`` per query."""
+    ts = temperature if student_temperature is None else student_temperature
+    tt = temperature if teacher_temperature is None else teacher_temperature
+    s = _sim(q, c, similarity) / ts
+    t = np.asarray(teacher, dtype=np.float64) / tt
+    log_q = s - s.max(1, keepdims=True)
+    log_q = log_q - np.log(np.exp(log_q).sum(1, keepdims=True))
+    log_p = t - t.max(1, keepdims=True)
+    log_p = log_p - np.log(np.exp(log_p).sum(1, keepdims=True))
+    p = np.exp(log_p)
+    items = ts * ts * np.sum(np.where(p > 0, p * (log_p - log_q), 0.0), axis=1)
+    return _reduce(items, reduction, len(items))

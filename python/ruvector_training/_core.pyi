@@ -304,6 +304,122 @@ class SupConLoss:
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None]]:
         """Same as :meth:`forward`."""
 
+class MarginMSELoss:
+    """MarginMSE distillation (sentence-transformers' ``MarginMSELoss``): per (query, negative)
+    term, ``(sim(q, p) - sim(q, n) - teacher_margin)^2``.
+
+    Worked value: ``q = (1, 0)``, ``p = (2, 0)``, ``n = (0, 1)`` and teacher margin 1 with dot
+    similarity: ``(2 - 0 - 1)^2 = 1``, gradient w.r.t. ``p`` ``2 * 1 * q = (2, 0)``.
+
+    Args:
+        similarity: ``"dot"`` (sentence-transformers' default for distillation) or
+            ``"cosine"``.
+        reduction: ``"mean"`` or ``"sum"`` over the ``(query, negative)`` terms, or ``"none"``
+            (shaped like ``teacher_margins``).
+
+    Both are readable and writable attributes.
+    """
+
+    similarity: Literal["dot", "cosine"]
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self,
+        similarity: Literal["dot", "cosine"] = "dot",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+    ) -> None: ...
+    def forward(
+        self,
+        queries: _FloatArray,
+        positives: _FloatArray,
+        negatives: _FloatArray,
+        teacher_margins: _FloatArray,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            queries: ``(B, D)`` float32 or float64.
+            positives: ``(B, D)``, same dtype.
+            negatives: ``(B, D)`` or ``(B, K, D)``, same dtype.
+            teacher_margins: ``(B,)`` for 2-D negatives, ``(B, K)`` for 3-D ones (no gradient).
+
+        Returns:
+            ``(loss, (grad_queries, grad_positives, grad_negatives, None))``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self,
+        queries: _FloatArray,
+        positives: _FloatArray,
+        negatives: _FloatArray,
+        teacher_margins: _FloatArray,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+class DistillKLDivLoss:
+    """KL distillation (sentence-transformers' ``DistillKLDivLoss``): per query,
+    ``T_s^2 * KL(softmax(teacher / T_t) || softmax(sim(q, c) / T_s))`` over its ``C``
+    candidates.
+
+    Worked value: ``q = (1, 0)``, candidates ``e0, e1`` (dot scores 1, 0), teacher scores
+    ``(0, 0)``, temperatures 1: ``log 0.5 + log(1 + e) - 0.5 = 0.1201145069``.
+
+    Args:
+        temperature: temperature of both sides, finite > 0.
+        student_temperature, teacher_temperature: override it per side (``None``: reads back
+            as ``temperature``).
+        similarity: ``"dot"`` or ``"cosine"``.
+        reduction: ``"mean"`` (the batch mean, ``batchmean``), ``"sum"`` or ``"none"``
+            (per query).
+
+    All are readable and writable attributes.
+    """
+
+    temperature: float
+    @property
+    def student_temperature(self) -> float: ...
+    @student_temperature.setter
+    def student_temperature(self, value: float | None) -> None: ...
+    @property
+    def teacher_temperature(self) -> float: ...
+    @teacher_temperature.setter
+    def teacher_temperature(self, value: float | None) -> None: ...
+    similarity: Literal["dot", "cosine"]
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        student_temperature: float | None = None,
+        teacher_temperature: float | None = None,
+        similarity: Literal["dot", "cosine"] = "dot",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+    ) -> None: ...
+    def forward(
+        self, queries: _FloatArray, candidates: _FloatArray, teacher_scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            queries: ``(B, D)`` float32 or float64.
+            candidates: ``(B, C, D)`` with ``C >= 2``, same dtype.
+            teacher_scores: ``(B, C)``, same dtype (no gradient).
+
+        Returns:
+            ``(loss, (grad_queries, grad_candidates, None))``; ``(B,)`` for ``"none"``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, queries: _FloatArray, candidates: _FloatArray, teacher_scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
 class LocalContrastiveLoss:
     """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
     ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.

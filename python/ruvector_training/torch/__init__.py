@@ -9,7 +9,8 @@ strides), the backward scales the kernel's exact gradients by the incoming gradi
 
 - :class:`InfoNCELoss` (optionally ``gather_across_ranks=True``), :class:`TripletLoss`,
   :class:`CosineSimilarityLoss`, :class:`CoSENTLoss`, :class:`AnglELoss`,
-  :class:`SupConLoss`, :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
+  :class:`SupConLoss`, :class:`MarginMSELoss`, :class:`DistillKLDivLoss`,
+  :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
   :class:`SpectralRegularization`: ``forward`` takes tensors in the NumPy order and returns a
   loss tensor (0-d, or per item for ``reduction="none"``).
 - :class:`MultiObjectiveLoss`: combines loss tensors with fixed or uncertainty weights
@@ -36,8 +37,10 @@ from ruvector_training.torch.losses import (
     AnglELoss,
     CoSENTLoss,
     CosineSimilarityLoss,
+    DistillKLDivLoss,
     InfoNCELoss,
     LocalContrastiveLoss,
+    MarginMSELoss,
     MatryoshkaLoss,
     MultiObjectiveLoss,
     SpectralRegularization,
@@ -50,8 +53,10 @@ __all__ = [
     "CoSENTLoss",
     "CachedInfoNCE",
     "CosineSimilarityLoss",
+    "DistillKLDivLoss",
     "InfoNCELoss",
     "LocalContrastiveLoss",
+    "MarginMSELoss",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
     "SpectralRegularization",

@@ -177,6 +177,55 @@ class SupConLoss(_BridgedLoss):
         return self._run(("embeddings", "labels"), (embeddings, labels))
 
 
+class MarginMSELoss(_BridgedLoss):
+    """MarginMSE over tensors (:class:`ruvector_training.MarginMSELoss`);
+    ``teacher_margins`` gets no gradient."""
+
+    numpy_class = rt.MarginMSELoss
+
+    similarity = _forwarded("similarity", '``"dot"`` or ``"cosine"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+
+    def forward(
+        self,
+        queries: torch.Tensor,
+        positives: torch.Tensor,
+        negatives: torch.Tensor,
+        teacher_margins: torch.Tensor,
+    ) -> torch.Tensor:
+        """The loss of ``queries (B, D)``, ``positives (B, D)``, ``negatives (B, D)`` or
+        ``(B, K, D)`` against ``teacher_margins (B,)`` or ``(B, K)``."""
+        return self._run(
+            ("queries", "positives", "negatives", "teacher_margins"),
+            (queries, positives, negatives, teacher_margins),
+            separable=negatives.dim() == 2,
+        )
+
+
+class DistillKLDivLoss(_BridgedLoss):
+    """KL distillation over tensors (:class:`ruvector_training.DistillKLDivLoss`);
+    ``teacher_scores`` gets no gradient."""
+
+    numpy_class = rt.DistillKLDivLoss
+
+    temperature = _forwarded("temperature", "Temperature of both sides (> 0).")
+    student_temperature = _forwarded("student_temperature", "Student temperature (> 0).")
+    teacher_temperature = _forwarded("teacher_temperature", "Teacher temperature (> 0).")
+    similarity = _forwarded("similarity", '``"dot"`` or ``"cosine"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+
+    def forward(
+        self, queries: torch.Tensor, candidates: torch.Tensor, teacher_scores: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of ``queries (B, D)`` and ``candidates (B, C, D)`` against
+        ``teacher_scores (B, C)``; ``"none"`` gives ``(B,)``."""
+        return self._run(
+            ("queries", "candidates", "teacher_scores"),
+            (queries, candidates, teacher_scores),
+            separable=True,
+        )
+
+
 class LocalContrastiveLoss(_BridgedLoss):
     """Neighbourhood preservation on a graph (:class:`ruvector_training.LocalContrastiveLoss`).
     ``edges``/``labels`` may be tensors or NumPy arrays and get no gradient."""

@@ -2,12 +2,13 @@
 //! `DistillKLDivLoss` and `BatchTripletLoss`. Each class keeps its configuration handling in one
 //! block (constructor, getters, setters, repr) ready for the field-table bindings.
 
-use numpy::Element;
+use numpy::{Element, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use ruvector_training_core::{
-    AnglELoss, CoSentLoss, Float, LabeledOutput, MatRef, Reduction, Similarity, SupConLoss,
+    AnglELoss, CoSentLoss, DistillKlDivLoss, Float, LabeledOutput, MarginMseLoss, MatRef,
+    NegativesRef, Reduction, Similarity, SupConLoss,
 };
 
 use crate::args::{integer, real, Shared};
@@ -21,6 +22,62 @@ use crate::kernel::run_kernel;
 
 crate::args::real_args!(scale_arg => "scale", temperature_arg => "temperature");
 crate::args::integer_args!(budget_arg => "logits_budget_bytes");
+crate::args::optional_real_args!(
+    student_temperature_arg => "student_temperature",
+    teacher_temperature_arg => "teacher_temperature",
+);
+
+/// An optional finite float > 0 named `arg`.
+fn optional_positive(arg: &'static str, value: Option<f64>) -> PyResult<Option<f64>> {
+    value.map(|v| positive(arg, v)).transpose()
+}
+
+/// Reads a `(B, D)` or `(B, K, D)` array as a set of rows per query (`K = 1` for 2-D), with the
+/// array's shape.
+fn extract_set<'py, T: Float + Element>(
+    arg: &'static str,
+    obj: &Bound<'py, PyAny>,
+    allow_2d: bool,
+) -> PyResult<FloatArray<'py, T>> {
+    let ndim = crate::arrays::as_ndarray(arg, obj)?.ndim();
+    let (want, expected) = match (allow_2d, ndim) {
+        (true, 2) => (2, "(B, D) or (B, K, D)"),
+        (true, _) => (3, "(B, D) or (B, K, D)"),
+        (false, _) => (3, "(B, C, D)"),
+    };
+    FloatArray::<T>::extract(arg, obj, want, expected)
+}
+
+/// The set view of an array read by [`extract_set`].
+fn set_ref<'a, T: Float>(data: &'a [T], shape: &[usize]) -> NegativesRef<'a, T> {
+    let (batch, per_row, dim) = match shape {
+        [b, k, d] => (*b, *k, *d),
+        [b, d] => (*b, 1, *d),
+        _ => unreachable!("checked to be 2-D or 3-D"),
+    };
+    NegativesRef {
+        data,
+        batch,
+        per_row,
+        dim,
+    }
+}
+
+/// Fails unless the teacher's array has `shape`.
+fn ensure_target_shape(arg: &str, got: &[usize], shape: &[usize]) -> PyResult<()> {
+    if got == shape {
+        Ok(())
+    } else {
+        Err(value_error(
+            arg,
+            format!(
+                "expected shape {}, got {}",
+                crate::arrays::format_shape(shape),
+                crate::arrays::format_shape(got)
+            ),
+        ))
+    }
+}
 
 fn parse_reduction(name: &str) -> PyResult<Reduction> {
     Reduction::parse(name).map_err(to_py_err)
@@ -312,10 +369,317 @@ impl PySupConLoss {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+
+/// MarginMSE distillation loss (see the stub file).
+#[pyclass(name = "MarginMSELoss", module = "ruvector_training._core", frozen)]
+pub struct PyMarginMseLoss {
+    inner: Shared<MarginMseLoss>,
+}
+
+#[pymethods]
+impl PyMarginMseLoss {
+    #[new]
+    #[pyo3(signature = (similarity="dot", reduction="mean"))]
+    fn new(similarity: &str, reduction: &str) -> PyResult<Self> {
+        Ok(Self {
+            inner: Shared::new(MarginMseLoss {
+                similarity: parse_similarity(similarity)?,
+                reduction: parse_reduction(reduction)?,
+            }),
+        })
+    }
+
+    /// `"dot"` or `"cosine"`.
+    #[getter]
+    fn similarity(&self) -> &'static str {
+        self.inner.get().similarity.name()
+    }
+
+    #[setter]
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
+        let similarity = parse_similarity(value)?;
+        self.inner.set(|c| c.similarity = similarity);
+        Ok(())
+    }
+
+    /// `"mean"`, `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.get().reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.get();
+        format!(
+            "MarginMSELoss(similarity='{}', reduction='{}')",
+            c.similarity.name(),
+            c.reduction.name()
+        )
+    }
+
+    /// Computes `(loss, (grad_queries, grad_positives, grad_negatives, None))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+        teacher_margins: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("queries", queries)?;
+        ensure_same_dtype("positives", positives, dtype, "queries")?;
+        ensure_same_dtype("negatives", negatives, dtype, "queries")?;
+        ensure_same_dtype("teacher_margins", teacher_margins, dtype, "queries")?;
+        match dtype {
+            FloatDtype::F32 => {
+                self.forward_typed::<f32>(py, queries, positives, negatives, teacher_margins)
+            }
+            FloatDtype::F64 => {
+                self.forward_typed::<f64>(py, queries, positives, negatives, teacher_margins)
+            }
+        }
+    }
+
+    /// Same as `forward`.
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+        teacher_margins: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, queries, positives, negatives, teacher_margins)
+    }
+}
+
+impl PyMarginMseLoss {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        positives: &Bound<'py, PyAny>,
+        negatives: &Bound<'py, PyAny>,
+        teacher_margins: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let q = FloatArray::<T>::extract("queries", queries, 2, "(B, D)")?;
+        let p = FloatArray::<T>::extract("positives", positives, 2, "(B, D)")?;
+        let n = extract_set::<T>("negatives", negatives, true)?;
+        let item_shape = n.shape[..n.shape.len() - 1].to_vec();
+        let t_ndim = crate::arrays::as_ndarray("teacher_margins", teacher_margins)?.ndim();
+        let t = FloatArray::<T>::extract(
+            "teacher_margins",
+            teacher_margins,
+            t_ndim.clamp(1, 2),
+            "(B,) or (B, K)",
+        )?;
+        ensure_target_shape("teacher_margins", &t.shape, &item_shape)?;
+        let (q_data, p_data, n_data, t_data) =
+            (q.elements()?, p.elements()?, n.elements()?, t.elements()?);
+        let q_mat = MatRef::new(&q_data, q.shape[0], q.shape[1]);
+        let p_mat = MatRef::new(&p_data, p.shape[0], p.shape[1]);
+        let n_set = set_ref(&n_data, &n.shape);
+        let config = self.inner.get();
+        let out =
+            run_kernel(py, || config.forward(q_mat, p_mat, n_set, &t_data))?.map_err(to_py_err)?;
+        let loss = loss_object::<T>(py, config.reduction, out.loss, &out.item_losses, item_shape)?;
+        result_tuple(
+            py,
+            loss,
+            vec![
+                Some((out.grad_queries, q.shape.clone())),
+                Some((out.grad_positives, p.shape.clone())),
+                Some((out.grad_negatives, n.shape.clone())),
+                None,
+            ],
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// KL-divergence distillation loss (see the stub file).
+#[pyclass(name = "DistillKLDivLoss", module = "ruvector_training._core", frozen)]
+pub struct PyDistillKlDivLoss {
+    inner: Shared<DistillKlDivLoss>,
+}
+
+#[pymethods]
+impl PyDistillKlDivLoss {
+    #[new]
+    #[pyo3(signature = (temperature=1.0, student_temperature=None, teacher_temperature=None, similarity="dot", reduction="mean"))]
+    fn new(
+        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
+        #[pyo3(from_py_with = student_temperature_arg)] student_temperature: Option<f64>,
+        #[pyo3(from_py_with = teacher_temperature_arg)] teacher_temperature: Option<f64>,
+        similarity: &str,
+        reduction: &str,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            inner: Shared::new(DistillKlDivLoss {
+                temperature: positive("temperature", temperature)?,
+                student_temperature: optional_positive("student_temperature", student_temperature)?,
+                teacher_temperature: optional_positive("teacher_temperature", teacher_temperature)?,
+                similarity: parse_similarity(similarity)?,
+                reduction: parse_reduction(reduction)?,
+            }),
+        })
+    }
+
+    /// Temperature of both sides unless overridden (> 0).
+    #[getter]
+    fn temperature(&self) -> f64 {
+        self.inner.get().temperature
+    }
+
+    #[setter]
+    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = positive("temperature", real("temperature", value)?)?;
+        self.inner.set(|c| c.temperature = value);
+        Ok(())
+    }
+
+    /// Student temperature in effect (`temperature` unless set).
+    #[getter]
+    fn student_temperature(&self) -> f64 {
+        self.inner.get().temperatures().0
+    }
+
+    #[setter]
+    fn set_student_temperature(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = crate::args::optional_real("student_temperature", value)?;
+        let value = optional_positive("student_temperature", value)?;
+        self.inner.set(|c| c.student_temperature = value);
+        Ok(())
+    }
+
+    /// Teacher temperature in effect (`temperature` unless set).
+    #[getter]
+    fn teacher_temperature(&self) -> f64 {
+        self.inner.get().temperatures().1
+    }
+
+    #[setter]
+    fn set_teacher_temperature(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let value = crate::args::optional_real("teacher_temperature", value)?;
+        let value = optional_positive("teacher_temperature", value)?;
+        self.inner.set(|c| c.teacher_temperature = value);
+        Ok(())
+    }
+
+    /// `"dot"` or `"cosine"`.
+    #[getter]
+    fn similarity(&self) -> &'static str {
+        self.inner.get().similarity.name()
+    }
+
+    #[setter]
+    fn set_similarity(&self, value: &str) -> PyResult<()> {
+        let similarity = parse_similarity(value)?;
+        self.inner.set(|c| c.similarity = similarity);
+        Ok(())
+    }
+
+    /// `"mean"` (batch mean), `"sum"` or `"none"`.
+    #[getter]
+    fn reduction(&self) -> &'static str {
+        self.inner.get().reduction.name()
+    }
+
+    #[setter]
+    fn set_reduction(&self, value: &str) -> PyResult<()> {
+        let reduction = parse_reduction(value)?;
+        self.inner.set(|c| c.reduction = reduction);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.get();
+        let (student, teacher) = c.temperatures();
+        format!(
+            "DistillKLDivLoss(temperature={:?}, student_temperature={:?}, teacher_temperature={:?}, similarity='{}', reduction='{}')",
+            c.temperature,
+            student,
+            teacher,
+            c.similarity.name(),
+            c.reduction.name()
+        )
+    }
+
+    /// Computes `(loss, (grad_queries, grad_candidates, None))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        candidates: &Bound<'py, PyAny>,
+        teacher_scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("queries", queries)?;
+        ensure_same_dtype("candidates", candidates, dtype, "queries")?;
+        ensure_same_dtype("teacher_scores", teacher_scores, dtype, "queries")?;
+        match dtype {
+            FloatDtype::F32 => self.forward_typed::<f32>(py, queries, candidates, teacher_scores),
+            FloatDtype::F64 => self.forward_typed::<f64>(py, queries, candidates, teacher_scores),
+        }
+    }
+
+    /// Same as `forward`.
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        candidates: &Bound<'py, PyAny>,
+        teacher_scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, queries, candidates, teacher_scores)
+    }
+}
+
+impl PyDistillKlDivLoss {
+    fn forward_typed<'py, T: Float + Element>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        candidates: &Bound<'py, PyAny>,
+        teacher_scores: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let q = FloatArray::<T>::extract("queries", queries, 2, "(B, D)")?;
+        let c = extract_set::<T>("candidates", candidates, false)?;
+        let t = FloatArray::<T>::extract("teacher_scores", teacher_scores, 2, "(B, C)")?;
+        ensure_target_shape("teacher_scores", &t.shape, &c.shape[..2])?;
+        let (q_data, c_data, t_data) = (q.elements()?, c.elements()?, t.elements()?);
+        let q_mat = MatRef::new(&q_data, q.shape[0], q.shape[1]);
+        let c_set = set_ref(&c_data, &c.shape);
+        let config = self.inner.get();
+        let out = run_kernel(py, || config.forward(q_mat, c_set, &t_data))?.map_err(to_py_err)?;
+        let items = vec![q.shape[0]];
+        let loss = loss_object::<T>(py, config.reduction, out.loss, &out.item_losses, items)?;
+        result_tuple(
+            py,
+            loss,
+            vec![
+                Some((out.grad_queries, q.shape.clone())),
+                Some((out.grad_positives, c.shape.clone())),
+                None,
+            ],
+        )
+    }
+}
+
 /// Registers the classes of this file.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCoSentLoss>()?;
     m.add_class::<PyAnglELoss>()?;
     m.add_class::<PySupConLoss>()?;
+    m.add_class::<PyMarginMseLoss>()?;
+    m.add_class::<PyDistillKlDivLoss>()?;
     Ok(())
 }

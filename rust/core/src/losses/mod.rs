@@ -6,12 +6,14 @@
 
 mod cosent;
 mod cosine;
+mod distill;
 mod graph;
 mod supcon;
 mod triplet;
 
 pub use cosent::{AnglELoss, CoSentLoss, PairSimilarity, ScoreRankingOutput};
 pub use cosine::{CosineSimilarityLoss, CosineSimilarityOutput};
+pub use distill::{DistillKlDivLoss, DistillOutput, MarginMseLoss};
 pub(crate) use graph::{validate_edges, validate_weights};
 pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
