@@ -9,7 +9,7 @@ strides), the backward scales the kernel's exact gradients by the incoming gradi
 
 - :class:`InfoNCELoss` (optionally ``gather_across_ranks=True``), :class:`TripletLoss`,
   :class:`CosineSimilarityLoss`, :class:`CoSENTLoss`, :class:`AnglELoss`,
-  :class:`SupConLoss`, :class:`MarginMSELoss`, :class:`DistillKLDivLoss`,
+  :class:`SupConLoss`, :class:`MarginMSELoss`, :class:`DistillKLDivLoss`, :class:`BatchTripletLoss`,
   :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
   :class:`SpectralRegularization`: ``forward`` takes tensors in the NumPy order and returns a
   loss tensor (0-d, or per item for ``reduction="none"``).
@@ -35,6 +35,7 @@ from ruvector_training.torch.cached import CachedInfoNCE
 from ruvector_training.torch.distributed import gather_rows
 from ruvector_training.torch.losses import (
     AnglELoss,
+    BatchTripletLoss,
     CoSENTLoss,
     CosineSimilarityLoss,
     DistillKLDivLoss,
@@ -50,6 +51,7 @@ from ruvector_training.torch.losses import (
 
 __all__ = [
     "AnglELoss",
+    "BatchTripletLoss",
     "CoSENTLoss",
     "CachedInfoNCE",
     "CosineSimilarityLoss",

@@ -226,6 +226,23 @@ class DistillKLDivLoss(_BridgedLoss):
         )
 
 
+class BatchTripletLoss(_BridgedLoss):
+    """Batch triplet loss from labels over tensors (:class:`ruvector_training.BatchTripletLoss`);
+    ``labels`` gets no gradient."""
+
+    numpy_class = rt.BatchTripletLoss
+
+    mining = _forwarded("mining", '``"hardest"``, ``"semi_hard"`` or ``"all"``.')
+    margin = _forwarded("margin", "Margin (>= 0).")
+    distance = _forwarded("distance", '``"euclidean"`` or ``"cosine"``.')
+    soft_margin = _forwarded("soft_margin", "Softplus instead of the hinge (hardest only).")
+    logits_budget_bytes = _forwarded("logits_budget_bytes", "Largest distance block kept whole.")
+
+    def forward(self, embeddings: torch.Tensor, labels: Any) -> torch.Tensor:
+        """The 0-d loss of ``embeddings (B, D)`` with integer ``labels (B,)``."""
+        return self._run(("embeddings", "labels"), (embeddings, labels))
+
+
 class LocalContrastiveLoss(_BridgedLoss):
     """Neighbourhood preservation on a graph (:class:`ruvector_training.LocalContrastiveLoss`).
     ``edges``/``labels`` may be tensors or NumPy arrays and get no gradient."""

@@ -37,10 +37,10 @@ pub use infonce::{
 };
 pub use linalg::MatRef;
 pub use losses::{
-    AnglELoss, CoSentLoss, CosineSimilarityLoss, CosineSimilarityOutput, Distance,
-    DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput, LocalContrastiveLoss,
-    MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss, TripletBatch,
-    TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+    AnglELoss, BatchTripletLoss, CoSentLoss, CosineSimilarityLoss, CosineSimilarityOutput,
+    Distance, DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput,
+    LocalContrastiveLoss, MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss,
+    TripletBatch, TripletLoss, TripletMining, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

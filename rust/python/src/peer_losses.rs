@@ -7,8 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use ruvector_training_core::{
-    AnglELoss, CoSentLoss, DistillKlDivLoss, Float, LabeledOutput, MarginMseLoss, MatRef,
-    NegativesRef, Reduction, Similarity, SupConLoss,
+    AnglELoss, BatchTripletLoss, CoSentLoss, Distance, DistillKlDivLoss, Float, LabeledOutput,
+    MarginMseLoss, MatRef, NegativesRef, Reduction, Similarity, SupConLoss, TripletMining,
 };
 
 use crate::args::{integer, real, Shared};
@@ -20,7 +20,11 @@ use crate::indices::int_array;
 use crate::infonce::{budget_bytes, DEFAULT_BUDGET_BYTES};
 use crate::kernel::run_kernel;
 
-crate::args::real_args!(scale_arg => "scale", temperature_arg => "temperature");
+crate::args::real_args!(
+    scale_arg => "scale",
+    temperature_arg => "temperature",
+    margin_arg => "margin",
+);
 crate::args::integer_args!(budget_arg => "logits_budget_bytes");
 crate::args::optional_real_args!(
     student_temperature_arg => "student_temperature",
@@ -674,6 +678,155 @@ impl PyDistillKlDivLoss {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+
+/// Batch triplet loss from labels (see the stub file).
+#[pyclass(name = "BatchTripletLoss", module = "ruvector_training._core", frozen)]
+pub struct PyBatchTripletLoss {
+    inner: Shared<BatchTripletLoss>,
+}
+
+/// Installs `change` if the resulting configuration is valid.
+fn update_triplet(
+    inner: &Shared<BatchTripletLoss>,
+    change: impl FnOnce(&mut BatchTripletLoss),
+) -> PyResult<()> {
+    inner.update(change, |c| c.validate().map_err(to_py_err))
+}
+
+#[pymethods]
+impl PyBatchTripletLoss {
+    #[new]
+    #[pyo3(signature = (mining="hardest", margin=5.0, distance="euclidean", soft_margin=false, logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
+    fn new(
+        mining: &str,
+        #[pyo3(from_py_with = margin_arg)] margin: f64,
+        distance: &str,
+        soft_margin: bool,
+        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
+    ) -> PyResult<Self> {
+        let config = BatchTripletLoss {
+            mining: TripletMining::parse(mining).map_err(to_py_err)?,
+            margin,
+            distance: Distance::parse(distance).map_err(to_py_err)?,
+            soft_margin,
+            logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
+        };
+        config.validate().map_err(to_py_err)?;
+        Ok(Self {
+            inner: Shared::new(config),
+        })
+    }
+
+    /// `"hardest"`, `"semi_hard"` or `"all"`.
+    #[getter]
+    fn mining(&self) -> &'static str {
+        self.inner.get().mining.name()
+    }
+
+    #[setter]
+    fn set_mining(&self, value: &str) -> PyResult<()> {
+        let mining = TripletMining::parse(value).map_err(to_py_err)?;
+        update_triplet(&self.inner, |c| c.mining = mining)
+    }
+
+    /// Margin (>= 0).
+    #[getter]
+    fn margin(&self) -> f64 {
+        self.inner.get().margin
+    }
+
+    #[setter]
+    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let margin = real("margin", value)?;
+        update_triplet(&self.inner, |c| c.margin = margin)
+    }
+
+    /// `"euclidean"` or `"cosine"`.
+    #[getter]
+    fn distance(&self) -> &'static str {
+        self.inner.get().distance.name()
+    }
+
+    #[setter]
+    fn set_distance(&self, value: &str) -> PyResult<()> {
+        let distance = Distance::parse(value).map_err(to_py_err)?;
+        update_triplet(&self.inner, |c| c.distance = distance)
+    }
+
+    /// `softplus(d_ap - d_an)` instead of the hinge (only with `mining="hardest"`).
+    #[getter]
+    fn soft_margin(&self) -> bool {
+        self.inner.get().soft_margin
+    }
+
+    #[setter]
+    fn set_soft_margin(&self, value: bool) -> PyResult<()> {
+        update_triplet(&self.inner, |c| c.soft_margin = value)
+    }
+
+    /// Largest distance panel kept whole, in bytes; above it the kernel streams panels.
+    #[getter]
+    fn logits_budget_bytes(&self) -> usize {
+        self.inner.get().logits_budget_bytes
+    }
+
+    #[setter]
+    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
+        self.inner.set(|c| c.logits_budget_bytes = budget);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.get();
+        format!(
+            "BatchTripletLoss(mining='{}', margin={:?}, distance='{}', soft_margin={}, logits_budget_bytes={})",
+            c.mining.name(),
+            c.margin,
+            c.distance.name(),
+            if c.soft_margin { "True" } else { "False" },
+            c.logits_budget_bytes
+        )
+    }
+
+    /// Computes `(loss, (grad_embeddings, None))`.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        labels: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let dtype = float_dtype("embeddings", embeddings)?;
+        let labels = extract_labels(labels)?;
+        let config = self.inner.get();
+        // One scalar with the peers' averaging: reported like a summed loss.
+        let reduction = Reduction::Sum;
+        match dtype {
+            FloatDtype::F32 => {
+                labeled_forward::<f32>(py, embeddings, &labels, reduction, |z, l| {
+                    config.forward(z, l)
+                })
+            }
+            FloatDtype::F64 => {
+                labeled_forward::<f64>(py, embeddings, &labels, reduction, |z, l| {
+                    config.forward(z, l)
+                })
+            }
+        }
+    }
+
+    /// Same as `forward`.
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: &Bound<'py, PyAny>,
+        labels: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        self.forward(py, embeddings, labels)
+    }
+}
+
 /// Registers the classes of this file.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyCoSentLoss>()?;
@@ -681,5 +834,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySupConLoss>()?;
     m.add_class::<PyMarginMseLoss>()?;
     m.add_class::<PyDistillKlDivLoss>()?;
+    m.add_class::<PyBatchTripletLoss>()?;
     Ok(())
 }
