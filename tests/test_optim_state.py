@@ -187,7 +187,7 @@ def test_introspection():
     assert adamw.last_grad_norm is None and adamw.step_count == 0
     assert repr(adamw) == (
         "AdamW(2 arrays, 11 parameters, lr=0.001, betas=(0.9, 0.999), eps=1e-08, "
-        "weight_decay=0.01, amsgrad=False, max_grad_norm=1.0)"
+        "weight_decay=0.01, amsgrad=False, max_grad_norm=1.0, check_finite=True)"
     )
     assert repr(rt.SGD(params, lr=0.1)).startswith("SGD(2 arrays, 11 parameters, lr=0.1,")
 

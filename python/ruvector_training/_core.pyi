@@ -369,8 +369,8 @@ class DistillKLDivLoss:
 
     Args:
         temperature: temperature of both sides, finite > 0.
-        student_temperature, teacher_temperature: override it per side (``None``: reads back
-            as ``temperature``).
+        student_temperature, teacher_temperature: override it per side (``None``: use
+            ``temperature``).
         similarity: ``"dot"`` or ``"cosine"``.
         reduction: ``"mean"`` (the batch mean, ``batchmean``), ``"sum"`` or ``"none"``
             (per query).
@@ -379,14 +379,8 @@ class DistillKLDivLoss:
     """
 
     temperature: float
-    @property
-    def student_temperature(self) -> float: ...
-    @student_temperature.setter
-    def student_temperature(self, value: float | None) -> None: ...
-    @property
-    def teacher_temperature(self) -> float: ...
-    @teacher_temperature.setter
-    def teacher_temperature(self, value: float | None) -> None: ...
+    student_temperature: float | None
+    teacher_temperature: float | None
     similarity: Literal["dot", "cosine"]
     reduction: Literal["mean", "sum", "none"]
 

@@ -25,24 +25,23 @@ pub mod pool;
 pub mod reduce;
 pub mod search;
 pub mod similarity;
+pub mod types;
 pub mod validate;
 pub mod workspace;
 
 pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
-pub use infonce::{
-    InfoNceBatch, InfoNceLoss, InfoNceOutput, NegativesRef, Reduction, Similarity,
-    DEFAULT_LOGITS_BUDGET_BYTES,
-};
+pub use infonce::{InfoNceBatch, InfoNceLoss, InfoNceOutput, DEFAULT_LOGITS_BUDGET_BYTES};
 pub use linalg::MatRef;
 pub use losses::{
     AnglELoss, BatchTripletLoss, CoSentLoss, CosineSimilarityLoss, CosineSimilarityOutput,
-    Distance, DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput,
-    LocalContrastiveLoss, MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss,
-    TripletBatch, TripletLoss, TripletMining, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+    DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput, LocalContrastiveLoss,
+    MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss, TripletBatch,
+    TripletLoss, TripletMining, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use search::{topk, ExcludeLists, TopKResult};
+pub use types::{Distance, Dtype, NegativesRef, Reduction, Similarity};
 pub use workspace::Workspace;

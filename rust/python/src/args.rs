@@ -173,9 +173,4 @@ impl<C: Clone> Shared<C> {
         *guard = next;
         Ok(out)
     }
-
-    /// Applies `change` (which cannot make the configuration invalid).
-    pub fn set(&self, change: impl FnOnce(&mut C)) {
-        let _ = self.update(change, |_| Ok(()));
-    }
 }

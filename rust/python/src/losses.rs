@@ -6,14 +6,13 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use ruvector_training_core::validate::ensure_non_negative;
 use ruvector_training_core::{
     CosineSimilarityLoss, Distance, EigenMethod, EigenOptions, Float, GraphLossOutput,
     LocalContrastiveLoss, MatRef, NegativesRef, Reduction, SpectralRegularization, TripletBatch,
     TripletLoss, DEFAULT_SPECTRAL_LAMBDA,
 };
 
-use crate::args::{real, Shared};
+use crate::args::real;
 use crate::arrays::{
     as_ndarray, ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of,
     result_tuple, to_py_err, try_collect, value_error, FloatArray, FloatDtype,
@@ -95,83 +94,25 @@ fn extract_weights(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f64>> {
     })
 }
 
-fn parse_reduction(name: &str) -> PyResult<Reduction> {
-    Reduction::parse(name).map_err(to_py_err)
-}
-
-crate::args::real_args!(margin_arg => "margin", lam_arg => "lam");
 crate::args::integer_args!(num_nodes_arg => "num_nodes", k_arg => "k");
-
-fn check_non_negative(arg: &'static str, value: f64) -> PyResult<f64> {
-    ensure_non_negative(arg, value).map_err(to_py_err)?;
-    Ok(value)
-}
 
 // ---------------------------------------------------------------------------------------------
 
-/// Triplet margin loss (see the stub file).
-#[pyclass(name = "TripletLoss", module = "ruvector_training._core", frozen)]
-pub struct PyTripletLoss {
-    inner: Shared<TripletLoss>,
+crate::config::config_class! {
+/// Triplet margin loss ``max(0, d(a, p) - d(a, n) + margin)`` with exact gradients.
+///
+/// Every argument is an attribute, writable between calls with the constructor's checks.
+class PyTripletLoss(TripletLoss) as "TripletLoss" {
+    /// Margin, a finite float >= 0.
+    margin: f64 = 1.0, check = crate::config::non_negative;
+    /// ``"euclidean"`` (``||x - y||``) or ``"cosine"`` (``1 - cos(x, y)``).
+    distance: Distance = "euclidean";
+    /// ``"mean"`` (over all ``B * K`` triplets), ``"sum"`` or ``"none"``.
+    reduction: Reduction = "mean";
 }
 
 #[pymethods]
 impl PyTripletLoss {
-    #[new]
-    #[pyo3(signature = (margin=1.0, distance="euclidean", reduction="mean"))]
-    fn new(
-        #[pyo3(from_py_with = margin_arg)] margin: f64,
-        distance: &str,
-        reduction: &str,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(TripletLoss {
-                margin: check_non_negative("margin", margin)?,
-                distance: Distance::parse(distance).map_err(to_py_err)?,
-                reduction: parse_reduction(reduction)?,
-            }),
-        })
-    }
-
-    /// Margin (>= 0).
-    #[getter]
-    fn margin(&self) -> f64 {
-        self.inner.get().margin
-    }
-
-    #[setter]
-    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let margin = check_non_negative("margin", real("margin", value)?)?;
-        self.inner.set(|c| c.margin = margin);
-        Ok(())
-    }
-
-    /// `"euclidean"` or `"cosine"`.
-    #[getter]
-    fn distance(&self) -> &'static str {
-        self.inner.get().distance.name()
-    }
-
-    #[setter]
-    fn set_distance(&self, value: &str) -> PyResult<()> {
-        let distance = Distance::parse(value).map_err(to_py_err)?;
-        self.inner.set(|c| c.distance = distance);
-        Ok(())
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
     /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
     fn forward<'py>(
         &self,
@@ -200,15 +141,7 @@ impl PyTripletLoss {
         self.forward(py, anchors, positives, negatives)
     }
 
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "TripletLoss(margin={:?}, distance='{}', reduction='{}')",
-            c.margin,
-            c.distance.name(),
-            c.reduction.name()
-        )
-    }
+}
 }
 
 impl PyTripletLoss {
@@ -273,41 +206,17 @@ impl PyTripletLoss {
 
 // ---------------------------------------------------------------------------------------------
 
-/// `(cos(u_i, v_i) - score_i)^2` (see the stub file).
-#[pyclass(
-    name = "CosineSimilarityLoss",
-    module = "ruvector_training._core",
-    frozen
-)]
-pub struct PyCosineSimilarityLoss {
-    inner: Shared<CosineSimilarityLoss>,
+crate::config::config_class! {
+/// ``(cos(u_i, v_i) - score_i)^2`` per pair (sentence-transformers' CosineSimilarityLoss).
+///
+/// Rows are normalised by ``max(||x||, 1e-12)`` and gradients flow through the normalisation.
+class PyCosineSimilarityLoss(CosineSimilarityLoss) as "CosineSimilarityLoss" {
+    /// ``"mean"``, ``"sum"`` or ``"none"``.
+    reduction: Reduction = "mean";
 }
 
 #[pymethods]
 impl PyCosineSimilarityLoss {
-    #[new]
-    #[pyo3(signature = (reduction="mean"))]
-    fn new(reduction: &str) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(CosineSimilarityLoss {
-                reduction: parse_reduction(reduction)?,
-            }),
-        })
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
     /// Computes `(loss, (grad_u, grad_v, None))`.
     fn forward<'py>(
         &self,
@@ -336,12 +245,7 @@ impl PyCosineSimilarityLoss {
         self.forward(py, u, v, scores)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "CosineSimilarityLoss(reduction='{}')",
-            self.inner.get().reduction.name()
-        )
-    }
+}
 }
 
 impl PyCosineSimilarityLoss {
@@ -381,55 +285,18 @@ impl PyCosineSimilarityLoss {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Local contrastive loss on graph edges (see the stub file).
-#[pyclass(
-    name = "LocalContrastiveLoss",
-    module = "ruvector_training._core",
-    frozen
-)]
-pub struct PyLocalContrastiveLoss {
-    inner: Shared<LocalContrastiveLoss>,
+crate::config::config_class! {
+/// Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
+/// ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.
+class PyLocalContrastiveLoss(LocalContrastiveLoss) as "LocalContrastiveLoss" {
+    /// Margin of dissimilar edges, a finite float >= 0.
+    margin: f64 = 1.0, check = crate::config::non_negative;
+    /// ``"mean"`` (over edges), ``"sum"`` or ``"none"``.
+    reduction: Reduction = "mean";
 }
 
 #[pymethods]
 impl PyLocalContrastiveLoss {
-    #[new]
-    #[pyo3(signature = (margin=1.0, reduction="mean"))]
-    fn new(#[pyo3(from_py_with = margin_arg)] margin: f64, reduction: &str) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(LocalContrastiveLoss {
-                margin: check_non_negative("margin", margin)?,
-                reduction: parse_reduction(reduction)?,
-            }),
-        })
-    }
-
-    /// Margin of dissimilar edges (>= 0).
-    #[getter]
-    fn margin(&self) -> f64 {
-        self.inner.get().margin
-    }
-
-    #[setter]
-    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let margin = check_non_negative("margin", real("margin", value)?)?;
-        self.inner.set(|c| c.margin = margin);
-        Ok(())
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
     /// Computes `(loss, (grad_embeddings, None, None))`.
     #[pyo3(signature = (embeddings, edges, labels=None))]
     fn forward<'py>(
@@ -460,13 +327,7 @@ impl PyLocalContrastiveLoss {
         self.forward(py, embeddings, edges, labels)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "LocalContrastiveLoss(margin={:?}, reduction='{}')",
-            self.inner.get().margin,
-            self.inner.get().reduction.name()
-        )
-    }
+}
 }
 
 impl PyLocalContrastiveLoss {
@@ -507,53 +368,17 @@ fn graph_forward<'py, T: Float + Element>(
 
 // ---------------------------------------------------------------------------------------------
 
-/// `lam * tr(Z^T L Z)` (see the stub file).
-#[pyclass(
-    name = "SpectralRegularization",
-    module = "ruvector_training._core",
-    frozen
-)]
-pub struct PySpectralRegularization {
-    inner: Shared<SpectralRegularization>,
+crate::config::config_class! {
+/// Laplacian smoothness ``lam * tr(Z^T L Z)`` with exact gradient.
+class PySpectralRegularization(SpectralRegularization) as "SpectralRegularization" {
+    /// Scale of the regulariser, a finite float >= 0.
+    lam: f64 = 0.01, check = crate::config::non_negative;
+    /// Use the symmetric normalised Laplacian ``L_sym`` (else ``D - W``).
+    normalized: bool = True;
 }
 
 #[pymethods]
 impl PySpectralRegularization {
-    #[new]
-    #[pyo3(signature = (lam=DEFAULT_SPECTRAL_LAMBDA, normalized=true))]
-    fn new(#[pyo3(from_py_with = lam_arg)] lam: f64, normalized: bool) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(SpectralRegularization {
-                lam: check_non_negative("lam", lam)?,
-                normalized,
-            }),
-        })
-    }
-
-    /// Scale of the regulariser (>= 0).
-    #[getter]
-    fn lam(&self) -> f64 {
-        self.inner.get().lam
-    }
-
-    #[setter]
-    fn set_lam(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let lam = check_non_negative("lam", real("lam", value)?)?;
-        self.inner.set(|c| c.lam = lam);
-        Ok(())
-    }
-
-    /// Whether the symmetric normalised Laplacian is used.
-    #[getter]
-    fn normalized(&self) -> bool {
-        self.inner.get().normalized
-    }
-
-    #[setter]
-    fn set_normalized(&self, value: bool) {
-        self.inner.set(|c| c.normalized = value);
-    }
-
     /// Computes `(loss, (grad_embeddings, None, None))`.
     #[pyo3(signature = (embeddings, edges, weights=None))]
     fn forward<'py>(
@@ -634,18 +459,11 @@ impl PySpectralRegularization {
         Ok(PyArray1::from_vec(py, values))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "SpectralRegularization(lam={:?}, normalized={})",
-            self.inner.get().lam,
-            if self.inner.get().normalized {
-                "True"
-            } else {
-                "False"
-            }
-        )
-    }
 }
+}
+
+// The table's default is the core's.
+const _: () = assert!(DEFAULT_SPECTRAL_LAMBDA == 0.01);
 
 impl PySpectralRegularization {
     fn forward_typed<'py, T: Float + Element>(

@@ -7,211 +7,57 @@ use ruvector_training_core::{
     Float, GraphHardNegativeMiner, HardNegativeMiner, MatRef, MiningInputs, Similarity,
 };
 
-use crate::args::{integer, optional_real, real, Shared};
 use crate::arrays::{
     ensure_same_dtype, float_dtype, to_py_err, value_error, FloatArray, FloatDtype,
 };
 use crate::indices::{exclude_lists, int_array, int_vector};
 use crate::kernel::run_kernel;
 use crate::losses::extract_edges;
-use crate::search::{parse_similarity, positive_count};
+use crate::search::positive_count;
 
-fn similarity_name(similarity: Similarity) -> &'static str {
-    match similarity {
-        Similarity::Cosine => "cosine",
-        Similarity::Dot => "dot",
-    }
-}
-
-/// `num_negatives=`: an integer >= 1.
-fn num_negatives_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    positive_count("num_negatives", value)
-}
-
-/// `hop_distance=`: an integer >= 1.
-fn hop_distance_arg(value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    positive_count("hop_distance", value)
-}
-
-/// `seed=`: an integer in `[0, 2**64)`.
-fn seed_value(value: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let seed = integer("seed", value)?;
-    u64::try_from(seed)
-        .map_err(|_| value_error("seed", format!("must be in [0, 2**64), got {value}")))
-}
-
-crate::args::real_args!(margin_arg => "margin", alpha_arg => "alpha", hard_ratio_arg => "hard_ratio");
-crate::args::optional_real_args!(
-    relative_margin_arg => "relative_margin",
-    max_similarity_arg => "max_similarity",
-);
-
-fn optional_finite(arg: &str, value: Option<f64>) -> PyResult<Option<f64>> {
+/// `check =` of an optional float filter: NaN is refused (None and infinities are allowed).
+fn not_nan(arg: &'static str, value: &Option<f64>) -> PyResult<()> {
     match value {
         Some(v) if v.is_nan() => Err(value_error(arg, "must not be NaN")),
-        other => Ok(other),
+        _ => Ok(()),
     }
 }
 
-/// Hard-negative miner over a pool of embeddings (see the stub file).
-#[pyclass(name = "HardNegativeMiner", module = "ruvector_training._core", frozen)]
-pub struct PyHardNegativeMiner {
-    inner: Shared<HardNegativeMiner>,
+/// The whole miner's ranges (cross-field: `distance_weighted` needs cosine).
+fn validate_miner(miner: &HardNegativeMiner) -> PyResult<()> {
+    miner.validate().map_err(to_py_err)
 }
 
-impl PyHardNegativeMiner {
-    /// Applies `change` to a copy of the configuration and keeps it only if it validates.
-    fn update(&self, change: impl FnOnce(&mut HardNegativeMiner)) -> PyResult<()> {
-        self.inner
-            .update(change, |next| next.validate().map_err(to_py_err))
-    }
+crate::config::config_class! {
+/// Mines hard negatives for each anchor from a pool, in one streaming pass.
+///
+/// Every argument is an attribute, writable between calls with the constructor's checks;
+/// an invalid value raises ``ValueError`` and leaves the miner unchanged.
+class PyHardNegativeMiner(HardNegativeMiner) as "HardNegativeMiner" {
+    /// Selection rule: ``"hardest"``, ``"semi_hard"``, ``"weighted"``,
+    /// ``"distance_weighted"``, ``"random"`` or ``"mixed"``.
+    strategy: Strategy = "hardest";
+    /// K, negatives per anchor (>= 1).
+    num_negatives: usize = 5, convert = positive_count;
+    /// Width of the semi-hard band (finite, >= 0).
+    margin: f64 = 0.2;
+    /// Inverse temperature of ``"weighted"`` sampling (finite).
+    alpha: f64 = 1.0;
+    /// Share of hardest negatives in ``"mixed"``, in [0, 1].
+    hard_ratio: f64 = 0.5;
+    /// Relative false-negative margin (finite, >= 0), or None (off).
+    relative_margin: Option<f64> = None, check = not_nan;
+    /// Absolute similarity ceiling, or None (off).
+    max_similarity: Option<f64> = None, check = not_nan;
+    /// ``"cosine"`` or ``"dot"``.
+    similarity: Similarity = "cosine";
+    /// Seed of the sampling strategies (an int in [0, 2**64)).
+    seed: u64 = 0;
 }
+validate = validate_miner;
 
 #[pymethods]
 impl PyHardNegativeMiner {
-    #[new]
-    #[pyo3(signature = (strategy = "hardest", num_negatives = 5, margin = 0.2, alpha = 1.0,
-        hard_ratio = 0.5, relative_margin = None, max_similarity = None, similarity = "cosine",
-        seed = 0))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        strategy: &str,
-        #[pyo3(from_py_with = num_negatives_arg)] num_negatives: usize,
-        #[pyo3(from_py_with = margin_arg)] margin: f64,
-        #[pyo3(from_py_with = alpha_arg)] alpha: f64,
-        #[pyo3(from_py_with = hard_ratio_arg)] hard_ratio: f64,
-        #[pyo3(from_py_with = relative_margin_arg)] relative_margin: Option<f64>,
-        #[pyo3(from_py_with = max_similarity_arg)] max_similarity: Option<f64>,
-        similarity: &str,
-        #[pyo3(from_py_with = seed_value)] seed: u64,
-    ) -> PyResult<Self> {
-        let inner = HardNegativeMiner {
-            strategy: Strategy::parse(strategy).map_err(to_py_err)?,
-            num_negatives,
-            margin,
-            alpha,
-            hard_ratio,
-            relative_margin: optional_finite("relative_margin", relative_margin)?,
-            max_similarity: optional_finite("max_similarity", max_similarity)?,
-            similarity: parse_similarity(similarity)?,
-            seed,
-            ..HardNegativeMiner::default()
-        };
-        inner.validate().map_err(to_py_err)?;
-        Ok(Self {
-            inner: Shared::new(inner),
-        })
-    }
-
-    /// Selection rule name.
-    #[getter]
-    fn strategy(&self) -> &'static str {
-        self.inner.get().strategy.name()
-    }
-
-    #[setter]
-    fn set_strategy(&self, value: &str) -> PyResult<()> {
-        let strategy = Strategy::parse(value).map_err(to_py_err)?;
-        self.update(|m| m.strategy = strategy)
-    }
-
-    /// K, negatives per anchor.
-    #[getter]
-    fn num_negatives(&self) -> usize {
-        self.inner.get().num_negatives
-    }
-
-    #[setter]
-    fn set_num_negatives(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let k = positive_count("num_negatives", value)?;
-        self.update(|m| m.num_negatives = k)
-    }
-
-    /// Width of the semi-hard band.
-    #[getter]
-    fn margin(&self) -> f64 {
-        self.inner.get().margin
-    }
-
-    #[setter]
-    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("margin", value)?;
-        self.update(|m| m.margin = value)
-    }
-
-    /// Inverse temperature of weighted sampling.
-    #[getter]
-    fn alpha(&self) -> f64 {
-        self.inner.get().alpha
-    }
-
-    #[setter]
-    fn set_alpha(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("alpha", value)?;
-        self.update(|m| m.alpha = value)
-    }
-
-    /// Share of hardest negatives in `mixed`.
-    #[getter]
-    fn hard_ratio(&self) -> f64 {
-        self.inner.get().hard_ratio
-    }
-
-    #[setter]
-    fn set_hard_ratio(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("hard_ratio", value)?;
-        self.update(|m| m.hard_ratio = value)
-    }
-
-    /// Relative false-negative margin (None: off).
-    #[getter]
-    fn relative_margin(&self) -> Option<f64> {
-        self.inner.get().relative_margin
-    }
-
-    #[setter]
-    fn set_relative_margin(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = optional_finite("relative_margin", optional_real("relative_margin", value)?)?;
-        self.update(|m| m.relative_margin = value)
-    }
-
-    /// Absolute similarity ceiling (None: off).
-    #[getter]
-    fn max_similarity(&self) -> Option<f64> {
-        self.inner.get().max_similarity
-    }
-
-    #[setter]
-    fn set_max_similarity(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = optional_finite("max_similarity", optional_real("max_similarity", value)?)?;
-        self.update(|m| m.max_similarity = value)
-    }
-
-    /// `"cosine"` or `"dot"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        similarity_name(self.inner.get().similarity)
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.update(|m| m.similarity = similarity)
-    }
-
-    /// Seed of the sampling strategies.
-    #[getter]
-    fn seed(&self) -> u64 {
-        self.inner.get().seed
-    }
-
-    #[setter]
-    fn set_seed(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let seed = seed_value(value)?;
-        self.inner.set(|m| m.seed = seed);
-        Ok(())
-    }
-
     /// Mines negatives: an `int64 (B, K)` array of pool indices, `-1` padded.
     #[pyo3(signature = (anchors, pool, positives = None, anchor_labels = None,
         pool_labels = None, exclude = None))]
@@ -252,22 +98,7 @@ impl PyHardNegativeMiner {
         }
     }
 
-    fn __repr__(&self) -> String {
-        let m = self.inner.get();
-        format!(
-            "HardNegativeMiner(strategy={:?}, num_negatives={}, margin={}, alpha={}, \
-             hard_ratio={}, relative_margin={:?}, max_similarity={:?}, similarity={:?}, seed={})",
-            m.strategy.name(),
-            m.num_negatives,
-            m.margin,
-            m.alpha,
-            m.hard_ratio,
-            m.relative_margin,
-            m.max_similarity,
-            similarity_name(m.similarity),
-            m.seed
-        )
-    }
+}
 }
 
 /// The optional label arrays of `mine`.
@@ -314,73 +145,19 @@ impl PyHardNegativeMiner {
     }
 }
 
-/// Graph hard-negative miner (see the stub file).
-#[pyclass(
-    name = "GraphHardNegativeMiner",
-    module = "ruvector_training._core",
-    frozen
-)]
-pub struct PyGraphHardNegativeMiner {
-    inner: Shared<GraphHardNegativeMiner>,
+crate::config::config_class! {
+/// Graph-aware hard negatives: nodes close in the graph but not adjacent.
+class PyGraphHardNegativeMiner(GraphHardNegativeMiner) as "GraphHardNegativeMiner" {
+    /// Candidates lie within this many hops (>= 1; 1 leaves no candidates).
+    hop_distance: usize = 2, convert = positive_count;
+    /// K, negatives per anchor (>= 1).
+    num_negatives: usize = 5, convert = positive_count;
+    /// ``"cosine"`` or ``"dot"``.
+    similarity: Similarity = "cosine";
 }
 
 #[pymethods]
 impl PyGraphHardNegativeMiner {
-    #[new]
-    #[pyo3(signature = (hop_distance = 2, num_negatives = 5, similarity = "cosine"))]
-    fn new(
-        #[pyo3(from_py_with = hop_distance_arg)] hop_distance: usize,
-        #[pyo3(from_py_with = num_negatives_arg)] num_negatives: usize,
-        similarity: &str,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(GraphHardNegativeMiner {
-                hop_distance,
-                num_negatives,
-                similarity: parse_similarity(similarity)?,
-            }),
-        })
-    }
-
-    /// Candidates lie within this many hops.
-    #[getter]
-    fn hop_distance(&self) -> usize {
-        self.inner.get().hop_distance
-    }
-
-    #[setter]
-    fn set_hop_distance(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let hops = positive_count("hop_distance", value)?;
-        self.inner.set(|m| m.hop_distance = hops);
-        Ok(())
-    }
-
-    /// K, negatives per anchor.
-    #[getter]
-    fn num_negatives(&self) -> usize {
-        self.inner.get().num_negatives
-    }
-
-    #[setter]
-    fn set_num_negatives(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let k = positive_count("num_negatives", value)?;
-        self.inner.set(|m| m.num_negatives = k);
-        Ok(())
-    }
-
-    /// `"cosine"` or `"dot"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        similarity_name(self.inner.get().similarity)
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.inner.set(|m| m.similarity = similarity);
-        Ok(())
-    }
-
     /// Mines negatives for `anchor_nodes`: an `int64 (B, K)` array of node ids, `-1` padded.
     fn mine<'py>(
         &self,
@@ -406,15 +183,7 @@ impl PyGraphHardNegativeMiner {
         }
     }
 
-    fn __repr__(&self) -> String {
-        let m = self.inner.get();
-        format!(
-            "GraphHardNegativeMiner(hop_distance={}, num_negatives={}, similarity={:?})",
-            m.hop_distance,
-            m.num_negatives,
-            similarity_name(m.similarity)
-        )
-    }
+}
 }
 
 impl PyGraphHardNegativeMiner {

@@ -11,33 +11,28 @@ use ruvector_training_core::{
     MarginMseLoss, MatRef, NegativesRef, Reduction, Similarity, SupConLoss, TripletMining,
 };
 
-use crate::args::{integer, real, Shared};
 use crate::arrays::{
     ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
     FloatDtype,
 };
 use crate::indices::int_array;
-use crate::infonce::{budget_bytes, DEFAULT_BUDGET_BYTES};
+use crate::infonce::budget_bytes;
 use crate::kernel::run_kernel;
 
-crate::args::real_args!(
-    scale_arg => "scale",
-    temperature_arg => "temperature",
-    margin_arg => "margin",
-);
-crate::args::integer_args!(budget_arg => "logits_budget_bytes");
-crate::args::optional_real_args!(
-    student_temperature_arg => "student_temperature",
-    teacher_temperature_arg => "teacher_temperature",
-);
-
-/// An optional finite float > 0 named `arg`.
-fn optional_positive(arg: &'static str, value: Option<f64>) -> PyResult<Option<f64>> {
-    value.map(|v| positive(arg, v)).transpose()
+/// `check =` of an optional field that, when set, must be finite and > 0.
+fn optional_positive(arg: &'static str, value: &Option<f64>) -> PyResult<()> {
+    match value {
+        Some(v) => crate::config::positive(arg, v),
+        None => Ok(()),
+    }
 }
 
-/// Reads a `(B, D)` or `(B, K, D)` array as a set of rows per query (`K = 1` for 2-D), with the
-/// array's shape.
+/// `validate =` of `BatchTripletLoss`: the core's cross-field rules.
+fn validate_batch_triplet(config: &BatchTripletLoss) -> PyResult<()> {
+    config.validate().map_err(to_py_err)
+}
+
+/// Reads a `(B, D)` or `(B, K, D)` array as a set of rows per query (`K = 1` for 2-D).
 fn extract_set<'py, T: Float + Element>(
     arg: &'static str,
     obj: &Bound<'py, PyAny>,
@@ -83,14 +78,6 @@ fn ensure_target_shape(arg: &str, got: &[usize], shape: &[usize]) -> PyResult<()
     }
 }
 
-fn parse_reduction(name: &str) -> PyResult<Reduction> {
-    Reduction::parse(name).map_err(to_py_err)
-}
-
-fn parse_similarity(name: &str) -> PyResult<Similarity> {
-    Similarity::parse(name).map_err(to_py_err)
-}
-
 /// Reads `labels` as a 1-D integer array.
 fn extract_labels(labels: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     let (flat, shape) = int_array("labels", labels)?;
@@ -129,11 +116,6 @@ fn labeled_forward<'py, T: Float + Element>(
     )
 }
 
-/// A finite float > 0 named `arg` (conversion through [`real`]).
-fn positive(arg: &'static str, value: f64) -> PyResult<f64> {
-    ruvector_training_core::validate::ensure_positive(arg, value).map_err(to_py_err)?;
-    Ok(value)
-}
 
 /// Reads `(u, v, scores)` of one dtype and runs `kernel` on them with the GIL released,
 /// returning `(loss, (grad_u, grad_v, None))`.
@@ -171,42 +153,16 @@ fn pair_score_forward<'py, T: Float + Element>(
 
 /// Defines a score-ranking class (`scale` only) over a core loss with `forward(u, v, scores)`.
 macro_rules! score_ranking_class {
-    ($py_name:ident, $name:literal, $core:ident) => {
-        #[doc = concat!("`", $name, "` (see the stub file).")]
-        #[pyclass(name = $name, module = "ruvector_training._core", frozen)]
-        pub struct $py_name {
-            inner: Shared<$core>,
+    ($py_name:ident, $name:literal, $core:ident, $doc:literal) => {
+        crate::config::config_class! {
+        #[doc = $doc]
+        class $py_name($core) as $name {
+            /// Inverse temperature of the similarities, a finite float > 0.
+            scale: f64 = 20.0, check = crate::config::positive;
         }
 
         #[pymethods]
         impl $py_name {
-            #[new]
-            #[pyo3(signature = (scale=20.0))]
-            fn new(#[pyo3(from_py_with = scale_arg)] scale: f64) -> PyResult<Self> {
-                Ok(Self {
-                    inner: Shared::new($core {
-                        scale: positive("scale", scale)?,
-                    }),
-                })
-            }
-
-            /// Inverse temperature of the similarities (> 0).
-            #[getter]
-            fn scale(&self) -> f64 {
-                self.inner.get().scale
-            }
-
-            #[setter]
-            fn set_scale(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-                let scale = positive("scale", real("scale", value)?)?;
-                self.inner.set(|c| c.scale = scale);
-                Ok(())
-            }
-
-            fn __repr__(&self) -> String {
-                format!(concat!($name, "(scale={:?})"), self.inner.get().scale)
-            }
-
             /// Computes `(loss, (grad_u, grad_v, None))`.
             fn forward<'py>(
                 &self,
@@ -240,103 +196,40 @@ macro_rules! score_ranking_class {
                 self.forward(py, u, v, scores)
             }
         }
+        }
     };
 }
 
-score_ranking_class!(PyCoSentLoss, "CoSENTLoss", CoSentLoss);
-score_ranking_class!(PyAnglELoss, "AnglELoss", AnglELoss);
+score_ranking_class!(
+    PyCoSentLoss,
+    "CoSENTLoss",
+    CoSentLoss,
+    "CoSENT: ``log(1 + sum over pairs y_i < y_j of exp(scale (cos_i - cos_j)))``."
+);
+score_ranking_class!(
+    PyAnglELoss,
+    "AnglELoss",
+    AnglELoss,
+    "AnglE: CoSENT on the angle similarity ``|cos + sin|`` of the rows' two halves."
+);
 
 // ---------------------------------------------------------------------------------------------
 
-/// Supervised contrastive loss (see the stub file).
-#[pyclass(name = "SupConLoss", module = "ruvector_training._core", frozen)]
-pub struct PySupConLoss {
-    inner: Shared<SupConLoss>,
+crate::config::config_class! {
+/// Supervised contrastive loss (pytorch-metric-learning's ``SupConLoss`` semantics).
+class PySupConLoss(SupConLoss) as "SupConLoss" {
+    /// Softmax temperature, a finite float > 0.
+    temperature: f64 = 0.1, check = crate::config::positive;
+    /// ``"cosine"`` or ``"dot"``.
+    similarity: Similarity = "cosine";
+    /// ``"mean"`` (over anchors with a positive), ``"sum"`` or ``"none"``.
+    reduction: Reduction = "mean";
+    /// The largest logits matrix kept whole, in bytes; above it the kernel streams panels.
+    logits_budget_bytes: usize = 268435456, convert = budget_bytes;
 }
 
 #[pymethods]
 impl PySupConLoss {
-    #[new]
-    #[pyo3(signature = (temperature=0.1, similarity="cosine", reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
-    fn new(
-        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
-        similarity: &str,
-        reduction: &str,
-        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(SupConLoss {
-                temperature: positive("temperature", temperature)?,
-                similarity: parse_similarity(similarity)?,
-                reduction: parse_reduction(reduction)?,
-                logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
-            }),
-        })
-    }
-
-    /// Softmax temperature (> 0).
-    #[getter]
-    fn temperature(&self) -> f64 {
-        self.inner.get().temperature
-    }
-
-    #[setter]
-    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = positive("temperature", real("temperature", value)?)?;
-        self.inner.set(|c| c.temperature = value);
-        Ok(())
-    }
-
-    /// `"cosine"` or `"dot"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        self.inner.get().similarity.name()
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.inner.set(|c| c.similarity = similarity);
-        Ok(())
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
-    /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
-    #[getter]
-    fn logits_budget_bytes(&self) -> usize {
-        self.inner.get().logits_budget_bytes
-    }
-
-    #[setter]
-    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
-        self.inner.set(|c| c.logits_budget_bytes = budget);
-        Ok(())
-    }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "SupConLoss(temperature={:?}, similarity='{}', reduction='{}', logits_budget_bytes={})",
-            c.temperature,
-            c.similarity.name(),
-            c.reduction.name(),
-            c.logits_budget_bytes
-        )
-    }
-
     /// Computes `(loss, (grad_embeddings, None))`.
     fn forward<'py>(
         &self,
@@ -372,63 +265,21 @@ impl PySupConLoss {
         self.forward(py, embeddings, labels)
     }
 }
+}
 
 // ---------------------------------------------------------------------------------------------
 
-/// MarginMSE distillation loss (see the stub file).
-#[pyclass(name = "MarginMSELoss", module = "ruvector_training._core", frozen)]
-pub struct PyMarginMseLoss {
-    inner: Shared<MarginMseLoss>,
+crate::config::config_class! {
+/// MarginMSE distillation: ``(sim(q, p) - sim(q, n) - teacher_margin)^2`` per term.
+class PyMarginMseLoss(MarginMseLoss) as "MarginMSELoss" {
+    /// ``"dot"`` or ``"cosine"``.
+    similarity: Similarity = "dot";
+    /// ``"mean"``, ``"sum"`` or ``"none"`` over the (query, negative) terms.
+    reduction: Reduction = "mean";
 }
 
 #[pymethods]
 impl PyMarginMseLoss {
-    #[new]
-    #[pyo3(signature = (similarity="dot", reduction="mean"))]
-    fn new(similarity: &str, reduction: &str) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(MarginMseLoss {
-                similarity: parse_similarity(similarity)?,
-                reduction: parse_reduction(reduction)?,
-            }),
-        })
-    }
-
-    /// `"dot"` or `"cosine"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        self.inner.get().similarity.name()
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.inner.set(|c| c.similarity = similarity);
-        Ok(())
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "MarginMSELoss(similarity='{}', reduction='{}')",
-            c.similarity.name(),
-            c.reduction.name()
-        )
-    }
-
     /// Computes `(loss, (grad_queries, grad_positives, grad_negatives, None))`.
     fn forward<'py>(
         &self,
@@ -463,6 +314,7 @@ impl PyMarginMseLoss {
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.forward(py, queries, positives, negatives, teacher_margins)
     }
+}
 }
 
 impl PyMarginMseLoss {
@@ -510,114 +362,23 @@ impl PyMarginMseLoss {
 
 // ---------------------------------------------------------------------------------------------
 
-/// KL-divergence distillation loss (see the stub file).
-#[pyclass(name = "DistillKLDivLoss", module = "ruvector_training._core", frozen)]
-pub struct PyDistillKlDivLoss {
-    inner: Shared<DistillKlDivLoss>,
+crate::config::config_class! {
+/// KL distillation: ``T_s^2 KL(softmax(teacher / T_t) || softmax(sim / T_s))`` per query.
+class PyDistillKlDivLoss(DistillKlDivLoss) as "DistillKLDivLoss" {
+    /// Temperature of both sides unless overridden, a finite float > 0.
+    temperature: f64 = 1.0, check = crate::config::positive;
+    /// Student temperature (``None``: ``temperature``).
+    student_temperature: Option<f64> = None, check = optional_positive;
+    /// Teacher temperature (``None``: ``temperature``).
+    teacher_temperature: Option<f64> = None, check = optional_positive;
+    /// ``"dot"`` or ``"cosine"``.
+    similarity: Similarity = "dot";
+    /// ``"mean"`` (batch mean), ``"sum"`` or ``"none"``.
+    reduction: Reduction = "mean";
 }
 
 #[pymethods]
 impl PyDistillKlDivLoss {
-    #[new]
-    #[pyo3(signature = (temperature=1.0, student_temperature=None, teacher_temperature=None, similarity="dot", reduction="mean"))]
-    fn new(
-        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
-        #[pyo3(from_py_with = student_temperature_arg)] student_temperature: Option<f64>,
-        #[pyo3(from_py_with = teacher_temperature_arg)] teacher_temperature: Option<f64>,
-        similarity: &str,
-        reduction: &str,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            inner: Shared::new(DistillKlDivLoss {
-                temperature: positive("temperature", temperature)?,
-                student_temperature: optional_positive("student_temperature", student_temperature)?,
-                teacher_temperature: optional_positive("teacher_temperature", teacher_temperature)?,
-                similarity: parse_similarity(similarity)?,
-                reduction: parse_reduction(reduction)?,
-            }),
-        })
-    }
-
-    /// Temperature of both sides unless overridden (> 0).
-    #[getter]
-    fn temperature(&self) -> f64 {
-        self.inner.get().temperature
-    }
-
-    #[setter]
-    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = positive("temperature", real("temperature", value)?)?;
-        self.inner.set(|c| c.temperature = value);
-        Ok(())
-    }
-
-    /// Student temperature in effect (`temperature` unless set).
-    #[getter]
-    fn student_temperature(&self) -> f64 {
-        self.inner.get().temperatures().0
-    }
-
-    #[setter]
-    fn set_student_temperature(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = crate::args::optional_real("student_temperature", value)?;
-        let value = optional_positive("student_temperature", value)?;
-        self.inner.set(|c| c.student_temperature = value);
-        Ok(())
-    }
-
-    /// Teacher temperature in effect (`temperature` unless set).
-    #[getter]
-    fn teacher_temperature(&self) -> f64 {
-        self.inner.get().temperatures().1
-    }
-
-    #[setter]
-    fn set_teacher_temperature(&self, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let value = crate::args::optional_real("teacher_temperature", value)?;
-        let value = optional_positive("teacher_temperature", value)?;
-        self.inner.set(|c| c.teacher_temperature = value);
-        Ok(())
-    }
-
-    /// `"dot"` or `"cosine"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        self.inner.get().similarity.name()
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.inner.set(|c| c.similarity = similarity);
-        Ok(())
-    }
-
-    /// `"mean"` (batch mean), `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = parse_reduction(value)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        let (student, teacher) = c.temperatures();
-        format!(
-            "DistillKLDivLoss(temperature={:?}, student_temperature={:?}, teacher_temperature={:?}, similarity='{}', reduction='{}')",
-            c.temperature,
-            student,
-            teacher,
-            c.similarity.name(),
-            c.reduction.name()
-        )
-    }
-
     /// Computes `(loss, (grad_queries, grad_candidates, None))`.
     fn forward<'py>(
         &self,
@@ -645,6 +406,7 @@ impl PyDistillKlDivLoss {
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.forward(py, queries, candidates, teacher_scores)
     }
+}
 }
 
 impl PyDistillKlDivLoss {
@@ -680,116 +442,24 @@ impl PyDistillKlDivLoss {
 
 // ---------------------------------------------------------------------------------------------
 
-/// Batch triplet loss from labels (see the stub file).
-#[pyclass(name = "BatchTripletLoss", module = "ruvector_training._core", frozen)]
-pub struct PyBatchTripletLoss {
-    inner: Shared<BatchTripletLoss>,
+crate::config::config_class! {
+/// Batch triplet losses from labels (sentence-transformers' batch hard / semi-hard / all).
+class PyBatchTripletLoss(BatchTripletLoss) as "BatchTripletLoss" {
+    /// ``"hardest"``, ``"semi_hard"`` or ``"all"``.
+    mining: TripletMining = "hardest";
+    /// Margin, a finite float >= 0.
+    margin: f64 = 5.0, check = crate::config::non_negative;
+    /// ``"euclidean"`` or ``"cosine"``.
+    distance: Distance = "euclidean";
+    /// ``softplus(d_ap - d_an)`` instead of the hinge (``mining="hardest"`` only).
+    soft_margin: bool = False;
+    /// The largest distance block kept whole, in bytes; above it the kernel streams panels.
+    logits_budget_bytes: usize = 268435456, convert = budget_bytes;
 }
-
-/// Installs `change` if the resulting configuration is valid.
-fn update_triplet(
-    inner: &Shared<BatchTripletLoss>,
-    change: impl FnOnce(&mut BatchTripletLoss),
-) -> PyResult<()> {
-    inner.update(change, |c| c.validate().map_err(to_py_err))
-}
+validate = validate_batch_triplet;
 
 #[pymethods]
 impl PyBatchTripletLoss {
-    #[new]
-    #[pyo3(signature = (mining="hardest", margin=5.0, distance="euclidean", soft_margin=false, logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
-    fn new(
-        mining: &str,
-        #[pyo3(from_py_with = margin_arg)] margin: f64,
-        distance: &str,
-        soft_margin: bool,
-        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
-    ) -> PyResult<Self> {
-        let config = BatchTripletLoss {
-            mining: TripletMining::parse(mining).map_err(to_py_err)?,
-            margin,
-            distance: Distance::parse(distance).map_err(to_py_err)?,
-            soft_margin,
-            logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
-        };
-        config.validate().map_err(to_py_err)?;
-        Ok(Self {
-            inner: Shared::new(config),
-        })
-    }
-
-    /// `"hardest"`, `"semi_hard"` or `"all"`.
-    #[getter]
-    fn mining(&self) -> &'static str {
-        self.inner.get().mining.name()
-    }
-
-    #[setter]
-    fn set_mining(&self, value: &str) -> PyResult<()> {
-        let mining = TripletMining::parse(value).map_err(to_py_err)?;
-        update_triplet(&self.inner, |c| c.mining = mining)
-    }
-
-    /// Margin (>= 0).
-    #[getter]
-    fn margin(&self) -> f64 {
-        self.inner.get().margin
-    }
-
-    #[setter]
-    fn set_margin(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let margin = real("margin", value)?;
-        update_triplet(&self.inner, |c| c.margin = margin)
-    }
-
-    /// `"euclidean"` or `"cosine"`.
-    #[getter]
-    fn distance(&self) -> &'static str {
-        self.inner.get().distance.name()
-    }
-
-    #[setter]
-    fn set_distance(&self, value: &str) -> PyResult<()> {
-        let distance = Distance::parse(value).map_err(to_py_err)?;
-        update_triplet(&self.inner, |c| c.distance = distance)
-    }
-
-    /// `softplus(d_ap - d_an)` instead of the hinge (only with `mining="hardest"`).
-    #[getter]
-    fn soft_margin(&self) -> bool {
-        self.inner.get().soft_margin
-    }
-
-    #[setter]
-    fn set_soft_margin(&self, value: bool) -> PyResult<()> {
-        update_triplet(&self.inner, |c| c.soft_margin = value)
-    }
-
-    /// Largest distance panel kept whole, in bytes; above it the kernel streams panels.
-    #[getter]
-    fn logits_budget_bytes(&self) -> usize {
-        self.inner.get().logits_budget_bytes
-    }
-
-    #[setter]
-    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
-        self.inner.set(|c| c.logits_budget_bytes = budget);
-        Ok(())
-    }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "BatchTripletLoss(mining='{}', margin={:?}, distance='{}', soft_margin={}, logits_budget_bytes={})",
-            c.mining.name(),
-            c.margin,
-            c.distance.name(),
-            if c.soft_margin { "True" } else { "False" },
-            c.logits_budget_bytes
-        )
-    }
-
     /// Computes `(loss, (grad_embeddings, None))`.
     fn forward<'py>(
         &self,
@@ -825,6 +495,7 @@ impl PyBatchTripletLoss {
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.forward(py, embeddings, labels)
     }
+}
 }
 
 /// Registers the classes of this file.

@@ -12,11 +12,6 @@ use crate::arrays::{
 use crate::indices::exclude_lists;
 use crate::kernel::run_kernel;
 
-/// Parses `similarity=`.
-pub fn parse_similarity(name: &str) -> PyResult<Similarity> {
-    Similarity::parse(name).map_err(to_py_err)
-}
-
 /// A positive count argument (`k`, `num_negatives`) as `usize`: a `TypeError` for a
 /// non-integer, a `ValueError` for a value below 1 or beyond 64 bits.
 pub fn positive_count(arg: &str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -46,7 +41,7 @@ pub fn topk<'py>(
     similarity: &str,
     exclude: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let similarity = parse_similarity(similarity)?;
+    let similarity = Similarity::parse(similarity).map_err(to_py_err)?;
     let dtype = float_dtype("queries", queries)?;
     ensure_same_dtype("corpus", corpus, dtype, "queries")?;
     match dtype {

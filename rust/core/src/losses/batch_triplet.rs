@@ -14,7 +14,6 @@
 use rayon::prelude::*;
 
 use super::supcon::{positive_counts, validate_labeled, LabeledOutput};
-use super::Distance;
 use crate::alloc::try_copy;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
@@ -25,6 +24,7 @@ use crate::linalg::{
 use crate::pool::check_cancelled;
 use crate::reduce::ordered_sum;
 use crate::similarity::{similarity_panel, PanelPlan};
+use crate::types::Distance;
 use crate::validate::{ensure_finite_output, ensure_non_negative};
 use crate::DEFAULT_LOGITS_BUDGET_BYTES;
 

@@ -9,9 +9,9 @@ use rayon::prelude::*;
 use super::{unit_axpy, unit_backward, unit_copy};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::{NegativesRef, Reduction, Similarity};
 use crate::linalg::{axpy, cosine, dot, filled_vec, scaled_copy, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
+use crate::types::{NegativesRef, Reduction, Similarity};
 use crate::validate::{ensure_finite, ensure_finite_output, ensure_positive, format_shape};
 
 /// `MarginMSE` configuration. All fields may be changed between calls.

@@ -21,7 +21,7 @@ pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use supcon::{LabeledOutput, SupConLoss};
-pub use triplet::{Distance, TripletBatch, TripletLoss, TripletOutput};
+pub use triplet::{TripletBatch, TripletLoss, TripletOutput};
 
 use multiversion::multiversion;
 

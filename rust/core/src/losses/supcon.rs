@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::{exp_shifted_in_place, scale_in_place, Reduction, Similarity};
+use crate::infonce::{exp_shifted_in_place, scale_in_place};
 use crate::linalg::{
     filled_vec, gemm_into, normalize_rows_backward, normalize_rows_into, zeroed_vec, Accumulate,
     MatRef, Product,
@@ -27,6 +27,7 @@ use crate::linalg::{
 use crate::pool::check_cancelled;
 use crate::reduce::{max_value, ordered_sum};
 use crate::similarity::{similarity_panel, PanelPlan};
+use crate::types::{Reduction, Similarity};
 use crate::validate::{ensure_finite, ensure_finite_output, ensure_positive, format_shape};
 use crate::DEFAULT_LOGITS_BUDGET_BYTES;
 

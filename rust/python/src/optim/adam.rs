@@ -5,11 +5,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use ruvector_training_core::optim::{Adam, AdamConfig, AdamMoments, FloatVec, Optimizer};
 
+use super::params::ParamList;
 use super::state::{
     buffer_to_numpy, load_buffer, new_state_dict, require_buffer, LoadedState, Values,
 };
-use super::{repr_bool, repr_float, Held, PyOptimizer};
-use crate::args::real;
+use super::PyOptimizer;
 use crate::arrays::to_py_err;
 
 /// `torch.optim.Adam` (and, with decoupled weight decay, `AdamW`) on NumPy arrays updated in
@@ -20,16 +20,6 @@ pub struct PyAdam;
 /// `torch.optim.AdamW`: `Adam` with decoupled weight decay and `weight_decay=0.01`.
 #[pyclass(name = "AdamW", extends = PyAdam, module = "ruvector_training._core")]
 pub struct PyAdamW;
-
-/// The hyper-parameters of the `Adam`/`AdamW` object `slf`.
-fn config(slf: &PyRef<'_, PyAdam>) -> AdamConfig {
-    slf.as_super().with::<Adam, _>(slf.py(), |o| o.current())
-}
-
-/// Applies `change` to the hyper-parameters of `slf` if the result is valid.
-fn configure(slf: PyRef<'_, PyAdam>, change: impl FnOnce(&mut AdamConfig)) -> PyResult<()> {
-    slf.as_super().configure::<Adam>(slf.py(), change)
-}
 
 crate::args::real_args!(lr_arg => "lr", eps_arg => "eps", weight_decay_arg => "weight_decay");
 crate::args::optional_real_args!(max_grad_norm_arg => "max_grad_norm");
@@ -96,6 +86,20 @@ impl PyAdamW {
     }
 }
 
+super::optimizer_fields! {
+    Adam(AdamConfig) {
+        lr: f64, inherited;
+        /// ``(beta1, beta2)``, each in [0, 1).
+        betas: (f64, f64);
+        /// Term added to the denominator (finite, >= 0).
+        eps: f64;
+        /// Weight decay (finite, >= 0): L2 for Adam, decoupled for AdamW.
+        weight_decay: f64;
+        /// Whether AMSGrad is on (fixed at construction).
+        amsgrad: bool, read_only;
+        max_grad_norm: Option<f64>, inherited;
+    }
+
 #[pymethods]
 impl PyAdam {
     #[new]
@@ -122,144 +126,86 @@ impl PyAdam {
         };
         Ok(PyClassInitializer::from(create(params, config, check_finite)?).add_subclass(Self))
     }
+}
+}
 
-    /// `(beta1, beta2)`, each in [0, 1).
-    #[getter]
-    fn betas(slf: PyRef<'_, Self>) -> (f64, f64) {
-        config(&slf).betas
+/// `state_dict()` of an Adam/AdamW optimizer: hyper-parameters, step count and NumPy copies
+/// of every moment buffer.
+pub(super) fn save<'py>(
+    adam: &Adam,
+    py: Python<'py>,
+    params: &ParamList,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c = adam.config();
+    let dict = new_state_dict(py, c.name(), adam.steps())?;
+    dict.set_item("lr", c.lr)?;
+    dict.set_item("betas", c.betas)?;
+    dict.set_item("eps", c.eps)?;
+    dict.set_item("weight_decay", c.weight_decay)?;
+    dict.set_item("amsgrad", c.amsgrad)?;
+    dict.set_item("max_grad_norm", c.max_grad_norm)?;
+    let mut state = Vec::with_capacity(params.len());
+    for (i, moments) in adam.moments().iter().enumerate() {
+        let shape = params.shape(i);
+        let entry = PyDict::new(py);
+        entry.set_item("exp_avg", buffer_to_numpy(py, &moments.exp_avg, shape)?)?;
+        entry.set_item(
+            "exp_avg_sq",
+            buffer_to_numpy(py, &moments.exp_avg_sq, shape)?,
+        )?;
+        if let Some(max) = &moments.max_exp_avg_sq {
+            entry.set_item("max_exp_avg_sq", buffer_to_numpy(py, max, shape)?)?;
+        }
+        state.push(entry);
     }
+    dict.set_item("state", state)?;
+    Ok(dict)
+}
 
-    #[setter]
-    fn set_betas(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let betas = parse_betas(Some(value))?;
-        configure(slf, |c| c.betas = betas)
-    }
-
-    /// Term added to the denominator (finite, >= 0).
-    #[getter]
-    fn eps(slf: PyRef<'_, Self>) -> f64 {
-        config(&slf).eps
-    }
-
-    #[setter]
-    fn set_eps(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("eps", value)?;
-        configure(slf, |c| c.eps = value)
-    }
-
-    /// Weight decay (finite, >= 0): L2 for Adam, decoupled for AdamW.
-    #[getter]
-    fn weight_decay(slf: PyRef<'_, Self>) -> f64 {
-        config(&slf).weight_decay
-    }
-
-    #[setter]
-    fn set_weight_decay(slf: PyRef<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("weight_decay", value)?;
-        configure(slf, |c| c.weight_decay = value)
-    }
-
-    /// Whether AMSGrad is on (fixed at construction).
-    #[getter]
-    fn amsgrad(slf: PyRef<'_, Self>) -> bool {
-        config(&slf).amsgrad
-    }
-
-    /// Hyper-parameters, step count and NumPy copies of every moment buffer.
-    fn state_dict<'py>(slf: PyRef<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
-        let py = slf.py();
-        let base = slf.as_super();
-        base.with::<Adam, _>(py, |adam| -> PyResult<Bound<'py, PyDict>> {
-            let c = adam.config();
-            let dict = new_state_dict(py, c.name(), adam.steps())?;
-            dict.set_item("lr", c.lr)?;
-            dict.set_item("betas", c.betas)?;
-            dict.set_item("eps", c.eps)?;
-            dict.set_item("weight_decay", c.weight_decay)?;
-            dict.set_item("amsgrad", c.amsgrad)?;
-            dict.set_item("max_grad_norm", c.max_grad_norm)?;
-            let mut state = Vec::with_capacity(base.params.len());
-            for (i, moments) in adam.moments().iter().enumerate() {
-                let shape = base.params.shape(i);
-                let entry = PyDict::new(py);
-                entry.set_item("exp_avg", buffer_to_numpy(py, &moments.exp_avg, shape)?)?;
-                entry.set_item(
-                    "exp_avg_sq",
-                    buffer_to_numpy(py, &moments.exp_avg_sq, shape)?,
-                )?;
-                if let Some(max) = &moments.max_exp_avg_sq {
-                    entry.set_item("max_exp_avg_sq", buffer_to_numpy(py, max, shape)?)?;
-                }
-                state.push(entry);
-            }
-            dict.set_item("state", state)?;
-            Ok(dict)
-        })
-    }
-
-    /// Restores a `state_dict()`; checked completely before anything changes.
-    fn load_state_dict(slf: PyRef<'_, Self>, state_dict: &Bound<'_, PyAny>) -> PyResult<()> {
-        let base = slf.as_super();
-        let current = base.with::<Adam, _>(slf.py(), |adam| adam.current());
-        let loaded = LoadedState::open(state_dict, current.name())?;
-        let betas: Bound<'_, PyAny> = loaded.extract("betas", "a (beta1, beta2) pair")?;
-        let config = AdamConfig {
-            lr: loaded.extract("lr", "a float")?,
-            betas: parse_betas(Some(&betas))?,
-            eps: loaded.extract("eps", "a float")?,
-            weight_decay: loaded.extract("weight_decay", "a float")?,
-            amsgrad: loaded.extract("amsgrad", "a bool")?,
-            max_grad_norm: loaded.extract("max_grad_norm", "a float or None")?,
-            ..current
-        };
-        let params = &base.params;
-        let moments = loaded
-            .per_param(params)?
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let moments = AdamMoments {
-                    exp_avg: require_buffer(entry, "exp_avg", params, i, Values::Finite)?,
-                    exp_avg_sq: require_buffer(
+/// The Adam/AdamW optimizer (the class of `current`) a `state_dict()` describes, checked
+/// completely.
+pub(super) fn load(
+    current: &Adam,
+    state_dict: &Bound<'_, PyAny>,
+    params: &ParamList,
+) -> PyResult<Adam> {
+    let current = *current.config();
+    let loaded = LoadedState::open(state_dict, current.name())?;
+    let betas: Bound<'_, PyAny> = loaded.extract("betas", "a (beta1, beta2) pair")?;
+    let config = AdamConfig {
+        lr: loaded.extract("lr", "a float")?,
+        betas: parse_betas(Some(&betas))?,
+        eps: loaded.extract("eps", "a float")?,
+        weight_decay: loaded.extract("weight_decay", "a float")?,
+        amsgrad: loaded.extract("amsgrad", "a bool")?,
+        max_grad_norm: loaded.extract("max_grad_norm", "a float or None")?,
+        ..current
+    };
+    let moments = loaded
+        .per_param(params)?
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let moments = AdamMoments {
+                exp_avg: require_buffer(entry, "exp_avg", params, i, Values::Finite)?,
+                exp_avg_sq: require_buffer(entry, "exp_avg_sq", params, i, Values::NonNegative)?,
+                max_exp_avg_sq: if config.amsgrad {
+                    Some(require_buffer(
                         entry,
-                        "exp_avg_sq",
+                        "max_exp_avg_sq",
                         params,
                         i,
                         Values::NonNegative,
-                    )?,
-                    max_exp_avg_sq: if config.amsgrad {
-                        Some(require_buffer(
-                            entry,
-                            "max_exp_avg_sq",
-                            params,
-                            i,
-                            Values::NonNegative,
-                        )?)
-                    } else {
-                        load_buffer(entry, "max_exp_avg_sq", params, i, Values::NonNegative)?
-                    },
-                };
-                check_running_max(&moments, i)?;
-                Ok(moments)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let restored = Adam::restore(config, params.layout(), loaded.steps()?, moments);
-        base.replace(slf.py(), restored)
-    }
-
-    fn __repr__(slf: PyRef<'_, Self>) -> String {
-        let py = slf.py();
-        let c = config(&slf);
-        let details = format!(
-            "betas=({}, {}), eps={}, weight_decay={}, amsgrad={}",
-            repr_float(py, c.betas.0),
-            repr_float(py, c.betas.1),
-            repr_float(py, c.eps),
-            repr_float(py, c.weight_decay),
-            repr_bool(c.amsgrad),
-        );
-        slf.as_super().describe(py, c.name(), &details)
-    }
+                    )?)
+                } else {
+                    load_buffer(entry, "max_exp_avg_sq", params, i, Values::NonNegative)?
+                },
+            };
+            check_running_max(&moments, i)?;
+            Ok(moments)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Adam::restore(config, params.layout(), loaded.steps()?, moments).map_err(to_py_err)
 }
 
 /// `betas` as a pair of floats: `None` gives torch's default (0.9, 0.999); any sequence of two
