@@ -359,6 +359,300 @@ class Graph:
     def __reduce__(self) -> tuple[Any, ...]: ...
 
 @final
+class CoSENTLoss:
+    """CoSENT (sentence-transformers 6.2's ``CoSENTLoss``): with ``s_i = scale * cos(u_i, v_i)``
+    and target scores ``y``, ``loss = log(1 + sum over pairs y_i < y_j of exp(s_i - s_j))``.
+
+    One scalar over all pairs (no ``reduction``). Computed in ``O(B log B)`` time and ``O(B)``
+    memory by sorting on the scores; rows are normalised by ``max(||x||, 1e-12)``.
+
+    Worked value: ``u = [[1, 0], [1, 0]]``, ``v = [[1, 0], [0, 1]]`` (cosines 1 and 0), targets
+    ``[0, 1]``, ``scale=1``: ``log(1 + e) = 1.3132616875``.
+
+    Args:
+        scale: inverse temperature, a finite float > 0 (readable and writable).
+    """
+
+    scale: float
+
+    def __init__(self, scale: float = 20.0) -> None: ...
+    def forward(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            u: ``(B, D)`` float32 or float64.
+            v: ``(B, D)``, same dtype.
+            scores: ``(B,)`` target similarity scores, same dtype (no gradient).
+
+        Returns:
+            ``(loss, (grad_u, grad_v, None))``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
+class AnglELoss:
+    """AnglE (sentence-transformers 6.2's ``AnglELoss``): CoSENT on the angle similarity
+    ``|cos(u, v) + sin(u, v)|``, ``sin = sum_k (u'_{h+k} v'_k - u'_k v'_{h+k})`` over the unit
+    rows split in halves of ``h = ceil(D / 2)`` (an odd ``D`` padded by a zero). The absolute
+    value's subgradient at 0 is 0.
+
+    Worked value: ``u = [[1, 0], [1, 0]]``, ``v = [[1, 0], [0, 1]]`` have angles 1 and 1
+    (``|1 + 0|`` and ``|0 - 1|``), so targets ``[1, 0]`` with ``scale=1`` give ``log 2``.
+    """
+
+    scale: float
+
+    def __init__(self, scale: float = 20.0) -> None: ...
+    def forward(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients, as :meth:`CoSENTLoss.forward`."""
+    def __call__(
+        self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
+    ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
+class SupConLoss:
+    """Supervised contrastive loss (Khosla et al. 2020, the "outside" average), as
+    pytorch-metric-learning's ``SupConLoss`` computes it.
+
+    With ``s_ij = sim(z_i, z_j) / temperature`` and ``P(i)`` the other rows sharing anchor
+    ``i``'s label, ``loss_i = logsumexp_{j != i} s_ij - mean_{p in P(i)} s_ip``. Anchors with no
+    positive contribute nothing (0 in ``"none"``, left out of the mean). As in
+    pytorch-metric-learning, a batch with no pair of equal labels or no pair of different labels
+    has loss 0 and zero gradients. Above ``logits_budget_bytes`` the ``B x B`` logits are
+    streamed in panels of rows (memory ``O(B * D)`` plus one panel).
+
+    Worked value: unit rows ``e0, e0, e1`` with labels ``(0, 0, 1)`` and ``temperature=1``:
+    anchors 0 and 1 have ``log(e + 1) - 1 = 0.3132616875``, anchor 2 none: mean 0.3132616875.
+
+    Args:
+        temperature: finite float > 0.
+        similarity: ``"cosine"`` (rows normalised by ``max(||x||, 1e-12)``) or ``"dot"``.
+        reduction: ``"mean"`` (over anchors with a positive), ``"sum"`` or ``"none"`` (per
+            anchor; gradients are those of the sum).
+        logits_budget_bytes: largest logits matrix kept whole (default 256 MiB).
+
+    All four are readable and writable attributes.
+    """
+
+    temperature: float
+    similarity: Literal["cosine", "dot"]
+    reduction: Literal["mean", "sum", "none"]
+    logits_budget_bytes: int
+
+    def __init__(
+        self,
+        temperature: float = 0.1,
+        similarity: Literal["cosine", "dot"] = "cosine",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+        logits_budget_bytes: int = ...,
+    ) -> None: ...
+    def forward(
+        self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            embeddings: ``(B, D)`` float32 or float64.
+            labels: ``(B,)`` integers of any integer dtype (no gradient).
+
+        Returns:
+            ``(loss, (grad_embeddings, None))``; ``loss`` is ``(B,)`` for ``"none"``.
+
+        Raises:
+            TypeError: embeddings not float32/float64, labels not integer.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
+class MarginMSELoss:
+    """MarginMSE distillation (sentence-transformers' ``MarginMSELoss``): per (query, negative)
+    term, ``(sim(q, p) - sim(q, n) - teacher_margin)^2``.
+
+    Worked value: ``q = (1, 0)``, ``p = (2, 0)``, ``n = (0, 1)`` and teacher margin 1 with dot
+    similarity: ``(2 - 0 - 1)^2 = 1``, gradient w.r.t. ``p`` ``2 * 1 * q = (2, 0)``.
+
+    Args:
+        similarity: ``"dot"`` (sentence-transformers' default for distillation) or
+            ``"cosine"``.
+        reduction: ``"mean"`` or ``"sum"`` over the ``(query, negative)`` terms, or ``"none"``
+            (shaped like ``teacher_margins``).
+
+    Both are readable and writable attributes.
+    """
+
+    similarity: Literal["dot", "cosine"]
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self,
+        similarity: Literal["dot", "cosine"] = "dot",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+    ) -> None: ...
+    def forward(
+        self,
+        queries: _FloatArray,
+        positives: _FloatArray,
+        negatives: _FloatArray,
+        teacher_margins: _FloatArray,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            queries: ``(B, D)`` float32 or float64.
+            positives: ``(B, D)``, same dtype.
+            negatives: ``(B, D)`` or ``(B, K, D)``, same dtype.
+            teacher_margins: ``(B,)`` for 2-D negatives, ``(B, K)`` for 3-D ones (no gradient).
+
+        Returns:
+            ``(loss, (grad_queries, grad_positives, grad_negatives, None))``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self,
+        queries: _FloatArray,
+        positives: _FloatArray,
+        negatives: _FloatArray,
+        teacher_margins: _FloatArray,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
+class DistillKLDivLoss:
+    """KL distillation (sentence-transformers' ``DistillKLDivLoss``): per query,
+    ``T_s^2 * KL(softmax(teacher / T_t) || softmax(sim(q, c) / T_s))`` over its ``C``
+    candidates.
+
+    Worked value: ``q = (1, 0)``, candidates ``e0, e1`` (dot scores 1, 0), teacher scores
+    ``(0, 0)``, temperatures 1: ``log 0.5 + log(1 + e) - 0.5 = 0.1201145069``.
+
+    Args:
+        temperature: temperature of both sides, finite > 0.
+        student_temperature, teacher_temperature: override it per side (``None``: use
+            ``temperature``).
+        similarity: ``"dot"`` or ``"cosine"``.
+        reduction: ``"mean"`` (the batch mean, ``batchmean``), ``"sum"`` or ``"none"``
+            (per query).
+
+    All are readable and writable attributes.
+    """
+
+    temperature: float
+    student_temperature: float | None
+    teacher_temperature: float | None
+    similarity: Literal["dot", "cosine"]
+    reduction: Literal["mean", "sum", "none"]
+
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        student_temperature: float | None = None,
+        teacher_temperature: float | None = None,
+        similarity: Literal["dot", "cosine"] = "dot",
+        reduction: Literal["mean", "sum", "none"] = "mean",
+    ) -> None: ...
+    def forward(
+        self, queries: _FloatArray, candidates: _FloatArray, teacher_scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Loss and gradients.
+
+        Args:
+            queries: ``(B, D)`` float32 or float64.
+            candidates: ``(B, C, D)`` with ``C >= 2``, same dtype.
+            teacher_scores: ``(B, C)``, same dtype (no gradient).
+
+        Returns:
+            ``(loss, (grad_queries, grad_candidates, None))``; ``(B,)`` for ``"none"``.
+
+        Raises:
+            TypeError: an argument is not a float32/float64 ndarray, or dtypes differ.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, queries: _FloatArray, candidates: _FloatArray, teacher_scores: _FloatArray
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
+class BatchTripletLoss:
+    """Batch triplet losses from labels: exactly what sentence-transformers 6.2's
+    ``BatchHardTripletLoss`` (``mining="hardest"``), ``BatchHardSoftMarginTripletLoss``
+    (``"hardest"`` with ``soft_margin=True``), ``BatchSemiHardTripletLoss`` (``"semi_hard"``)
+    and ``BatchAllTripletLoss`` (``"all"``) compute, including their treatment of anchors
+    without positives (hardest: ``d_ap = 0``) or negatives (hardest: the row's largest plus
+    smallest distance; semi-hard: the row's smallest distance) and their averaging (hardest:
+    over all ``B`` anchors; semi-hard: over all (anchor, positive) pairs; all: over the active
+    triplets). Where they would divide by zero ours returns 0 with zero gradients. Streamed in
+    panels of anchor rows above ``logits_budget_bytes``.
+
+    Worked value: points ``0, 1, 3`` on a line, labels ``(0, 0, 1)``, ``margin=2.5``, hardest:
+    ``(0.5 + 1.5 + 0.5) / 3 = 0.8333``; ``"all"``: ``(0.5 + 1.5) / 2 = 1``.
+
+    Args:
+        mining: ``"hardest"``, ``"semi_hard"`` or ``"all"``.
+        margin: finite float >= 0 (unused with ``soft_margin``).
+        distance: ``"euclidean"`` or ``"cosine"`` (``1 - cos``).
+        soft_margin: ``softplus(d_ap - d_an)`` instead of the hinge; only with ``"hardest"``
+            (``ValueError`` otherwise).
+        logits_budget_bytes: largest ``B x B`` distance block kept whole (default 256 MiB).
+
+    All are readable and writable attributes.
+    """
+
+    mining: Literal["hardest", "semi_hard", "all"]
+    margin: float
+    distance: Literal["euclidean", "cosine"]
+    soft_margin: bool
+    logits_budget_bytes: int
+
+    def __init__(
+        self,
+        mining: Literal["hardest", "semi_hard", "all"] = "hardest",
+        margin: float = 5.0,
+        distance: Literal["euclidean", "cosine"] = "euclidean",
+        soft_margin: bool = False,
+        logits_budget_bytes: int = ...,
+    ) -> None: ...
+    def forward(
+        self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
+    ) -> tuple[float, tuple[_FloatArray, None]]:
+        """Loss (one scalar) and gradients.
+
+        Args:
+            embeddings: ``(B, D)`` float32 or float64.
+            labels: ``(B,)`` integers (no gradient).
+
+        Returns:
+            ``(loss, (grad_embeddings, None))``.
+
+        Raises:
+            TypeError: embeddings not float32/float64, labels not integer.
+            ValueError: wrong shapes, an empty batch, NaN/Inf values.
+        """
+    def __call__(
+        self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
+    ) -> tuple[float, tuple[_FloatArray, None]]:
+        """Same as :meth:`forward`."""
+
+@final
 class LocalContrastiveLoss:
     """Neighbourhood preservation on a graph: per edge ``(i, j)`` with ``d = ||z_i - z_j||``,
     ``d^2`` for a similar edge and ``max(0, margin - d)^2`` for a dissimilar one.

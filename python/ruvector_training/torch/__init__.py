@@ -8,7 +8,9 @@ forward hands the tensors' memory to the Rust kernel (zero-copy for CPU tensors,
 strides), the backward scales the kernel's exact gradients by the incoming gradient.
 
 - :class:`InfoNCELoss` (optionally ``gather_across_ranks=True``), :class:`TripletLoss`,
-  :class:`CosineSimilarityLoss`, :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
+  :class:`CosineSimilarityLoss`, :class:`CoSENTLoss`, :class:`AnglELoss`,
+  :class:`SupConLoss`, :class:`MarginMSELoss`, :class:`DistillKLDivLoss`, :class:`BatchTripletLoss`,
+  :class:`MatryoshkaLoss`, :class:`LocalContrastiveLoss`,
   :class:`SpectralRegularization`: ``forward`` takes tensors in the NumPy order and returns a
   loss tensor (0-d, or per item for ``reduction="none"``).
 - :class:`MultiObjectiveLoss`: combines loss tensors with fixed or uncertainty weights
@@ -32,23 +34,35 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
 from ruvector_training.torch.cached import CachedInfoNCE
 from ruvector_training.torch.distributed import gather_rows
 from ruvector_training.torch.losses import (
+    AnglELoss,
+    BatchTripletLoss,
+    CoSENTLoss,
     CosineSimilarityLoss,
+    DistillKLDivLoss,
     InfoNCELoss,
     LocalContrastiveLoss,
+    MarginMSELoss,
     MatryoshkaLoss,
     MultiObjectiveLoss,
     SpectralRegularization,
+    SupConLoss,
     TripletLoss,
 )
 
 __all__ = [
+    "AnglELoss",
+    "BatchTripletLoss",
+    "CoSENTLoss",
     "CachedInfoNCE",
     "CosineSimilarityLoss",
+    "DistillKLDivLoss",
     "InfoNCELoss",
     "LocalContrastiveLoss",
+    "MarginMSELoss",
     "MatryoshkaLoss",
     "MultiObjectiveLoss",
     "SpectralRegularization",
+    "SupConLoss",
     "TripletLoss",
     "gather_rows",
 ]

@@ -181,6 +181,107 @@ class CosineSimilarityLoss(_BridgedLoss):
         return self._run(("u", "v", "scores"), (u, v, scores), separable=True)
 
 
+class CoSENTLoss(_BridgedLoss):
+    """CoSENT over tensors (:class:`ruvector_training.CoSENTLoss`); ``scores`` gets no gradient."""
+
+    numpy_class = rt.CoSENTLoss
+
+    scale = _forwarded("scale", "Inverse temperature (> 0).")
+
+    def forward(self, u: torch.Tensor, v: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """The 0-d loss of ``u (B, D)``, ``v (B, D)`` against target ``scores (B,)``."""
+        return self._run(("u", "v", "scores"), (u, v, scores))
+
+
+class AnglELoss(CoSENTLoss):
+    """AnglE over tensors (:class:`ruvector_training.AnglELoss`); ``scores`` gets no gradient."""
+
+    numpy_class = rt.AnglELoss
+
+
+class SupConLoss(_BridgedLoss):
+    """Supervised contrastive loss over tensors (:class:`ruvector_training.SupConLoss`);
+    ``labels`` (integer tensor or array) gets no gradient."""
+
+    numpy_class = rt.SupConLoss
+
+    temperature = _forwarded("temperature", "Softmax temperature (> 0).")
+    similarity = _forwarded("similarity", '``"cosine"`` or ``"dot"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+    logits_budget_bytes = _forwarded("logits_budget_bytes", "Largest logits block kept whole.")
+
+    def forward(self, embeddings: torch.Tensor, labels: Any) -> torch.Tensor:
+        """The loss of ``embeddings (B, D)`` with integer ``labels (B,)``; ``"none"`` gives
+        ``(B,)`` (the anchors are coupled: only a uniform weighting of them is exact)."""
+        return self._run(("embeddings", "labels"), (embeddings, labels))
+
+
+class MarginMSELoss(_BridgedLoss):
+    """MarginMSE over tensors (:class:`ruvector_training.MarginMSELoss`);
+    ``teacher_margins`` gets no gradient."""
+
+    numpy_class = rt.MarginMSELoss
+
+    similarity = _forwarded("similarity", '``"dot"`` or ``"cosine"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+
+    def forward(
+        self,
+        queries: torch.Tensor,
+        positives: torch.Tensor,
+        negatives: torch.Tensor,
+        teacher_margins: torch.Tensor,
+    ) -> torch.Tensor:
+        """The loss of ``queries (B, D)``, ``positives (B, D)``, ``negatives (B, D)`` or
+        ``(B, K, D)`` against ``teacher_margins (B,)`` or ``(B, K)``."""
+        return self._run(
+            ("queries", "positives", "negatives", "teacher_margins"),
+            (queries, positives, negatives, teacher_margins),
+            separable=negatives.dim() == 2,
+        )
+
+
+class DistillKLDivLoss(_BridgedLoss):
+    """KL distillation over tensors (:class:`ruvector_training.DistillKLDivLoss`);
+    ``teacher_scores`` gets no gradient."""
+
+    numpy_class = rt.DistillKLDivLoss
+
+    temperature = _forwarded("temperature", "Temperature of both sides (> 0).")
+    student_temperature = _forwarded("student_temperature", "Student temperature (> 0).")
+    teacher_temperature = _forwarded("teacher_temperature", "Teacher temperature (> 0).")
+    similarity = _forwarded("similarity", '``"dot"`` or ``"cosine"``.')
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+
+    def forward(
+        self, queries: torch.Tensor, candidates: torch.Tensor, teacher_scores: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of ``queries (B, D)`` and ``candidates (B, C, D)`` against
+        ``teacher_scores (B, C)``; ``"none"`` gives ``(B,)``."""
+        return self._run(
+            ("queries", "candidates", "teacher_scores"),
+            (queries, candidates, teacher_scores),
+            separable=True,
+        )
+
+
+class BatchTripletLoss(_BridgedLoss):
+    """Batch triplet loss from labels over tensors (:class:`ruvector_training.BatchTripletLoss`);
+    ``labels`` gets no gradient."""
+
+    numpy_class = rt.BatchTripletLoss
+
+    mining = _forwarded("mining", '``"hardest"``, ``"semi_hard"`` or ``"all"``.')
+    margin = _forwarded("margin", "Margin (>= 0).")
+    distance = _forwarded("distance", '``"euclidean"`` or ``"cosine"``.')
+    soft_margin = _forwarded("soft_margin", "Softplus instead of the hinge (hardest only).")
+    logits_budget_bytes = _forwarded("logits_budget_bytes", "Largest distance block kept whole.")
+
+    def forward(self, embeddings: torch.Tensor, labels: Any) -> torch.Tensor:
+        """The 0-d loss of ``embeddings (B, D)`` with integer ``labels (B,)``."""
+        return self._run(("embeddings", "labels"), (embeddings, labels))
+
+
 class LocalContrastiveLoss(_BridgedLoss):
     """Neighbourhood preservation on a graph (:class:`ruvector_training.LocalContrastiveLoss`).
     ``edges``/``labels`` may be tensors or NumPy arrays and get no gradient."""

@@ -52,8 +52,10 @@ pub use infonce::{
 };
 pub use linalg::MatRef;
 pub use losses::{
-    CosineSimilarityLoss, CosineSimilarityOutput, GraphLossOutput, LocalContrastiveLoss,
-    SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+    AnglELoss, BatchTripletLoss, CoSentLoss, CosineSimilarityLoss, CosineSimilarityOutput,
+    DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput, LocalContrastiveLoss,
+    MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss, TripletBatch,
+    TripletLoss, TripletMining, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

@@ -209,8 +209,10 @@ macro_rules! field_enums {
     };
 }
 
-use ruvector_training_core::{Distance, MarginStrategy, Reduction, Similarity, Strategy};
-field_enums!(Similarity, Reduction, Distance, Strategy, MarginStrategy);
+use ruvector_training_core::{
+    Distance, MarginStrategy, Reduction, Similarity, Strategy, TripletMining,
+};
+field_enums!(Similarity, Reduction, Distance, Strategy, MarginStrategy, TripletMining);
 
 /// Defines `fn name(value) -> PyResult<Type>` for each `name: Type => "arg"`, converting
 /// through [`FieldValue::extract`] with `arg` named: for `#[pyo3(from_py_with = name)]` on a

@@ -222,7 +222,7 @@ impl PyInfoNceLoss {
 const _: () = assert!(DEFAULT_LOGITS_BUDGET_BYTES == 268435456);
 
 /// `logits_budget_bytes`: a non-negative number of bytes (0 streams one row at a time).
-fn budget_bytes(arg: &'static str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+pub(crate) fn budget_bytes(arg: &'static str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
     let value = integer(arg, value)?;
     usize::try_from(value)
         .map_err(|_| value_error(arg, format!("must be a number of bytes >= 0, got {value}")))

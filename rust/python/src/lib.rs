@@ -26,6 +26,7 @@ mod kernel;
 mod losses;
 mod mining;
 mod optim;
+mod peer_losses;
 mod search;
 
 use pyo3::prelude::*;
@@ -52,5 +53,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optim::PyAdamW>()?;
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
     m.add_function(wrap_pyfunction!(search::topk, m)?)?;
+    peer_losses::register(m)?;
     Ok(())
 }

@@ -287,7 +287,7 @@ impl Term for ExpShifted {
 
 /// `x_j <- exp(x_j - shift)`, returning the sum of the new values (accumulated in f64).
 #[simd_dispatch]
-fn exp_shifted_in_place<T: Float>(row: &mut [T], shift: T) -> f64 {
+pub(crate) fn exp_shifted_in_place<T: Float>(row: &mut [T], shift: T) -> f64 {
     exp_sum(row, shift, true)
 }
 
@@ -299,7 +299,7 @@ fn sum_exp_shifted<T: Float>(row: &mut [T], shift: T) -> f64 {
 
 /// `x_j <- factor * x_j` for `x_j >= 0`, flushing would-be subnormals (see [`weighted`]).
 #[simd_dispatch]
-fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
+pub(crate) fn scale_in_place<T: Float>(row: &mut [T], factor: T) {
     let floor = subnormal_floor(factor);
     row.iter_mut()
         .for_each(|v| *v = weighted(*v, factor, floor));

@@ -12,6 +12,7 @@ mod per_row;
 
 pub use exclude::MarginStrategy;
 use exclude::{DenseExclusions, Guide};
+pub(crate) use dense::{exp_shifted_in_place, scale_in_place};
 
 use std::borrow::Cow;
 

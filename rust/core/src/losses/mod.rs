@@ -4,14 +4,22 @@
 //! They share a few small kernels kept here: the Euclidean distance (with a gradient that is 0,
 //! never NaN, at distance 0) and the common input checks.
 
+mod batch_triplet;
+mod cosent;
 mod cosine;
+mod distill;
 mod graph;
+mod supcon;
 mod triplet;
 
+pub use batch_triplet::{BatchTripletLoss, TripletMining};
+pub use cosent::{AnglELoss, CoSentLoss, PairSimilarity, ScoreRankingOutput};
 pub use cosine::{CosineSimilarityLoss, CosineSimilarityOutput};
+pub use distill::{DistillKlDivLoss, DistillOutput, MarginMseLoss};
 pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
 };
+pub use supcon::{LabeledOutput, SupConLoss};
 pub use triplet::{TripletBatch, TripletLoss, TripletOutput};
 
 use crate::reduce::LANES;
