@@ -19,6 +19,7 @@ pub mod float;
 pub mod infonce;
 pub mod linalg;
 pub mod losses;
+pub mod maxsim;
 pub mod mining;
 pub mod optim;
 pub mod pool;
@@ -39,6 +40,10 @@ pub use linalg::MatRef;
 pub use losses::{
     CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput, LocalContrastiveLoss,
     SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+};
+pub use maxsim::{
+    maxsim_scores, maxsim_topk, MaskRef, MaxSimBatch, MaxSimLoss, MaxSimOutput, NegativeTokens,
+    Normalize, TokensRef,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
