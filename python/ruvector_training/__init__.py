@@ -4,6 +4,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 
 - :class:`InfoNCELoss`: InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients
   for float32 and float64 NumPy arrays.
+- :class:`MaxSimLoss`, :func:`maxsim_scores`, :func:`maxsim_topk`: late interaction (ColBERT's
+  MaxSim) over padded ``(N, L, D)`` token arrays with boolean masks: scores, exact streaming
+  top-k and an InfoNCE loss with exact gradients, never materialising the token-pair tensor.
 - :class:`TripletLoss` (Euclidean or cosine distance) and :class:`CosineSimilarityLoss`.
 - :class:`LocalContrastiveLoss` and :class:`SpectralRegularization`: graph losses over an
   ``(E, 2)`` edge list.
@@ -44,11 +47,14 @@ from ruvector_training._core import (
     HardNegativeMiner,
     InfoNCELoss,
     LocalContrastiveLoss,
+    MaxSimLoss,
     Optimizer,
     SpectralRegularization,
     TripletLoss,
     __version__,
     clip_grad_norm,
+    maxsim_scores,
+    maxsim_topk,
     topk,
 )
 from ruvector_training.callbacks import EarlyStopping, Evaluation
@@ -83,6 +89,7 @@ __all__ = [
     "LossWeightScheduler",
     "LossWeights",
     "MatryoshkaLoss",
+    "MaxSimLoss",
     "MultiObjectiveLoss",
     "Optimizer",
     "SGD",
@@ -96,6 +103,8 @@ __all__ = [
     "__version__",
     "clip_grad_norm",
     "datasets",
+    "maxsim_scores",
+    "maxsim_topk",
     "metrics",
     "topk",
 ]

@@ -68,7 +68,7 @@ impl PyInfoNceLoss {
                 similarity: Similarity::parse(similarity).map_err(to_py_err)?,
                 symmetric,
                 reduction: Reduction::parse(reduction).map_err(to_py_err)?,
-                logits_budget_bytes: budget_bytes(logits_budget_bytes)?,
+                logits_budget_bytes: budget_bytes("logits_budget_bytes", logits_budget_bytes)?,
             }),
             workspaces: Mutex::new(Workspaces::default()),
         })
@@ -133,7 +133,10 @@ impl PyInfoNceLoss {
 
     #[setter]
     fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let budget = budget_bytes(integer("logits_budget_bytes", value)?)?;
+        let budget = budget_bytes(
+            "logits_budget_bytes",
+            integer("logits_budget_bytes", value)?,
+        )?;
         self.inner.set(|c| c.logits_budget_bytes = budget);
         Ok(())
     }
@@ -206,19 +209,16 @@ impl PyInfoNceLoss {
 }
 
 /// The default budget as the signature's integer type.
-const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
+pub const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
 
 crate::args::real_args!(temperature_arg => "temperature");
 crate::args::integer_args!(budget_arg => "logits_budget_bytes");
 
-/// Validates a logits budget: a non-negative number of bytes (0 streams one row at a time).
-fn budget_bytes(value: i128) -> PyResult<usize> {
-    usize::try_from(value).map_err(|_| {
-        value_error(
-            "logits_budget_bytes",
-            format!("must be a number of bytes >= 0, got {value}"),
-        )
-    })
+/// Validates a memory budget argument `arg`: a non-negative number of bytes (0 streams one
+/// row at a time).
+pub fn budget_bytes(arg: &str, value: i128) -> PyResult<usize> {
+    usize::try_from(value)
+        .map_err(|_| value_error(arg, format!("must be a number of bytes >= 0, got {value}")))
 }
 
 /// The array arguments of one call.

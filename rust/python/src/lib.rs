@@ -9,6 +9,7 @@ mod indices;
 mod infonce;
 mod kernel;
 mod losses;
+mod maxsim;
 mod mining;
 mod optim;
 mod search;
@@ -36,5 +37,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<optim::PyAdamW>()?;
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
     m.add_function(wrap_pyfunction!(search::topk, m)?)?;
+    maxsim::register(m)?;
     Ok(())
 }
