@@ -7,9 +7,9 @@ calls, so a scheduler can change them) and returns the loss as a tensor of the i
 
 For ``reduction="none"`` the gradient is exact for any per-item weighting when the items are
 row-separable (:class:`CosineSimilarityLoss`, :class:`TripletLoss` with ``(B, D)`` negatives,
-:class:`InfoNCELoss` and :class:`MaxSimLoss` with per-row negatives and ``in_batch=False``); for the other layouts the
-kernels couple items and return the gradient of their sum only, so the backward accepts a
-uniform incoming gradient (``.sum()``, ``.mean()``) and raises ``RuntimeError`` otherwise.
+:class:`InfoNCELoss` and :class:`MaxSimLoss` with per-row negatives and ``in_batch=False``);
+for the other layouts the kernels couple items and return the gradient of their sum only, so
+the backward accepts a uniform incoming gradient (``.sum()``, ``.mean()``) and raises ``RuntimeError`` otherwise.
 """
 
 from __future__ import annotations
