@@ -9,7 +9,8 @@ For ``reduction="none"`` the gradient is exact for any per-item weighting when t
 row-separable (:class:`CosineSimilarityLoss`, :class:`TripletLoss` with ``(B, D)`` negatives,
 :class:`InfoNCELoss` and :class:`MaxSimLoss` with per-row negatives and ``in_batch=False``);
 for the other layouts the kernels couple items and return the gradient of their sum only, so
-the backward accepts a uniform incoming gradient (``.sum()``, ``.mean()``) and raises ``RuntimeError`` otherwise.
+the backward accepts a uniform incoming gradient (``.sum()``, ``.mean()``) and raises
+``RuntimeError`` otherwise.
 """
 
 from __future__ import annotations
