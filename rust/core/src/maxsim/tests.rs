@@ -131,10 +131,10 @@ fn reference_loss(loss: &MaxSimLoss, batch: &MaxSimBatch<f64>) -> f64 {
     let shared = batch.in_batch == Some(true) && batch.negatives.is_some();
     let mut rows = vec![vec![]; b];
     for (i, row) in rows.iter_mut().enumerate() {
-        if batch.negatives.is_some() && !shared {
+        if let (Some(negatives), false) = (batch.negatives, shared) {
             row.push(score(i, &batch.documents, i));
             for k in 0..per_row {
-                row.push(score(i, &batch.negatives.unwrap().tokens, i * per_row + k));
+                row.push(score(i, &negatives.tokens, i * per_row + k));
             }
         } else {
             for j in 0..b {
@@ -153,8 +153,8 @@ fn reference_loss(loss: &MaxSimLoss, batch: &MaxSimBatch<f64>) -> f64 {
     };
     let tau = loss.temperature;
     let mut total = 0.0;
-    for i in 0..b {
-        let z: Vec<f64> = rows[i].iter().map(|s| s / tau).collect();
+    for (i, row) in rows.iter().enumerate() {
+        let z: Vec<f64> = row.iter().map(|s| s / tau).collect();
         let p = if batch.negatives.is_some() && !shared {
             0
         } else {

@@ -118,10 +118,9 @@ impl<'a, T: Float> TokensRef<'a, T> {
         }
         ensure_finite(args.array, self.data)?;
         if let Some(row) = (0..self.rows).find(|&row| self.real_count(row) == 0) {
-            let which = if args.per_row > 0 {
-                format!("row ({}, {})", row / args.per_row, row % args.per_row)
-            } else {
-                format!("row {row}")
+            let which = match row.checked_div(args.per_row) {
+                Some(b) => format!("row ({b}, {})", row % args.per_row),
+                None => format!("row {row}"),
             };
             return Err(match self.mask {
                 Some(_) => TrainingError::value(
@@ -147,8 +146,7 @@ impl<'a, T: Float> TokensRef<'a, T> {
         mut norms: Option<&mut [RowNorm<T>]>,
     ) {
         let d = self.dim;
-        let mut k = 0;
-        for t in (0..self.len).filter(|&t| self.is_real(row, t)) {
+        for (k, t) in (0..self.len).filter(|&t| self.is_real(row, t)).enumerate() {
             let dst = &mut out[k * d..(k + 1) * d];
             dst.copy_from_slice(self.token(row, t));
             if similarity == Similarity::Cosine {
@@ -157,7 +155,6 @@ impl<'a, T: Float> TokensRef<'a, T> {
                     norms[k] = norm;
                 }
             }
-            k += 1;
         }
     }
 
