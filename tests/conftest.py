@@ -6,7 +6,13 @@ reference implementation); this directory is on ``sys.path`` under pytest's defa
 
 from __future__ import annotations
 
+import signal
+
 import ruvector_training as rt
+
+# A shell starts background jobs with SIGINT ignored, and Python then never installs its
+# KeyboardInterrupt handler: restore it, so the Ctrl-C tests mean the same in any shell.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config) -> str:

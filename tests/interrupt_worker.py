@@ -9,10 +9,14 @@ object still gives the reference result (an interrupted call leaves it unchanged
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import numpy as np
 import ruvector_training as rt
+
+# A worker spawned by a background job inherits SIGINT ignored; Ctrl-C must raise here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -377,6 +377,42 @@ def test_load_rejects_invalid_values(sbm, tmp_path, case):
     assert re.search(match, message), message
 
 
+def _legacy_schedulers(arrays, state):
+    """The scheduler states as versions before the one scheduler contract wrote them: tagged
+    "type", the curriculum's counter under "position", the loss weights' under "epoch"."""
+    legacy_counter = {"CurriculumScheduler": "position", "LossWeightScheduler": "epoch"}
+    for name, scheduler in state["schedulers"].items():
+        kind = scheduler.pop("scheduler")
+        step = scheduler.pop("step")
+        state["schedulers"][name] = {
+            "type": kind,
+            **scheduler,
+            legacy_counter.get(kind, "step"): step,
+        }
+
+
+@pytest.mark.parametrize("mode", ["table", "mining"])
+def test_checkpoints_with_pre_contract_scheduler_states_resume_exactly(sbm, tmp_path, mode):
+    n, edges = sbm
+    if mode == "mining" and not HAS_MINER:
+        pytest.skip("needs the miner")
+    straight = make_trainer(n, edges, mode)
+    straight.fit(4, progress=False)
+    first = make_trainer(n, edges, mode)
+    first.fit(2, progress=False)
+    first.save(tmp_path / "new.npz")
+    old = rewrite(tmp_path / "new.npz", tmp_path / "old.npz", _legacy_schedulers)
+    assert '"type"' in str(load_checkpoint(old)[1]["schedulers"]).replace("'", '"')
+    resumed = Trainer.load(old)
+    for name in ("curriculum", "temperature_scheduler"):
+        ours, theirs = getattr(resumed, name), getattr(first, name)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert ours.state_dict() == theirs.state_dict() and ours.step_count == 2
+    resumed.fit(2, progress=False)
+    assert_same_state(resumed, straight)
+
+
 # ------------------------------------------------------------------ interrupted epochs
 class Interrupt(BaseException):
     """Raised from a patched step (a stand-in for KeyboardInterrupt / SIGINT)."""

@@ -39,7 +39,7 @@ def test_linear_worked_value():
     first = walk(scheduler, 5)
     assert first == pytest.approx([1.0, 0.91, 0.82, 0.73, 0.64], abs=1e-15)
     assert scheduler.get_temperature() == pytest.approx(0.55, abs=1e-15)
-    assert scheduler.current_step == 5
+    assert scheduler.step_count == 5
 
 
 def test_every_schedule_stays_at_end_after_its_steps():
@@ -104,10 +104,10 @@ def test_reset_and_repr():
     scheduler = TemperatureScheduler(AnnealingSchedule.linear(1.0, 0.1, 10))
     walk(scheduler, 7)
     scheduler.reset()
-    assert scheduler.current_step == 0 and scheduler.get_temperature() == 1.0
+    assert scheduler.step_count == 0 and scheduler.get_temperature() == 1.0
     text = repr(scheduler)
     assert "AnnealingSchedule.linear(start=1.0, end=0.1, steps=10)" in text
-    assert "step=0" in text and "temperature=1" in text
+    assert "step_count=0" in text and "temperature=1" in text
     assert repr(AnnealingSchedule.step([0.5, 0.1], 3)) == (
         "AnnealingSchedule.step(values=[0.5, 0.1], step_size=3)"
     )
@@ -124,14 +124,14 @@ def test_temperature_state_round_trip_resumes_exactly():
         first = TemperatureScheduler(schedule)
         head = walk(first, 6)
         state = json_round_trip(first.state_dict())
-        assert state["step"] == 6 and state["type"] == "TemperatureScheduler"
+        assert state["step"] == 6 and state["scheduler"] == "TemperatureScheduler"
         # Into a scheduler built with another schedule: the saved one is restored.
         resumed = TemperatureScheduler(AnnealingSchedule.linear(9.0, 8.0, 2))
         resumed.load_state_dict(state)
         assert resumed.schedule == schedule
         assert head + walk(resumed, 14) == expected
         again = TemperatureScheduler.from_state_dict(state)
-        assert again.current_step == 6 and again.get_temperature() == expected[6]
+        assert again.step_count == 6 and again.get_temperature() == expected[6]
 
 
 @pytest.mark.parametrize(
@@ -186,13 +186,15 @@ def test_annealing_bad_input(make, error, message):
 def test_temperature_bad_state():
     scheduler = TemperatureScheduler(AnnealingSchedule.linear(1.0, 0.1, 10))
     state = scheduler.state_dict()
-    with pytest.raises(TypeError, match="^state: expected a dict"):
+    with pytest.raises(TypeError, match="^state_dict: expected a dict"):
         scheduler.load_state_dict([state])
-    with pytest.raises(ValueError, match="^state: expected a state dict of a TemperatureScheduler"):
-        scheduler.load_state_dict(dict(state, type="CurriculumScheduler"))
-    with pytest.raises(ValueError, match=r"^state: missing keys \['step'\]"):
+    with pytest.raises(
+        ValueError, match="^state_dict\\['scheduler'\\]: expected 'TemperatureScheduler'"
+    ):
+        scheduler.load_state_dict(dict(state, scheduler="CurriculumScheduler"))
+    with pytest.raises(ValueError, match=r"^state_dict: missing key 'step'"):
         scheduler.load_state_dict({k: v for k, v in state.items() if k != "step"})
-    with pytest.raises(ValueError, match=r"^state\['step'\]"):
+    with pytest.raises(ValueError, match=r"^state_dict\['step'\]"):
         scheduler.load_state_dict(dict(state, step=-1))
     with pytest.raises(ValueError, match="> 0"):
         scheduler.load_state_dict(
@@ -221,7 +223,7 @@ def test_default_curriculum_worked_values():
     assert not any(curriculum.step() for _ in range(45))
     assert curriculum.is_complete() and curriculum.progress() == 1.0
     assert curriculum.current_stage().name == "Hard" and curriculum.stage_index == 2
-    assert curriculum.position == 75 and curriculum.total_duration == 60
+    assert curriculum.step_count == 75 and curriculum.total_duration == 60
 
 
 def test_default_curriculum_stages():
@@ -278,7 +280,7 @@ def test_linear_curriculum_counted_in_samples():
     curriculum.step(1000)
     assert curriculum.progress() == 1.0 and curriculum.is_complete()
     curriculum.reset()
-    assert curriculum.position == 0 and curriculum.get_temperature() == 0.4
+    assert curriculum.step_count == 0 and curriculum.get_temperature() == 0.4
 
 
 def test_linear_curriculum_rounding_and_single_stage():
@@ -300,7 +302,7 @@ def test_step_units_are_enforced():
         samples.step(-1)
     with pytest.raises(TypeError, match="^num_samples"):
         samples.step(2.0)
-    assert samples.position == 0
+    assert samples.step_count == 0
 
 
 def test_custom_stages_and_copying():
@@ -318,7 +320,7 @@ def test_custom_stages_and_copying():
     assert walk(curriculum, 3) == [False, True, False]
     assert curriculum.get_loss_weights() == rt.LossWeights(local=0.0)
     text = repr(curriculum)
-    assert "2 stages in epochs" in text and "'main'" in text and "position=3/3" in text
+    assert "2 stages in epochs" in text and "'main'" in text and "step_count=3/3" in text
 
 
 def test_curriculum_state_round_trip_resumes_exactly():
@@ -341,7 +343,7 @@ def test_curriculum_state_round_trip_resumes_exactly():
         resumed.load_state_dict(state)
         assert resumed.stages == first.stages and resumed.unit == first.unit
         assert head + trace(resumed, amounts[7:]) == expected
-        assert CurriculumScheduler.from_state_dict(state).position == first.position
+        assert CurriculumScheduler.from_state_dict(state).step_count == first.step_count
 
 
 @pytest.mark.parametrize(
@@ -366,16 +368,16 @@ def test_curriculum_state_round_trip_resumes_exactly():
         (lambda: CurriculumScheduler.linear(2, 10, 1, 2, -0.5, 0.1), ValueError, "temp_start"),
         (lambda: CurriculumScheduler.linear(2, 10, 1, 2, 0.5, 0.0), ValueError, "temp_end"),
         (
-            lambda: CurriculumScheduler.from_state_dict({"type": "CurriculumScheduler"}),
+            lambda: CurriculumScheduler.from_state_dict({"scheduler": "CurriculumScheduler"}),
             ValueError,
-            "state: missing keys",
+            "state_dict: missing key",
         ),
         (
             lambda: CurriculumScheduler.from_state_dict(
-                {"type": "CurriculumScheduler", "stages": "Easy", "unit": "epochs", "position": 0}
+                {"scheduler": "CurriculumScheduler", "stages": "Easy", "unit": "epochs", "step": 0}
             ),
             TypeError,
-            "state['stages']",
+            "state_dict['stages']",
         ),
     ],
 )
@@ -391,7 +393,7 @@ def test_curriculum_bad_input(make, error, message):
 def test_loss_weight_warmup_floats():
     scheduler = LossWeightScheduler(0.0, 1.0, warmup_epochs=4)
     assert walk(scheduler, 7) == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
-    assert scheduler.current_epoch == 7 and scheduler.progress() == 1.0
+    assert scheduler.step_count == 7 and scheduler.progress() == 1.0
     scheduler.reset()
     assert scheduler.get_weights() == 0.0 and scheduler.progress() == 0.0
     assert walk(LossWeightScheduler(2.0, 0.5, 0), 2) == [0.5, 0.5]
@@ -425,7 +427,7 @@ def test_loss_weight_state_round_trip():
         resumed = LossWeightScheduler(1.0, 2.0, 1)
         resumed.load_state_dict(state)
         assert head + walk(resumed, 5) == expected
-        assert LossWeightScheduler.from_state_dict(state).current_epoch == 3
+        assert LossWeightScheduler.from_state_dict(state).step_count == 3
 
 
 @pytest.mark.parametrize(
@@ -440,20 +442,20 @@ def test_loss_weight_state_round_trip():
         (
             lambda: LossWeightScheduler.from_state_dict(
                 {
-                    "type": "LossWeightScheduler",
+                    "scheduler": "LossWeightScheduler",
                     "initial": {"infonce": 1.0, "contrast": 2.0},
                     "target": {},
                     "warmup_epochs": 1,
-                    "epoch": 0,
+                    "step": 0,
                 }
             ),
             ValueError,
-            "state['initial']: unknown loss components ['contrast']",
+            "state_dict['initial']: unknown loss components ['contrast']",
         ),
         (
-            lambda: LossWeightScheduler.from_state_dict({"type": "TemperatureScheduler"}),
+            lambda: LossWeightScheduler.from_state_dict({"scheduler": "TemperatureScheduler"}),
             ValueError,
-            "state: expected a state dict of a LossWeightScheduler",
+            "state_dict['scheduler']: expected 'LossWeightScheduler', got 'TemperatureScheduler'",
         ),
     ],
 )
@@ -472,3 +474,106 @@ def test_package_exports():
         "TemperatureScheduler",
     ):
         assert getattr(rt, name) is getattr(rt.schedulers, name) and name in rt.__all__
+
+
+# --- The shared contract ----------------------------------------------------------------------
+
+
+def _three():
+    """One scheduler of each class, stepped a few times."""
+    temperature = TemperatureScheduler(AnnealingSchedule.linear(1.0, 0.1, 10))
+    curriculum = CurriculumScheduler.default_curriculum()
+    weights = LossWeightScheduler(rt.LossWeights(local=0.5), rt.LossWeights(local=0.1), 4)
+    for scheduler in (temperature, curriculum, weights):
+        walk(scheduler, 3)
+    return temperature, curriculum, weights
+
+
+def test_one_contract_for_every_scheduler():
+    optimizer_state = rt.SGD([__import__("numpy").zeros(2)], lr=0.1).state_dict()
+    for scheduler in _three():
+        assert isinstance(scheduler, rt.schedulers.Scheduler)
+        assert scheduler.step_count == 3
+        state = scheduler.state_dict()
+        # Tagged like an optimizer: the class name under the kind's key, the counter as "step".
+        assert optimizer_state["optimizer"] == "SGD" and optimizer_state["step"] == 0
+        assert state["scheduler"] == type(scheduler).__name__ and state["step"] == 3
+        assert list(state)[:2] == ["scheduler", "step"]
+        restored = type(scheduler).from_state_dict(json_round_trip(state))
+        assert restored.state_dict() == state and restored.step_count == 3
+        scheduler.reset()
+        assert scheduler.step_count == 0 and scheduler.state_dict()["step"] == 0
+
+
+def test_strict_state_validation_names_the_key():
+    for scheduler in _three():
+        state = scheduler.state_dict()
+        name = type(scheduler).__name__
+        cases = [
+            ({**state, "extra": 1}, ValueError, r"^state_dict: unknown keys \['extra'\]"),
+            ({**state, "step": True}, TypeError, r"^state_dict\['step'\]: expected an integer"),
+            ({**state, "step": 2.0}, TypeError, r"^state_dict\['step'\]"),
+            ({**state, "step": -1}, ValueError, r"^state_dict\['step'\]: expected an integer >="),
+            ({k: v for k, v in state.items() if k != "scheduler"}, ValueError, "'scheduler'"),
+            ({**state, "scheduler": "SGD"}, ValueError, f"expected '{name}', got 'SGD'"),
+        ]
+        for key in state:
+            if key not in ("scheduler", "step"):
+                missing = {k: v for k, v in state.items() if k != key}
+                cases.append((missing, ValueError, f"^state_dict: missing key '{key}'"))
+        for bad, error, message in cases:
+            with pytest.raises(error, match=message):
+                scheduler.load_state_dict(bad)
+            assert scheduler.state_dict() == state  # unchanged by a failed load
+
+
+def test_bad_nested_configuration_names_the_key():
+    temperature, curriculum, weights = _three()
+    bad = dict(temperature.state_dict(), schedule={"kind": "linear", "start": 1.0})
+    with pytest.raises(ValueError, match=r"^state_dict\['schedule'\]: end"):
+        temperature.load_state_dict(bad)
+    stages = curriculum.state_dict()["stages"]
+    for edited, error, message in (
+        ([dict(stages[0], temperature=-1.0)] + stages[1:], ValueError, r"\[0\]: temperature"),
+        ([dict(stages[0], colour=1)] + stages[1:], ValueError, r"\[0\]: .*unknown fields"),
+        ([stages[0], "Medium"], TypeError, r"\[1\]: expected a dict"),
+        ([], ValueError, ": expected at least one stage"),
+        ("Easy", TypeError, ": expected a list of dicts, got str"),
+    ):
+        with pytest.raises(error, match=r"^state_dict\['stages'\]" + message):
+            curriculum.load_state_dict(dict(curriculum.state_dict(), stages=edited))
+    with pytest.raises(ValueError, match=r"^state_dict\['unit'\]: expected one of"):
+        curriculum.load_state_dict(dict(curriculum.state_dict(), unit="steps"))
+    with pytest.raises(TypeError, match=r"^state_dict\['warmup_epochs'\]: expected an integer"):
+        weights.load_state_dict(dict(weights.state_dict(), warmup_epochs="4"))
+
+
+def test_state_dicts_of_earlier_versions_still_load():
+    """The pre-contract state dicts (tagged "type", counters "step" / "position" / "epoch"),
+    as checkpoints written before the contract hold them."""
+    temperature, curriculum, weights = _three()
+    legacy = {
+        TemperatureScheduler: {
+            "type": "TemperatureScheduler",
+            "schedule": {"kind": "linear", "start": 1.0, "end": 0.1, "steps": 10},
+            "step": 3,
+        },
+        CurriculumScheduler: {
+            "type": "CurriculumScheduler",
+            "stages": curriculum.state_dict()["stages"],
+            "unit": "epochs",
+            "position": 3,
+        },
+        LossWeightScheduler: {
+            "type": "LossWeightScheduler",
+            "initial": asdict(rt.LossWeights(local=0.5)),
+            "target": asdict(rt.LossWeights(local=0.1)),
+            "warmup_epochs": 4,
+            "epoch": 3,
+        },
+    }
+    for current in (temperature, curriculum, weights):
+        old = legacy[type(current)]
+        assert type(current).from_state_dict(old).state_dict() == current.state_dict()
+        with pytest.raises(ValueError, match="saved by another scheduler class"):
+            LossWeightScheduler.from_state_dict(legacy[TemperatureScheduler])

@@ -1,6 +1,5 @@
 """Helpers shared by the pure-Python modules: argument checks (each returns the plain Python
-value or raises a ``TypeError`` / ``ValueError`` whose message starts with the argument's name)
-and the :class:`Resumable` base that gives the schedulers ``load_state_dict``."""
+value or raises a ``TypeError`` / ``ValueError`` whose message starts with the argument's name)."""
 
 from __future__ import annotations
 
@@ -44,27 +43,3 @@ def _short_repr(value) -> str:
     """``repr(value)`` cut to 40 characters (a 400-digit integer is not worth printing)."""
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
-
-
-def check_state(arg: str, state, keys: tuple[str, ...], kind: str) -> dict:
-    """``state`` as a dict holding ``keys`` whose ``"type"`` entry is ``kind``."""
-    if not isinstance(state, dict):
-        raise TypeError(f"{arg}: expected a dict, got {type(state).__name__}")
-    if state.get("type") != kind:
-        raise ValueError(
-            f"{arg}: expected a state dict of a {kind}, got type {state.get('type')!r}"
-        )
-    missing = [key for key in keys if key not in state]
-    if missing:
-        raise ValueError(f"{arg}: missing keys {missing}")
-    return state
-
-
-class Resumable:
-    """Base of the schedulers: :meth:`load_state_dict` on top of the subclass's
-    ``from_state_dict`` class method."""
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restores everything ``state_dict()`` saved (validated like ``from_state_dict``)."""
-        restored = type(self).from_state_dict(state)
-        self.__dict__.update(restored.__dict__)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import accumulate
 
-from ruvector_training._checks import Resumable, check_float, check_int, check_state
+from ruvector_training._checks import check_float, check_int
 from ruvector_training.multi_objective import LossWeights
+from ruvector_training.schedulers.base import Scheduler, nested
 
 #: The units a curriculum is counted in.
 UNITS = ("epochs", "samples")
@@ -59,12 +60,12 @@ class CurriculumStage:
         return asdict(self)
 
 
-class CurriculumScheduler(Resumable):
+class CurriculumScheduler(Scheduler):
     """Steps through :class:`CurriculumStage` s, counted in epochs (``step()`` once per epoch) or
     in samples (``step(num_samples)`` after each batch).
 
-    The scheduler keeps one position (epochs or samples seen). The current stage is the first
-    whose cumulative duration exceeds it; once the position reaches the total duration the
+    The scheduler's :attr:`step_count` is its position (epochs or samples seen). The current
+    stage is the first whose cumulative duration exceeds it; once it reaches the total duration the
     curriculum :meth:`is_complete` and stays in its last stage. A ``step`` that crosses several
     stage boundaries lands in the right stage.
 
@@ -76,6 +77,9 @@ class CurriculumScheduler(Resumable):
         TypeError: ``stages`` is not a sequence of CurriculumStage.
         ValueError: ``stages`` is empty or ``unit`` is unknown.
     """
+
+    _CONFIG_KEYS = ("stages", "unit")
+    _LEGACY_COUNTER = "position"
 
     def __init__(self, stages, unit: str = "epochs") -> None:
         if isinstance(stages, (str, bytes, CurriculumStage)) or not hasattr(stages, "__iter__"):
@@ -95,7 +99,7 @@ class CurriculumScheduler(Resumable):
         self._stages = tuple(CurriculumStage(**stage.to_dict()) for stage in stages)
         self._ends = tuple(accumulate(stage.duration_epochs for stage in self._stages))
         self._unit = unit
-        self._position = 0
+        self._step_count = 0
 
     @classmethod
     def default_curriculum(cls) -> CurriculumScheduler:
@@ -163,11 +167,6 @@ class CurriculumScheduler(Resumable):
         return self._unit
 
     @property
-    def position(self) -> int:
-        """Epochs (or samples) stepped so far."""
-        return self._position
-
-    @property
     def total_duration(self) -> int:
         """The sum of the stages' durations."""
         return self._ends[-1]
@@ -176,7 +175,7 @@ class CurriculumScheduler(Resumable):
     def stage_index(self) -> int:
         """Index of the current stage (the last one once complete)."""
         for i, end in enumerate(self._ends):
-            if self._position < end:
+            if self._step_count < end:
                 return i
         return len(self._stages) - 1
 
@@ -220,45 +219,50 @@ class CurriculumScheduler(Resumable):
                 raise ValueError("num_samples: required by a curriculum counted in samples")
             amount = check_int("num_samples", num_samples)
         before = self.stage_index
-        self._position += amount
+        self._step_count += amount
         return self.stage_index != before
 
     def progress(self) -> float:
-        """Fraction of the curriculum done, ``min(position / total_duration, 1)`` in ``[0, 1]``."""
-        return min(self._position / self._ends[-1], 1.0)
+        """Fraction done, ``min(step_count / total_duration, 1)`` in ``[0, 1]``."""
+        return min(self._step_count / self._ends[-1], 1.0)
 
     def is_complete(self) -> bool:
-        """Whether the position reached the total duration."""
-        return self._position >= self._ends[-1]
+        """Whether :attr:`step_count` reached the total duration."""
+        return self._step_count >= self._ends[-1]
 
-    def reset(self) -> None:
-        """Back to the start of the first stage."""
-        self._position = 0
-
-    def state_dict(self) -> dict:
-        """A plain JSON-able dict with the stages, the unit and the position."""
-        return {
-            "type": "CurriculumScheduler",
-            "stages": [stage.to_dict() for stage in self._stages],
-            "unit": self._unit,
-            "position": self._position,
-        }
+    def _config(self) -> dict:
+        return {"stages": [stage.to_dict() for stage in self._stages], "unit": self._unit}
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> CurriculumScheduler:
-        """A scheduler in the state :meth:`state_dict` saved."""
-        check_state("state", state, ("stages", "unit", "position"), "CurriculumScheduler")
-        stages = state["stages"]
-        if not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages):
-            raise TypeError("state['stages']: expected a list of dicts")
-        scheduler = cls([CurriculumStage(**stage) for stage in stages], unit=state["unit"])
-        scheduler._position = check_int("state['position']", state["position"])
-        return scheduler
+    def _from_config(cls, state: dict) -> CurriculumScheduler:
+        stages = nested("stages", _stages_from_dicts, state["stages"])
+        return nested("unit", lambda unit: cls(stages, unit=unit), state["unit"])
 
     def __repr__(self) -> str:
         stage = self.current_stage()
         return (
             f"CurriculumScheduler({len(self._stages)} stages in {self._unit}, "
-            f"stage={self.stage_index} {stage.name!r}, position={self._position}/"
+            f"stage={self.stage_index} {stage.name!r}, step_count={self._step_count}/"
             f"{self._ends[-1]}, temperature={stage.temperature:g}, K={stage.num_negatives})"
         )
+
+
+def _stages_from_dicts(stages) -> list[CurriculumStage]:
+    """The stages :meth:`CurriculumStage.to_dict` saved, each dict holding exactly the fields."""
+    if not isinstance(stages, list):
+        raise TypeError(f"expected a list of dicts, got {type(stages).__name__}")
+    if not stages:
+        raise ValueError("expected at least one stage, got none")
+    fields = set(CurriculumStage.__dataclass_fields__)
+    out = []
+    for i, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            raise TypeError(f"[{i}]: expected a dict, got {type(stage).__name__}")
+        if set(stage) != fields:
+            missing, unknown = sorted(fields - set(stage)), sorted(set(stage) - fields)
+            raise ValueError(f"[{i}]: missing fields {missing}, unknown fields {unknown}")
+        try:
+            out.append(CurriculumStage(**stage))
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"[{i}]: {err}") from None
+    return out

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Union
 
-from ruvector_training._checks import Resumable, check_float, check_int, check_state
+from ruvector_training._checks import check_float, check_int
 from ruvector_training.multi_objective import COMPONENTS, LossWeights
+from ruvector_training.schedulers.base import Scheduler, nested
 
 WeightsLike = Union[LossWeights, float]
 
 
-class LossWeightScheduler(Resumable):
+class LossWeightScheduler(Scheduler):
     """Interpolates loss weights linearly per epoch: at epoch ``e`` the weights are
     ``initial + (target - initial) * min(e / warmup_epochs, 1)`` (each component of a
     :class:`LossWeights`, or a single float), so they equal ``target`` from epoch
@@ -31,6 +32,9 @@ class LossWeightScheduler(Resumable):
         ValueError: a non-finite number or a negative ``warmup_epochs``.
     """
 
+    _CONFIG_KEYS = ("initial", "target", "warmup_epochs")
+    _LEGACY_COUNTER = "epoch"
+
     def __init__(self, initial: WeightsLike, target: WeightsLike, warmup_epochs: int) -> None:
         if isinstance(initial, LossWeights) or isinstance(target, LossWeights):
             for name, value in (("initial", initial), ("target", target)):
@@ -45,7 +49,7 @@ class LossWeightScheduler(Resumable):
             self._initial = check_float("initial", initial)
             self._target = check_float("target", target)
         self._warmup = check_int("warmup_epochs", warmup_epochs)
-        self._epoch = 0
+        self._step_count = 0
 
     @property
     def initial(self) -> WeightsLike:
@@ -62,16 +66,11 @@ class LossWeightScheduler(Resumable):
         """Length of the warm-up in epochs."""
         return self._warmup
 
-    @property
-    def current_epoch(self) -> int:
-        """How many times :meth:`step` was called since construction or :meth:`reset`."""
-        return self._epoch
-
     def progress(self) -> float:
-        """``min(current_epoch / warmup_epochs, 1)`` (1 when ``warmup_epochs`` is 0)."""
-        if self._epoch >= self._warmup:
+        """``min(step_count / warmup_epochs, 1)`` (1 when ``warmup_epochs`` is 0)."""
+        if self._step_count >= self._warmup:
             return 1.0
-        return self._epoch / self._warmup
+        return self._step_count / self._warmup
 
     def get_weights(self) -> WeightsLike:
         """The weights at the current epoch (a new LossWeights, or a float)."""
@@ -90,35 +89,20 @@ class LossWeightScheduler(Resumable):
     def step(self) -> WeightsLike:
         """Returns the current weights, then advances one epoch."""
         weights = self.get_weights()
-        self._epoch += 1
+        self._step_count += 1
         return weights
 
-    def reset(self) -> None:
-        """Back to epoch 0."""
-        self._epoch = 0
-
-    def state_dict(self) -> dict:
-        """A plain JSON-able dict with both ends, the warm-up length and the epoch."""
+    def _config(self) -> dict:
         return {
-            "type": "LossWeightScheduler",
             "initial": _to_plain(self._initial),
             "target": _to_plain(self._target),
             "warmup_epochs": self._warmup,
-            "epoch": self._epoch,
         }
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> LossWeightScheduler:
-        """A scheduler in the state :meth:`state_dict` saved."""
-        keys = ("initial", "target", "warmup_epochs", "epoch")
-        check_state("state", state, keys, "LossWeightScheduler")
-        scheduler = cls(
-            _from_plain("state['initial']", state["initial"]),
-            _from_plain("state['target']", state["target"]),
-            state["warmup_epochs"],
-        )
-        scheduler._epoch = check_int("state['epoch']", state["epoch"])
-        return scheduler
+    def _from_config(cls, state: dict) -> LossWeightScheduler:
+        ends = [nested(key, _from_plain, state[key]) for key in ("initial", "target")]
+        return cls(*ends, check_int("state_dict['warmup_epochs']", state["warmup_epochs"]))
 
     @staticmethod
     def _copy(weights: WeightsLike) -> WeightsLike:
@@ -127,7 +111,7 @@ class LossWeightScheduler(Resumable):
     def __repr__(self) -> str:
         return (
             f"LossWeightScheduler(initial={self._initial!r}, target={self._target!r}, "
-            f"warmup_epochs={self._warmup}, epoch={self._epoch})"
+            f"warmup_epochs={self._warmup}, step_count={self._step_count})"
         )
 
 
@@ -141,11 +125,11 @@ def _to_plain(weights: WeightsLike) -> dict | float:
     return asdict(weights) if isinstance(weights, LossWeights) else weights
 
 
-def _from_plain(arg: str, value) -> WeightsLike:
-    """Inverse of :func:`_to_plain`."""
+def _from_plain(value) -> WeightsLike:
+    """Inverse of :func:`_to_plain` (a dict must hold only LossWeights fields)."""
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(COMPONENTS))
         if unknown:
-            raise ValueError(f"{arg}: unknown loss components {unknown}; expected {COMPONENTS}")
+            raise ValueError(f"unknown loss components {unknown}; expected {COMPONENTS}")
         return LossWeights(**value)
     return value

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 
-from ruvector_training._checks import Resumable, check_float, check_int, check_state
+from ruvector_training._checks import check_float, check_int
+from ruvector_training.schedulers.base import Scheduler, nested
 
 #: The schedule kinds, in the order the docs list them.
 KINDS = ("linear", "exponential", "cosine", "step")
@@ -199,7 +200,7 @@ class AnnealingSchedule:
         return f"AnnealingSchedule.{kind}(start={start}, end={end}, steps={steps})"
 
 
-class TemperatureScheduler(Resumable):
+class TemperatureScheduler(Scheduler):
     """Walks an :class:`AnnealingSchedule` of temperatures, one :meth:`step` per epoch (or
     batch).
 
@@ -217,6 +218,8 @@ class TemperatureScheduler(Resumable):
         ValueError: the schedule can reach a value <= 0.
     """
 
+    _CONFIG_KEYS = ("schedule",)
+
     def __init__(self, schedule: AnnealingSchedule) -> None:
         if not isinstance(schedule, AnnealingSchedule):
             raise TypeError(
@@ -230,50 +233,33 @@ class TemperatureScheduler(Resumable):
         if lowest <= 0.0:
             raise ValueError(f"schedule: temperatures must be > 0, but it reaches {lowest}")
         self._schedule = schedule
-        self._step = 0
+        self._step_count = 0
 
     @property
     def schedule(self) -> AnnealingSchedule:
         """The schedule followed."""
         return self._schedule
 
-    @property
-    def current_step(self) -> int:
-        """How many times :meth:`step` was called since construction or :meth:`reset`."""
-        return self._step
-
     def get_temperature(self) -> float:
         """The temperature at the current step."""
-        return self._schedule.value(self._step)
+        return self._schedule.value(self._step_count)
 
     def step(self) -> float:
         """Returns the current temperature, then advances one step."""
         temperature = self.get_temperature()
-        self._step += 1
+        self._step_count += 1
         return temperature
 
-    def reset(self) -> None:
-        """Back to step 0."""
-        self._step = 0
-
-    def state_dict(self) -> dict:
-        """A plain JSON-able dict with the schedule and the step count."""
-        return {
-            "type": "TemperatureScheduler",
-            "schedule": self._schedule.to_dict(),
-            "step": self._step,
-        }
+    def _config(self) -> dict:
+        return {"schedule": self._schedule.to_dict()}
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> TemperatureScheduler:
-        """A scheduler in the state :meth:`state_dict` saved."""
-        check_state("state", state, ("schedule", "step"), "TemperatureScheduler")
-        scheduler = cls(AnnealingSchedule.from_dict(state["schedule"]))
-        scheduler._step = check_int("state['step']", state["step"])
-        return scheduler
+    def _from_config(cls, state: dict) -> TemperatureScheduler:
+        schedule = nested("schedule", AnnealingSchedule.from_dict, state["schedule"])
+        return nested("schedule", cls, schedule)
 
     def __repr__(self) -> str:
         return (
-            f"TemperatureScheduler({self._schedule!r}, step={self._step}, "
+            f"TemperatureScheduler({self._schedule!r}, step_count={self._step_count}, "
             f"temperature={self.get_temperature():.6g})"
         )

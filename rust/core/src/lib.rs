@@ -26,19 +26,17 @@ pub mod pool;
 pub mod reduce;
 pub mod search;
 pub mod similarity;
+pub mod types;
 pub mod validate;
 pub mod workspace;
 
 pub use eigen::{laplacian_eigenvalues, EigenMethod, EigenOptions};
 pub use error::{Result, TrainingError};
 pub use float::Float;
-pub use infonce::{
-    InfoNceBatch, InfoNceLoss, InfoNceOutput, NegativesRef, Reduction, Similarity,
-    DEFAULT_LOGITS_BUDGET_BYTES,
-};
+pub use infonce::{InfoNceBatch, InfoNceLoss, InfoNceOutput, DEFAULT_LOGITS_BUDGET_BYTES};
 pub use linalg::MatRef;
 pub use losses::{
-    CosineSimilarityLoss, CosineSimilarityOutput, Distance, GraphLossOutput, LocalContrastiveLoss,
+    CosineSimilarityLoss, CosineSimilarityOutput, GraphLossOutput, LocalContrastiveLoss,
     SpectralRegularization, TripletBatch, TripletLoss, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
 };
 pub use maxsim::{
@@ -48,4 +46,5 @@ pub use maxsim::{
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
 pub use search::{topk, ExcludeLists, TopKResult};
+pub use types::{Distance, Dtype, NegativesRef, Reduction, Similarity};
 pub use workspace::Workspace;

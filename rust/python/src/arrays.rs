@@ -15,21 +15,8 @@ use pyo3::types::{PyFloat, PyTuple};
 use ruvector_training_core::linalg::StridedRef;
 use ruvector_training_core::{Float, MatRef, Reduction, TrainingError};
 
-/// The float element types the kernels accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloatDtype {
-    F32,
-    F64,
-}
-
-impl FloatDtype {
-    fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "float32",
-            Self::F64 => "float64",
-        }
-    }
-}
+/// The float element types the kernels accept: the core's [`Dtype`](ruvector_training_core::Dtype).
+pub use ruvector_training_core::Dtype as FloatDtype;
 
 /// Maps a core error to the Python exception the spec names: `MemoryError` for a failed
 /// allocation, `RuntimeError` for a numerical method that failed on valid input,

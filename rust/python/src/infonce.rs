@@ -3,7 +3,6 @@
 use numpy::Element;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use ruvector_training_core::validate::ensure_positive;
 use std::sync::Mutex;
 
 use ruvector_training_core::{
@@ -11,20 +10,12 @@ use ruvector_training_core::{
     DEFAULT_LOGITS_BUDGET_BYTES,
 };
 
-use crate::args::{integer, real, Shared};
+use crate::args::integer;
 use crate::arrays::{
     ensure_same_dtype, float_dtype, loss_object, result_tuple, to_py_err, value_error, FloatArray,
     FloatDtype,
 };
 use crate::kernel::run_kernel;
-
-/// InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients (see the stub file).
-#[pyclass(name = "InfoNCELoss", module = "ruvector_training._core", frozen)]
-pub struct PyInfoNceLoss {
-    inner: Shared<InfoNceLoss>,
-    /// Scratch kept between calls; a concurrent call on the same object uses fresh memory.
-    workspaces: Mutex<Workspaces>,
-}
 
 /// One scratch workspace per element type.
 #[derive(Default)]
@@ -50,97 +41,29 @@ impl WorkspaceSlot for f64 {
     }
 }
 
+crate::config::config_class! {
+/// InfoNCE (NT-Xent, MultipleNegativesRankingLoss) with exact gradients.
+///
+/// For anchor ``i`` with candidates ``c_j`` (its positive first),
+/// ``s_ij = sim(a_i, c_j) / temperature`` and ``loss_i = logsumexp_j s_ij - s_i,pos``.
+/// Every argument is an attribute, writable between calls with the constructor's checks.
+class PyInfoNceLoss(InfoNceLoss) as "InfoNCELoss" {
+    /// Softmax temperature, a finite float > 0.
+    temperature: f64 = 0.07, check = crate::config::positive;
+    /// ``"cosine"`` (rows normalised, gradients through the normalisation) or ``"dot"``.
+    similarity: Similarity = "cosine";
+    /// Average with the reverse direction (positives as queries; in-batch layouts only).
+    symmetric: bool = False;
+    /// ``"mean"``, ``"sum"`` or ``"none"`` (per-row losses).
+    reduction: Reduction = "mean";
+    /// The largest logits matrix kept whole, in bytes (default 256 MiB); above it the kernel
+    /// streams panels of rows.
+    logits_budget_bytes: usize = 268435456, convert = budget_bytes;
+}
+state { workspaces: Mutex<Workspaces> = Mutex::new(Workspaces::default()) }
+
 #[pymethods]
 impl PyInfoNceLoss {
-    #[new]
-    #[pyo3(signature = (temperature=0.07, similarity="cosine", symmetric=false, reduction="mean", logits_budget_bytes=DEFAULT_BUDGET_BYTES))]
-    fn new(
-        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
-        similarity: &str,
-        symmetric: bool,
-        reduction: &str,
-        #[pyo3(from_py_with = budget_arg)] logits_budget_bytes: i128,
-    ) -> PyResult<Self> {
-        ensure_positive("temperature", temperature).map_err(to_py_err)?;
-        Ok(Self {
-            inner: Shared::new(InfoNceLoss {
-                temperature,
-                similarity: Similarity::parse(similarity).map_err(to_py_err)?,
-                symmetric,
-                reduction: Reduction::parse(reduction).map_err(to_py_err)?,
-                logits_budget_bytes: budget_bytes("logits_budget_bytes", logits_budget_bytes)?,
-            }),
-            workspaces: Mutex::new(Workspaces::default()),
-        })
-    }
-
-    /// Softmax temperature (> 0).
-    #[getter]
-    fn temperature(&self) -> f64 {
-        self.inner.get().temperature
-    }
-
-    #[setter]
-    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("temperature", value)?;
-        ensure_positive("temperature", value).map_err(to_py_err)?;
-        self.inner.set(|c| c.temperature = value);
-        Ok(())
-    }
-
-    /// `"cosine"` or `"dot"`.
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        self.inner.get().similarity.name()
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = Similarity::parse(value).map_err(to_py_err)?;
-        self.inner.set(|c| c.similarity = similarity);
-        Ok(())
-    }
-
-    /// Whether the positives-as-queries direction is averaged in.
-    #[getter]
-    fn symmetric(&self) -> bool {
-        self.inner.get().symmetric
-    }
-
-    #[setter]
-    fn set_symmetric(&self, value: bool) {
-        self.inner.set(|c| c.symmetric = value);
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = Reduction::parse(value).map_err(to_py_err)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
-    /// Largest logits matrix kept whole, in bytes; above it the kernel streams panels.
-    #[getter]
-    fn logits_budget_bytes(&self) -> usize {
-        self.inner.get().logits_budget_bytes
-    }
-
-    #[setter]
-    fn set_logits_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let budget = budget_bytes(
-            "logits_budget_bytes",
-            integer("logits_budget_bytes", value)?,
-        )?;
-        self.inner.set(|c| c.logits_budget_bytes = budget);
-        Ok(())
-    }
-
     /// Computes `(loss, (grad_anchors, grad_positives, grad_negatives))`.
     #[pyo3(signature = (anchors, positives, negatives=None, *, in_batch=None))]
     fn forward<'py>(
@@ -194,29 +117,15 @@ impl PyInfoNceLoss {
         workspaces.f32.release();
         workspaces.f64.release();
     }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "InfoNCELoss(temperature={}, similarity='{}', symmetric={}, reduction='{}', logits_budget_bytes={})",
-            c.temperature,
-            c.similarity.name(),
-            if c.symmetric { "True" } else { "False" },
-            c.reduction.name(),
-            c.logits_budget_bytes
-        )
-    }
+}
 }
 
-/// The default budget as the signature's integer type.
-pub const DEFAULT_BUDGET_BYTES: i128 = DEFAULT_LOGITS_BUDGET_BYTES as i128;
+// The table's default is the core's.
+const _: () = assert!(DEFAULT_LOGITS_BUDGET_BYTES == 268435456);
 
-crate::args::real_args!(temperature_arg => "temperature");
-crate::args::integer_args!(budget_arg => "logits_budget_bytes");
-
-/// Validates a memory budget argument `arg`: a non-negative number of bytes (0 streams one
-/// row at a time).
-pub fn budget_bytes(arg: &str, value: i128) -> PyResult<usize> {
+/// `logits_budget_bytes`: a non-negative number of bytes (0 streams one row at a time).
+pub fn budget_bytes(arg: &'static str, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let value = integer(arg, value)?;
     usize::try_from(value)
         .map_err(|_| value_error(arg, format!("must be a number of bytes >= 0, got {value}")))
 }

@@ -5,6 +5,7 @@
 
 mod args;
 mod arrays;
+mod config;
 mod indices;
 mod infonce;
 mod kernel;

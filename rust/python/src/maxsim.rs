@@ -8,20 +8,18 @@ use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use ruvector_training_core::validate::ensure_positive;
 use ruvector_training_core::{
     maxsim_scores as core_scores, maxsim_topk as core_topk, Float, MaskRef, MaxSimBatch,
     MaxSimLoss, NegativeTokens, Normalize, Reduction, Similarity, TokensRef,
 };
 
-use crate::args::{integer, real, Shared};
 use crate::arrays::{
     ensure_same_dtype, float_dtype, format_shape, loss_object, ndarray_of, result_tuple, to_py_err,
     try_vec, value_error, FloatArray, FloatDtype,
 };
-use crate::infonce::{budget_bytes, DEFAULT_BUDGET_BYTES};
+use crate::infonce::budget_bytes;
 use crate::kernel::run_kernel;
-use crate::search::{parse_similarity, positive_count};
+use crate::search::positive_count;
 
 /// A token array argument and its optional mask, extracted.
 struct Tokens<'py, T: Element> {
@@ -100,10 +98,6 @@ fn tokens_ref<'a, T: Float>(
     }
 }
 
-fn parse_normalize(name: &str) -> PyResult<Normalize> {
-    Normalize::parse(name).map_err(to_py_err)
-}
-
 /// The validated dtype of a query/document pair.
 fn pair_dtype(queries: &Bound<'_, PyAny>, documents: &Bound<'_, PyAny>) -> PyResult<FloatDtype> {
     let dtype = float_dtype("queries", queries)?;
@@ -168,8 +162,8 @@ pub fn maxsim_scores<'py>(
         documents,
         query_mask,
         document_mask,
-        similarity: parse_similarity(similarity)?,
-        normalize: parse_normalize(normalize)?,
+        similarity: Similarity::parse(similarity).map_err(to_py_err)?,
+        normalize: Normalize::parse(normalize).map_err(to_py_err)?,
     };
     fn typed<'py, T: Float + Element>(
         py: Python<'py>,
@@ -212,8 +206,8 @@ pub fn maxsim_topk<'py>(
         documents,
         query_mask,
         document_mask,
-        similarity: parse_similarity(similarity)?,
-        normalize: parse_normalize(normalize)?,
+        similarity: Similarity::parse(similarity).map_err(to_py_err)?,
+        normalize: Normalize::parse(normalize).map_err(to_py_err)?,
     };
     fn typed<'py, T: Float + Element>(
         py: Python<'py>,
@@ -235,15 +229,6 @@ pub fn maxsim_topk<'py>(
     }
 }
 
-/// Late-interaction contrastive loss with exact gradients (see the stub file).
-#[pyclass(name = "MaxSimLoss", module = "ruvector_training._core", frozen)]
-pub struct PyMaxSimLoss {
-    inner: Shared<MaxSimLoss>,
-}
-
-crate::args::real_args!(temperature_arg => "temperature");
-crate::args::integer_args!(budget_arg => "argmax_budget_bytes");
-
 /// The array arguments of one loss call.
 struct LossArgs<'a, 'py> {
     queries: &'a Bound<'py, PyAny>,
@@ -255,112 +240,31 @@ struct LossArgs<'a, 'py> {
     in_batch: Option<bool>,
 }
 
+crate::config::config_class! {
+/// InfoNCE over late-interaction (MaxSim) scores, with exact gradients.
+///
+/// ``loss_i = logsumexp_c (s_ic / temperature) - s_i,pos / temperature`` where ``s`` is the
+/// MaxSim score of ``maxsim_scores``; the gradient of each max flows to its arg-max document
+/// token (lowest index on ties), masked tokens get exactly zero. Every argument is an
+/// attribute, writable between calls with the constructor's checks.
+class PyMaxSimLoss(MaxSimLoss) as "MaxSimLoss" {
+    /// Softmax temperature, a finite float > 0.
+    temperature: f64 = 1.0, check = crate::config::positive;
+    /// ``"dot"`` (late-interaction models normalise their tokens) or ``"cosine"``.
+    similarity: Similarity = "dot";
+    /// ``"none"`` or ``"query_length"`` (divide each score by the query's real tokens).
+    normalize: Normalize = "none";
+    /// Add the documents-as-queries direction over the same scores (in-batch layouts only).
+    symmetric: bool = False;
+    /// ``"mean"``, ``"sum"`` or ``"none"`` (per-query losses).
+    reduction: Reduction = "mean";
+    /// The largest arg-max table kept between the passes, in bytes (default 256 MiB); above it
+    /// the backward pass recomputes its tiles panel by panel.
+    argmax_budget_bytes: usize = 268435456, convert = budget_bytes;
+}
+
 #[pymethods]
 impl PyMaxSimLoss {
-    #[new]
-    #[pyo3(signature = (temperature=1.0, similarity="dot", normalize="none", symmetric=false, reduction="mean", argmax_budget_bytes=DEFAULT_BUDGET_BYTES))]
-    fn new(
-        #[pyo3(from_py_with = temperature_arg)] temperature: f64,
-        similarity: &str,
-        normalize: &str,
-        symmetric: bool,
-        reduction: &str,
-        #[pyo3(from_py_with = budget_arg)] argmax_budget_bytes: i128,
-    ) -> PyResult<Self> {
-        ensure_positive("temperature", temperature).map_err(to_py_err)?;
-        Ok(Self {
-            inner: Shared::new(MaxSimLoss {
-                temperature,
-                similarity: parse_similarity(similarity)?,
-                normalize: parse_normalize(normalize)?,
-                symmetric,
-                reduction: Reduction::parse(reduction).map_err(to_py_err)?,
-                argmax_budget_bytes: budget_bytes("argmax_budget_bytes", argmax_budget_bytes)?,
-            }),
-        })
-    }
-
-    /// Softmax temperature (> 0).
-    #[getter]
-    fn temperature(&self) -> f64 {
-        self.inner.get().temperature
-    }
-
-    #[setter]
-    fn set_temperature(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = real("temperature", value)?;
-        ensure_positive("temperature", value).map_err(to_py_err)?;
-        self.inner.set(|c| c.temperature = value);
-        Ok(())
-    }
-
-    /// `"dot"` or `"cosine"` (token similarity).
-    #[getter]
-    fn similarity(&self) -> &'static str {
-        self.inner.get().similarity.name()
-    }
-
-    #[setter]
-    fn set_similarity(&self, value: &str) -> PyResult<()> {
-        let similarity = parse_similarity(value)?;
-        self.inner.set(|c| c.similarity = similarity);
-        Ok(())
-    }
-
-    /// `"none"` or `"query_length"`.
-    #[getter]
-    fn normalize(&self) -> &'static str {
-        self.inner.get().normalize.name()
-    }
-
-    #[setter]
-    fn set_normalize(&self, value: &str) -> PyResult<()> {
-        let normalize = parse_normalize(value)?;
-        self.inner.set(|c| c.normalize = normalize);
-        Ok(())
-    }
-
-    /// Whether the documents-as-queries direction is averaged in.
-    #[getter]
-    fn symmetric(&self) -> bool {
-        self.inner.get().symmetric
-    }
-
-    #[setter]
-    fn set_symmetric(&self, value: bool) {
-        self.inner.set(|c| c.symmetric = value);
-    }
-
-    /// `"mean"`, `"sum"` or `"none"`.
-    #[getter]
-    fn reduction(&self) -> &'static str {
-        self.inner.get().reduction.name()
-    }
-
-    #[setter]
-    fn set_reduction(&self, value: &str) -> PyResult<()> {
-        let reduction = Reduction::parse(value).map_err(to_py_err)?;
-        self.inner.set(|c| c.reduction = reduction);
-        Ok(())
-    }
-
-    /// Largest arg-max table kept between the passes, in bytes; above it the backward pass
-    /// recomputes its tiles.
-    #[getter]
-    fn argmax_budget_bytes(&self) -> usize {
-        self.inner.get().argmax_budget_bytes
-    }
-
-    #[setter]
-    fn set_argmax_budget_bytes(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let budget = budget_bytes(
-            "argmax_budget_bytes",
-            integer("argmax_budget_bytes", value)?,
-        )?;
-        self.inner.set(|c| c.argmax_budget_bytes = budget);
-        Ok(())
-    }
-
     /// Computes `(loss, (grad_queries, grad_documents, grad_negatives))`.
     #[pyo3(signature = (queries, documents, negatives=None, *, query_mask=None, document_mask=None, negative_mask=None, in_batch=None))]
     #[allow(clippy::too_many_arguments)]
@@ -424,20 +328,11 @@ impl PyMaxSimLoss {
             in_batch,
         )
     }
-
-    fn __repr__(&self) -> String {
-        let c = self.inner.get();
-        format!(
-            "MaxSimLoss(temperature={}, similarity='{}', normalize='{}', symmetric={}, reduction='{}', argmax_budget_bytes={})",
-            c.temperature,
-            c.similarity.name(),
-            c.normalize.name(),
-            if c.symmetric { "True" } else { "False" },
-            c.reduction.name(),
-            c.argmax_budget_bytes
-        )
-    }
 }
+}
+
+// The table's default is the core's.
+const _: () = assert!(ruvector_training_core::DEFAULT_LOGITS_BUDGET_BYTES == 268435456);
 
 impl PyMaxSimLoss {
     fn forward_typed<'py, T: Float + Element>(

@@ -1,13 +1,15 @@
 //! Smallest non-zero eigenvalues of a connected component's Laplacian `L` by shift-invert
-//! block Lanczos with thick restarts.
+//! block Lanczos with thick restarts, or, for expander-like graphs whose Cholesky factor
+//! would fill in, by Chebyshev-filtered subspace iteration (`chebyshev.rs`).
 //!
 //! - Operator: `T = P (L + sigma I)^-1 P`, with `P` the projector off the known null vector of
 //!   `L` (exact deflation of the zero eigenvalue) and a sparse Cholesky factor of
 //!   `L + sigma I` (faer, AMD ordering). The smallest eigenvalues `lambda` of `L` become the
 //!   largest `1 / (lambda + sigma)` of `T`, well separated, so few Krylov steps are needed.
-//!   When the symbolic analysis shows the factor would fill in (expander-like graphs, more
-//!   than [`FILL_LIMIT`] times the entries of `L`), `T = P (c I - L) P` instead: products with
-//!   `L` only, more iterations, bounded memory.
+//!   The factor is skipped (products with `L` only, bounded memory) when a breadth-first level
+//!   structure shows an expander (the fill-reducing ordering alone would take most of a
+//!   minute, uninterruptibly, on a 200,000-node random graph) or when the symbolic analysis
+//!   shows more than [`FILL_LIMIT`] times the entries of `L`.
 //! - Block Krylov space with block size `p >= ` the number of wanted eigenvalues (capped at
 //!   [`MAX_BLOCK`]): from a random start block it holds `min(multiplicity, p)` independent
 //!   copies of every eigenvalue, so repeated eigenvalues are all found. Above the cap, a
@@ -31,6 +33,7 @@ use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{get_global_parallelism, Accum, Conj, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
+use super::chebyshev;
 use super::laplacian::ComponentLaplacian;
 use crate::error::{Result, TrainingError};
 use crate::linalg::filled_vec;
@@ -55,10 +58,6 @@ const CHECK: f64 = 1e3;
 const FILL_LIMIT: usize = 100;
 /// Default cap on the iterations (one block of operator applications each) before giving up.
 pub(super) const MAX_ITERATIONS: usize = 5000;
-/// Largest block size on the `c I - L` operator.
-const REFLECTED_BLOCK: usize = 16;
-/// Basis columns beyond the wanted ones, in blocks, on the `c I - L` operator.
-const REFLECTED_EXTRA: usize = 8;
 
 /// Block size and basis size for `want` eigenvalues on the shift-invert operator (the
 /// smallest basis any sparse solve uses).
@@ -67,38 +66,39 @@ pub(super) fn sizes(want: usize) -> (usize, usize) {
     (block, basis_size(want, block))
 }
 
-/// Largest basis (columns) before a thick restart, shift-invert operator.
+/// Largest basis (columns) before a thick restart.
 fn basis_size(want: usize, block: usize) -> usize {
     want + 5 * block + 16
 }
 
-/// Largest basis (columns) before a thick restart, `c I - L` operator: the wanted eigenvalues
-/// are not well separated and a larger basis pays for itself.
-fn reflected_basis_size(want: usize, block: usize) -> usize {
-    want + REFLECTED_EXTRA * block + 32
+/// Columns kept at a thick restart: the wanted pairs and one block.
+fn restart_size(want: usize, block: usize, capacity: usize) -> usize {
+    let room = capacity.saturating_sub(block).max(1);
+    (want + block).max(want + 1).min(room)
 }
 
 /// Bytes of working memory a sparse solve of a component with `n` nodes and `nnz` stored
-/// off-diagonal entries needs for `want` eigenvalues (the larger of the two operators, the
+/// off-diagonal entries needs for `want` eigenvalues (the larger of the two solvers, the
 /// Cholesky factor excluded: it is only formed when it stays below [`FILL_LIMIT`] times
 /// `nnz`), or `None` on overflow.
 pub(super) fn workspace_bytes(n: usize, nnz: usize, want: usize) -> Option<usize> {
     // The cluster check can double the block up to `want`.
     let block = want.max(1);
-    let capacity = reflected_basis_size(want, block).max(basis_size(want, block));
+    let capacity = basis_size(want, block);
     // basis (capacity + block), image (block), spare (capacity), a few vectors.
     let columns = capacity.checked_mul(2)?.checked_add(2 * block + 4)?;
     let vectors = n.checked_mul(columns)?.checked_mul(8)?;
     let projected = capacity.checked_mul(capacity + 2 * block)?.checked_mul(8)?;
     // The shifted lower triangle (structure and values) for the symbolic analysis.
     let structure = nnz.checked_add(n)?.checked_mul(24)?;
-    vectors.checked_add(projected)?.checked_add(structure)
+    let lanczos = vectors.checked_add(projected)?.checked_add(structure)?;
+    Some(lanczos.max(chebyshev::workspace_bytes(n, want)?))
 }
 
 /// The `want` smallest non-zero eigenvalues of `lap` (ascending), `1 <= want` and
 /// [`sizes`]`(want).1 < lap.n - 1`, each with a residual `||L x - lambda x|| <= tol`
 /// (`tol` in the units of the unscaled Laplacian; `None`: [`TOLERANCE`] times the Gershgorin
-/// bound on `||L||`), within `max_iterations` block iterations (`None`: [`MAX_ITERATIONS`]).
+/// bound on `||L||`), within `max_iterations` iterations (`None`: [`MAX_ITERATIONS`]).
 pub(super) fn smallest_nonzero(
     lap: &ComponentLaplacian,
     want: usize,
@@ -106,13 +106,18 @@ pub(super) fn smallest_nonzero(
     tol: Option<f64>,
     max_iterations: Option<usize>,
 ) -> Result<Vec<f64>> {
-    let op = match ShiftInvert::new(lap, FILL_LIMIT)? {
-        Some(factor) => Operator::ShiftInvert(Box::new(factor)),
-        None => Operator::Reflected(lap),
-    };
     let tol = tol.map_or(TOLERANCE * lap.norm_bound, |t| t / lap.scale);
     let max_iterations = max_iterations.unwrap_or(MAX_ITERATIONS);
-    let mut block = op.block_size(want);
+    let factor = if chebyshev::is_expander(lap)? {
+        None
+    } else {
+        crate::pool::check_cancelled()?;
+        ShiftInvert::new(lap, FILL_LIMIT)?
+    };
+    let Some(op) = factor else {
+        return chebyshev::smallest_nonzero(lap, want, seed, tol, max_iterations);
+    };
+    let mut block = want.clamp(1, MAX_BLOCK);
     loop {
         let values = BlockLanczos::new(lap, &op, want, block, tol)?.run(seed, max_iterations)?;
         if block >= want || largest_cluster(&values, lap) < block {
@@ -134,88 +139,6 @@ fn largest_cluster(sorted: &[f64], lap: &ComponentLaplacian) -> usize {
         best = best.max(i - start + 1);
     }
     best
-}
-
-/// The operator whose largest eigenvalues the block Lanczos finds.
-enum Operator<'a> {
-    /// `P (L + sigma I)^-1 P` through a sparse Cholesky factor: fast convergence.
-    ShiftInvert(Box<ShiftInvert<'a>>),
-    /// `P (c I - L) P` with `c` the Gershgorin bound on `||L||`: sparse products only, for
-    /// graphs whose Cholesky factor would fill in (expanders); more iterations.
-    Reflected(&'a ComponentLaplacian),
-}
-
-impl Operator<'_> {
-    /// Applies the operator to the `columns` columns of `x` in place.
-    fn apply(&self, x: &mut [f64], columns: usize) -> Result<()> {
-        match self {
-            Self::ShiftInvert(factor) => factor.apply(x, columns),
-            Self::Reflected(lap) => {
-                let n = lap.n;
-                let c = lap.norm_bound;
-                x.par_chunks_mut(n).try_for_each(|column| -> Result<()> {
-                    deflate(&lap.null, column);
-                    let mut product = filled_vec("edges", n, 0.0)?;
-                    lap.apply_sequential(column, &mut product);
-                    column
-                        .iter_mut()
-                        .zip(&product)
-                        .for_each(|(v, &p)| *v = c * *v - p);
-                    deflate(&lap.null, column);
-                    Ok(())
-                })
-            }
-        }
-    }
-
-    /// Upper bound on `||L x - lambda x||` for a unit Ritz vector `x` with Ritz value `theta`
-    /// and residual `||T x - theta x|| = residual`.
-    fn residual_bound(&self, lap: &ComponentLaplacian, theta: f64, residual: f64) -> f64 {
-        match self {
-            // With T x = theta x + e, L x - (1/theta - sigma) x = -(L + sigma I) e / theta.
-            Self::ShiftInvert(factor) => (lap.norm_bound + factor.shift) * residual / theta,
-            // L x - (c - theta) x = -e.
-            Self::Reflected(_) => residual,
-        }
-    }
-
-    /// Basis size before a thick restart.
-    fn basis_size(&self, want: usize, block: usize) -> usize {
-        match self {
-            Self::ShiftInvert(_) => basis_size(want, block),
-            Self::Reflected(_) => reflected_basis_size(want, block),
-        }
-    }
-
-    /// Block size for `want` eigenvalues (at least their multiplicity, up to a cap).
-    fn block_size(&self, want: usize) -> usize {
-        let cap = match self {
-            Self::ShiftInvert(_) => MAX_BLOCK,
-            Self::Reflected(_) => REFLECTED_BLOCK,
-        };
-        want.clamp(1, cap)
-    }
-
-    /// Columns kept at a thick restart of a basis of `capacity` columns: the wanted pairs and
-    /// about half of the rest (they keep the Krylov information about the nearby spectrum).
-    fn restart_size(&self, want: usize, block: usize, capacity: usize) -> usize {
-        let room = capacity.saturating_sub(block).max(1);
-        let half = (want + room) / 2;
-        let keep = match self {
-            Self::ShiftInvert(_) => want + block,
-            Self::Reflected(_) => half,
-        };
-        keep.max(want + 1).min(room)
-    }
-
-    /// A wanted pair is checked on `L` once its residual bound is below this times the
-    /// tolerance (the shift-invert bound is pessimistic by up to `||L|| / lambda`).
-    fn check_factor(&self) -> f64 {
-        match self {
-            Self::ShiftInvert(_) => CHECK,
-            Self::Reflected(_) => 1.0,
-        }
-    }
 }
 
 /// `x -> P (L + sigma I)^-1 P x` through a sparse Cholesky factor.
@@ -277,6 +200,13 @@ impl<'a> ShiftInvert<'a> {
             arg: "edges",
             message: "the sparse Cholesky factorisation of the shifted Laplacian failed".into(),
         })
+    }
+
+    /// Upper bound on `||L x - lambda x||` for a unit Ritz vector `x` with Ritz value `theta`
+    /// and residual `||T x - theta x|| = residual`: with `T x = theta x + e`,
+    /// `L x - (1/theta - sigma) x = -(L + sigma I) e / theta`.
+    fn residual_bound(&self, theta: f64, residual: f64) -> f64 {
+        (self.lap.norm_bound + self.shift) * residual / theta
     }
 
     /// Applies the operator to the `columns` columns of `x` (`n x columns`, column-major) in
@@ -357,7 +287,7 @@ enum Pair {
 /// tolerance), new blocks are still orthogonalised against them.
 struct BlockLanczos<'a> {
     lap: &'a ComponentLaplacian,
-    op: &'a Operator<'a>,
+    op: &'a ShiftInvert<'a>,
     want: usize,
     block: usize,
     capacity: usize,
@@ -383,14 +313,14 @@ struct BlockLanczos<'a> {
 impl<'a> BlockLanczos<'a> {
     fn new(
         lap: &'a ComponentLaplacian,
-        op: &'a Operator<'a>,
+        op: &'a ShiftInvert<'a>,
         want: usize,
         block: usize,
         tol: f64,
     ) -> Result<Self> {
         let n = lap.n;
         // The basis lives in the (n - 1)-dimensional complement of the null vector.
-        let capacity = op.basis_size(want, block).min(n - 1);
+        let capacity = basis_size(want, block).min(n - 1);
         let block = block.min(capacity);
         let columns = |c: usize| {
             n.checked_mul(c).ok_or(TrainingError::OutOfMemory {
@@ -561,7 +491,7 @@ impl<'a> BlockLanczos<'a> {
             .enumerate()
             .map(|(r, &t)| {
                 let residual = cy.col(r).norm_l2();
-                self.op.residual_bound(self.lap, t, residual)
+                self.op.residual_bound(t, residual)
             })
             .collect();
         Ok(Ritz {
@@ -601,7 +531,7 @@ impl<'a> BlockLanczos<'a> {
         if wanted.len() < self.want {
             return Ok(None);
         }
-        let check = self.op.check_factor() * self.tol;
+        let check = CHECK * self.tol;
         let ready = wanted.iter().all(|&pair| match pair {
             Pair::Locked(_) => true,
             Pair::Active(r) => ritz.bound[r] <= check,
@@ -669,7 +599,7 @@ impl<'a> BlockLanczos<'a> {
         let n = self.lap.n;
         let start = self.locked;
         let active = self.size - start;
-        let target = self.op.restart_size(self.want, self.block, self.capacity);
+        let target = restart_size(self.want, self.block, self.capacity);
         let keep = target.saturating_sub(start).clamp(1, active);
         let order: Vec<usize> = (0..keep).collect();
         self.ritz_vectors(ritz, &order);
@@ -677,7 +607,7 @@ impl<'a> BlockLanczos<'a> {
         let wanted_active = self.want.saturating_sub(start).min(keep);
         let mut lock = vec![false; keep];
         for (r, lock) in lock.iter_mut().enumerate().take(wanted_active) {
-            if ritz.bound[r] <= self.op.check_factor() * self.tol {
+            if ritz.bound[r] <= CHECK * self.tol {
                 let x = &self.spare[r * n..(r + 1) * n];
                 *lock = rayleigh(self.lap, x, &mut self.product).1 <= self.tol;
             }
@@ -822,11 +752,11 @@ fn rayleigh(lap: &ComponentLaplacian, x: &[f64], product: &mut [f64]) -> (f64, f
 }
 
 /// A tiny deterministic generator (Knuth's MMIX LCG) for the random start block.
-struct Lcg(u64);
+pub(super) struct Lcg(pub(super) u64);
 
 impl Lcg {
     /// Next value uniform in `[-1, 1)`.
-    fn next_f64(&mut self) -> f64 {
+    pub(super) fn next_f64(&mut self) -> f64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -881,22 +811,19 @@ mod tests {
     }
 
     #[test]
-    fn both_operators_match_the_dense_spectrum() {
+    fn both_solvers_match_the_dense_spectrum() {
         for (chords, normalized) in [(9000, true), (300, false)] {
             let lap = random_laplacian(1500, chords, normalized);
             let want = dense_smallest(&lap, 12);
+            let tol = TOLERANCE * lap.norm_bound;
             let factor = ShiftInvert::new(&lap, usize::MAX).unwrap().unwrap();
-            for op in [
-                Operator::ShiftInvert(Box::new(factor)),
-                Operator::Reflected(&lap),
-            ] {
-                let tol = TOLERANCE * lap.norm_bound;
-                let got = BlockLanczos::new(&lap, &op, 12, 12, tol)
-                    .unwrap()
-                    .run(3, MAX_ITERATIONS)
-                    .unwrap();
-                assert_close(&got, &want);
-            }
+            let got = BlockLanczos::new(&lap, &factor, 12, 12, tol)
+                .unwrap()
+                .run(3, MAX_ITERATIONS)
+                .unwrap();
+            assert_close(&got, &want);
+            let got = chebyshev::smallest_nonzero(&lap, 12, 3, tol, MAX_ITERATIONS).unwrap();
+            assert_close(&got, &want);
         }
     }
 

@@ -274,18 +274,17 @@ impl ComponentLaplacian {
         })
     }
 
+    /// The stored matrix in compressed-row form: `(row offsets, column indices, off-diagonal
+    /// values, diagonal)`, columns sorted within each row.
+    pub(super) fn rows(&self) -> (&[usize], &[usize], &[f64], &[f64]) {
+        (&self.offsets, &self.cols, &self.values, &self.diag)
+    }
+
     /// `y = L x`.
     pub(super) fn apply(&self, x: &[f64], y: &mut [f64]) {
         y.par_iter_mut()
             .enumerate()
             .for_each(|(a, ya)| *ya = self.row_product(a, x));
-    }
-
-    /// `y = L x` on the calling thread (for callers that parallelise over vectors).
-    pub(super) fn apply_sequential(&self, x: &[f64], y: &mut [f64]) {
-        for (a, ya) in y.iter_mut().enumerate() {
-            *ya = self.row_product(a, x);
-        }
     }
 
     fn row_product(&self, a: usize, x: &[f64]) -> f64 {

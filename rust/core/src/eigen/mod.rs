@@ -15,6 +15,7 @@
 //!
 //! The k smallest of the union are returned, ascending.
 
+mod chebyshev;
 mod lanczos;
 mod laplacian;
 

@@ -16,90 +16,12 @@ use crate::float::Float;
 use crate::linalg::{filled_vec, normalize_rows_backward, normalize_rows_into, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
+use crate::types::{NegativesRef, Reduction, Similarity};
 use crate::validate::{ensure_finite, ensure_positive, format_number, format_shape};
 use crate::workspace::Workspace;
 
 /// Default memory budget for keeping the whole logits matrix (256 MiB).
 pub const DEFAULT_LOGITS_BUDGET_BYTES: usize = 256 << 20;
-
-/// How two embeddings are compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Similarity {
-    /// Inner product of the rows normalised by `max(||x||, 1e-12)`.
-    Cosine,
-    /// Raw inner product.
-    Dot,
-}
-
-impl Similarity {
-    /// Parses `"cosine"` or `"dot"`; anything else is a [`TrainingError::Value`] on `similarity`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "cosine" => Ok(Self::Cosine),
-            "dot" => Ok(Self::Dot),
-            other => Err(TrainingError::value(
-                "similarity",
-                format!("expected 'cosine' or 'dot', got '{other}'"),
-            )),
-        }
-    }
-
-    /// The name as users spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Cosine => "cosine",
-            Self::Dot => "dot",
-        }
-    }
-}
-
-/// How per-row losses are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reduction {
-    /// Average over rows.
-    Mean,
-    /// Sum over rows.
-    Sum,
-    /// Keep per-row losses (gradients are those of their sum).
-    None,
-}
-
-impl Reduction {
-    /// Parses `"mean"`, `"sum"` or `"none"`; anything else is a [`TrainingError::Value`] on `reduction`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "mean" => Ok(Self::Mean),
-            "sum" => Ok(Self::Sum),
-            "none" => Ok(Self::None),
-            other => Err(TrainingError::value(
-                "reduction",
-                format!("expected 'mean', 'sum' or 'none', got '{other}'"),
-            )),
-        }
-    }
-
-    /// The name as users spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mean => "mean",
-            Self::Sum => "sum",
-            Self::None => "none",
-        }
-    }
-}
-
-/// Explicit negatives: a row-major `(batch, per_row, dim)` array.
-#[derive(Debug, Clone, Copy)]
-pub struct NegativesRef<'a, T> {
-    /// `batch * per_row * dim` elements.
-    pub data: &'a [T],
-    /// Leading dimension (must equal the anchors' B).
-    pub batch: usize,
-    /// Negatives per anchor, K.
-    pub per_row: usize,
-    /// Embedding dimension (must equal the anchors' D).
-    pub dim: usize,
-}
 
 /// One batch of InfoNCE input.
 #[derive(Debug, Clone, Copy)]

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use super::{cosine, ensure_non_empty, ensure_same_shape, unit_backward, unit_copy};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Reduction;
 use crate::linalg::{filled_vec, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
+use crate::types::Reduction;
 use crate::validate::{ensure_finite, ensure_finite_output, format_shape};
 
 /// Loss value and gradients of one forward pass.

@@ -15,9 +15,9 @@ use crate::alloc::try_copy;
 use crate::eigen::{laplacian_eigenvalues, EigenOptions};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Reduction;
 use crate::linalg::{filled_vec, scaled_copy, MatRef};
 use crate::reduce::ordered_sum;
+use crate::types::Reduction;
 use crate::validate::{
     ensure_finite, ensure_finite_output, ensure_non_negative, format_number, format_shape,
 };

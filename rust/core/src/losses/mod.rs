@@ -13,7 +13,7 @@ pub(crate) use graph::{validate_edges, validate_weights};
 pub use graph::{
     GraphLossOutput, LocalContrastiveLoss, SpectralRegularization, DEFAULT_SPECTRAL_LAMBDA,
 };
-pub use triplet::{Distance, TripletBatch, TripletLoss, TripletOutput};
+pub use triplet::{TripletBatch, TripletLoss, TripletOutput};
 
 use multiversion::multiversion;
 

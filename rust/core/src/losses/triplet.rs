@@ -9,41 +9,10 @@ use super::{
 };
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::{NegativesRef, Reduction};
 use crate::linalg::{filled_vec, MatRef, RowNorm};
 use crate::reduce::ordered_sum;
+use crate::types::{Distance, NegativesRef, Reduction};
 use crate::validate::{ensure_finite, ensure_finite_output, ensure_non_negative, format_shape};
-
-/// How a triplet's distances are measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Distance {
-    /// `||x - y||`; its gradient is 0 where the distance is 0.
-    Euclidean,
-    /// `1 - u . v` with `u = x / max(||x||, 1e-12)`, gradients through the normalisation.
-    Cosine,
-}
-
-impl Distance {
-    /// Parses `"euclidean"` or `"cosine"`; anything else is a [`TrainingError::Value`] on `distance`.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "euclidean" => Ok(Self::Euclidean),
-            "cosine" => Ok(Self::Cosine),
-            other => Err(TrainingError::value(
-                "distance",
-                format!("expected 'euclidean' or 'cosine', got '{other}'"),
-            )),
-        }
-    }
-
-    /// The name as users spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Euclidean => "euclidean",
-            Self::Cosine => "cosine",
-        }
-    }
-}
 
 /// One batch of triplets: anchor `i` is paired with positive `i` and each of its K negatives.
 #[derive(Debug, Clone, Copy)]

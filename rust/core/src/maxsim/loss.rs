@@ -19,11 +19,12 @@ use super::{query_factors, MaxSimBatch, MaxSimLoss, MaxSimOutput};
 use crate::alloc::{checked_len, filled_vec, try_vec_with_capacity};
 use crate::error::Result;
 use crate::float::Float;
-use crate::infonce::{Layout, Reduction};
+use crate::infonce::Layout;
 use crate::linalg::{axpy, normalize_rows_backward, zeroed_vec};
 use crate::pool::check_cancelled;
 use crate::reduce::ordered_sum;
 use crate::similarity::PanelPlan;
+use crate::types::Reduction;
 
 /// Packed inputs and the candidate structure of one call.
 struct Problem<T> {

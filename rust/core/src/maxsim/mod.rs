@@ -22,7 +22,8 @@ pub use tokens::{MaskRef, TokenArgs, TokensRef};
 
 use crate::alloc::try_collect;
 use crate::error::{Result, TrainingError};
-use crate::infonce::{Layout, Reduction, Similarity, DEFAULT_LOGITS_BUDGET_BYTES};
+use crate::infonce::{Layout, DEFAULT_LOGITS_BUDGET_BYTES};
+use crate::types::{Reduction, Similarity};
 
 /// Names the `queries` argument.
 pub(crate) const QUERY_ARGS: TokenArgs = TokenArgs {

@@ -12,10 +12,10 @@ use super::{query_factors, Normalize, QUERY_ARGS};
 use crate::alloc::{checked_len, filled_vec, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::zeroed_vec;
 use crate::pool::check_cancelled;
 use crate::search::{BestK, Scored, TopKResult};
+use crate::types::Similarity;
 
 /// Names the `documents` argument of the search functions.
 const DOCUMENT_ARGS: TokenArgs = TokenArgs {

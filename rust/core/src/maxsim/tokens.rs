@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use crate::alloc::{checked_len, filled_vec, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::{normalize_row_in_place, zeroed_vec, MatRef, RowNorm};
+use crate::types::Similarity;
 use crate::validate::{ensure_finite, format_shape};
 
 /// A boolean `(rows, len)` mask, row-major; `true` marks a real token.

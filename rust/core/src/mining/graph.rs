@@ -6,10 +6,10 @@ use rayon::prelude::*;
 use crate::alloc::{checked_len, try_copy, try_vec_with_capacity};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::{cosine, dot, filled_vec, MatRef};
 use crate::pool::check_cancelled;
 use crate::search::{row_norms, BestK};
+use crate::types::Similarity;
 use crate::validate::ensure_finite;
 
 /// Configuration of the graph miner.

@@ -5,12 +5,12 @@ use super::sampling::{distance_log_weight, gumbel, gumbel_bits_floor, AnchorStre
 use crate::alloc::{checked_len, try_collect};
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::{dot, filled_vec, scaled_dot, MatRef, RowNorm, StridedRef, NORM_EPS};
 use crate::reduce::{max_value, min_value};
 use crate::search::exclude::{is_excluded, ExcludeLists};
 use crate::search::stream::{check_selection_memory, stream_similarities, Collector};
 use crate::search::{offer_by_similarity, BestK, PreparedSearch, Scored, SKIP_CHUNK};
+use crate::types::Similarity;
 use crate::validate::format_shape;
 
 /// How the negatives of an anchor are chosen among its candidates.

@@ -3,25 +3,7 @@
 
 use crate::error::Result;
 use crate::linalg::zeroed_vec;
-
-/// The element type of a parameter array.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dtype {
-    /// `f32` (NumPy `float32`).
-    F32,
-    /// `f64` (NumPy `float64`).
-    F64,
-}
-
-impl Dtype {
-    /// The name as NumPy spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::F32 => "float32",
-            Self::F64 => "float64",
-        }
-    }
-}
+use crate::types::Dtype;
 
 /// The type and length of one parameter array: what an optimizer is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,7 +17,8 @@
 //! correctly rounded quotient, so results stay bit-identical to torch's.
 //!
 //! ```
-//! use ruvector_training_core::optim::{Adam, AdamConfig, Dtype, Optimizer, ParamSpec};
+//! use ruvector_training_core::optim::{Adam, AdamConfig, Optimizer, ParamSpec};
+//! use ruvector_training_core::types::Dtype;
 //!
 //! let mut weights = vec![1.0f32; 10];
 //! let grads = vec![0.5f32; 10];
@@ -70,7 +71,7 @@ mod stream;
 mod tests;
 
 pub use adam::{Adam, AdamConfig, AdamMoments};
-pub use arrays::{Dtype, FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
+pub use arrays::{FloatSlice, FloatSliceMut, FloatVec, ParamSpec};
 pub use clip::{clip_coefficient, clip_grad_norm, grad_norm, CLIP_EPS};
 pub use sgd::{Sgd, SgdConfig};
 

@@ -1,6 +1,7 @@
 //! Unit tests of the optimizers: hand-computed first steps, error atomicity, clipping, restore.
 
 use super::*;
+use crate::types::Dtype;
 
 /// Deterministic values in `[-1, 1)` (an LCG, so the tests need no `rand`).
 fn values(len: usize, seed: u64) -> Vec<f64> {

@@ -17,10 +17,10 @@ pub use topk::{topk, TopKResult};
 
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::{
     dot, filled_vec, normalize_rows_into, zeroed_vec, MatRef, RowNorm, StridedRef, NORM_EPS,
 };
+use crate::types::Similarity;
 use crate::validate::{ensure_finite, format_number, format_shape};
 use stream::CORPUS_TILE;
 

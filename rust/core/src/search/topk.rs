@@ -7,9 +7,9 @@ use super::PreparedSearch;
 use crate::alloc::checked_len;
 use crate::error::{Result, TrainingError};
 use crate::float::Float;
-use crate::infonce::Similarity;
 use crate::linalg::{filled_vec, MatRef, StridedRef};
 use crate::reduce::max_value;
+use crate::types::Similarity;
 
 /// The `k` best corpus rows for every query, `Q x k` row-major.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,21 +8,13 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use ruvector_training_core::optim::{Dtype, FloatSlice, FloatSliceMut, ParamSpec};
+use ruvector_training_core::optim::{FloatSlice, FloatSliceMut, ParamSpec};
 
 use crate::args::type_name;
 use crate::arrays::{
     as_ndarray, float_dtype, format_shape, try_collect, value_error, FloatArray, FloatDtype,
 };
 use crate::kernel::run_kernel;
-
-/// The core's element type for a binding dtype.
-pub fn core_dtype(dtype: FloatDtype) -> Dtype {
-    match dtype {
-        FloatDtype::F32 => Dtype::F32,
-        FloatDtype::F64 => Dtype::F64,
-    }
-}
 
 /// The arrays of a Python list argument (any iterable but a single array), each with its name
 /// (`params[3]`) for error messages.
@@ -86,7 +78,7 @@ impl ParamList {
         }
         let layout = list
             .iter()
-            .map(|p| ParamSpec::new(core_dtype(p.dtype), p.shape.iter().product()))
+            .map(|p| ParamSpec::new(p.dtype, p.shape.iter().product()))
             .collect();
         let this = Self {
             arg,
@@ -363,8 +355,8 @@ pub fn read_like<'py>(
     if found != dtype {
         return Err(PyTypeError::new_err(format!(
             "{name}: expected dtype {} like {like}, got {}",
-            core_dtype(dtype).name(),
-            core_dtype(found).name()
+            dtype.name(),
+            found.name()
         )));
     }
     let expected = format!("like {like} {}", format_shape(shape));
