@@ -111,9 +111,7 @@ def main() -> None:
     peers = list(args.peers) + (["eigsh-sigma"] if args.shift_invert else [])
     n, edges = args.nodes, random_graph(args.nodes, args.edges, 0)
     spectral = rt.SpectralRegularization(normalized=True)
-    print(
-        f"# L_sym of a uniform random graph, N={n:,}, E={args.edges:,}, threads={thread_count()}"
-    )
+    print(f"# L_sym of a uniform random graph, N={n:,}, E={args.edges:,}, threads={thread_count()}")
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "graph.npz")
@@ -134,9 +132,7 @@ def main() -> None:
                 shown = "timeout/failed" if result is None else f"{result['seconds']:.1f} s"
                 print(f"  {method} k={k}: {shown}", file=sys.stderr, flush=True)
             rows.append(row)
-    header = f"| k | ruvector (s) | " + " | ".join(
-        f"{m} (s) | ratio | max diff" for m in peers
-    )
+    header = "| k | ruvector (s) | " + " | ".join(f"{m} (s) | ratio | max diff" for m in peers)
     print(header + " |")
     print("|" + "---|" * (2 + 3 * len(peers)))
     for row in rows:
@@ -144,7 +140,11 @@ def main() -> None:
         for method in peers:
             seconds, diff = row["peers"][method]
             if seconds is None:
-                cells += [f"> {args.peer_timeout:.0f}", f"> {args.peer_timeout / row['ours']:.1f}x", "-"]
+                cells += [
+                    f"> {args.peer_timeout:.0f}",
+                    f"> {args.peer_timeout / row['ours']:.1f}x",
+                    "-",
+                ]
             else:
                 cells += [f"{seconds:.1f}", f"{seconds / row['ours']:.1f}x", f"{diff:.1e}"]
         print("| " + " | ".join(cells) + " |")

@@ -353,3 +353,13 @@ def test_masked_and_unmasked_padding_agree():
     np.testing.assert_allclose(ga, gb, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(gda, gdb[:, :5], rtol=1e-13, atol=1e-15)
     assert np.all(gdb[:, 5:] == 0.0)
+
+
+def test_loss_objects_pickle_and_compare_by_configuration():
+    import pickle
+
+    loss = MaxSimLoss(temperature=0.2, normalize="query_length", symmetric=True)
+    copy = pickle.loads(pickle.dumps(loss))
+    assert copy == loss and repr(copy) == repr(loss)
+    copy.temperature = 0.3
+    assert copy != loss
