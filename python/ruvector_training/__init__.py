@@ -4,6 +4,9 @@ The compiled kernels live in :mod:`ruvector_training._core`; this package re-exp
 
 - :class:`InfoNCELoss`: InfoNCE / NT-Xent / MultipleNegativesRankingLoss with exact gradients
   for float32 and float64 NumPy arrays.
+- :class:`MaxSimLoss`, :func:`maxsim_scores`, :func:`maxsim_topk`: late interaction (ColBERT's
+  MaxSim) over padded ``(N, L, D)`` token arrays with boolean masks: scores, exact streaming
+  top-k and an InfoNCE loss with exact gradients, never materialising the token-pair tensor.
 - :class:`TripletLoss` (Euclidean or cosine distance) and :class:`CosineSimilarityLoss`.
 - :class:`Graph`: an undirected graph built once in Rust (edge list as given, CSR
   neighbourhoods), accepted wherever an edge array is.
@@ -52,12 +55,15 @@ from ruvector_training._core import (
     InfoNCELoss,
     LocalContrastiveLoss,
     MarginMSELoss,
+    MaxSimLoss,
     Optimizer,
     SpectralRegularization,
     SupConLoss,
     TripletLoss,
     __version__,
     clip_grad_norm,
+    maxsim_scores,
+    maxsim_topk,
     topk,
 )
 from ruvector_training.callbacks import EarlyStopping, Evaluation
@@ -100,6 +106,7 @@ __all__ = [
     "LossWeightScheduler",
     "LossWeights",
     "MatryoshkaLoss",
+    "MaxSimLoss",
     "MultiObjectiveLoss",
     "Optimizer",
     "SGD",
@@ -114,6 +121,8 @@ __all__ = [
     "__version__",
     "clip_grad_norm",
     "datasets",
+    "maxsim_scores",
+    "maxsim_topk",
     "metrics",
     "topk",
 ]

@@ -1274,3 +1274,149 @@ class GraphHardNegativeMiner:
             TypeError: non-integer ids or edges, non-float embeddings.
             ValueError: out-of-range ids or edge indices, bad shapes, NaN/Inf.
         """
+
+_BoolArray = npt.NDArray[np.bool_]
+
+def maxsim_scores(
+    queries: _FloatArray,
+    documents: _FloatArray,
+    *,
+    query_mask: _BoolArray | None = None,
+    document_mask: _BoolArray | None = None,
+    similarity: Literal["dot", "cosine"] = "dot",
+    normalize: Literal["none", "query_length"] = "none",
+) -> _FloatArray:
+    """Late-interaction (MaxSim) scores of every query against every document.
+
+    ``s(q, d) = sum over real query tokens i of max over real document tokens j of
+    sim(q_i, d_j)``; ``normalize="query_length"`` divides by the number of real query tokens.
+    The max runs over real document tokens only (PyLate multiplies by the mask before its max,
+    so there padding counts as a 0 similarity when every real one is negative). Streams over
+    tiles of tokens: the ``Q x M x Lq x Ld`` tensor never exists.
+
+    Args:
+        queries: ``(Q, Lq, D)`` float32 or float64 token vectors.
+        documents: ``(M, Ld, D)``, same dtype and ``D``.
+        query_mask: optional boolean ``(Q, Lq)``, True = real token (default: all real).
+        document_mask: optional boolean ``(M, Ld)``.
+        similarity: ``"dot"`` (default; late-interaction models normalise their tokens) or
+            ``"cosine"`` (each token normalised by ``max(||x||, 1e-12)``).
+        normalize: ``"none"`` or ``"query_length"``.
+
+    Returns:
+        ``(Q, M)`` scores in the input dtype.
+
+    Raises:
+        TypeError: non-arrays, non-float or mismatched dtypes, a non-boolean mask.
+        ValueError: wrong number of dimensions, a ``D`` or mask shape that disagrees, NaN/Inf,
+            a row without a real token (naming the argument and row), unknown options.
+    """
+
+def maxsim_topk(
+    queries: _FloatArray,
+    documents: _FloatArray,
+    k: int,
+    *,
+    query_mask: _BoolArray | None = None,
+    document_mask: _BoolArray | None = None,
+    similarity: Literal["dot", "cosine"] = "dot",
+    normalize: Literal["none", "query_length"] = "none",
+) -> tuple[_FloatArray, npt.NDArray[np.int64]]:
+    """Exact top-k documents of every query by MaxSim score (see :func:`maxsim_scores`).
+
+    Streams over document chunks, each packed once inside its task: working memory is
+    ``O(Q*k)`` per thread plus one chunk per task, independent of the number of documents.
+    Results are identical on any thread count and equal to sorting :func:`maxsim_scores`.
+
+    Returns:
+        ``(scores, indices)``, both ``(Q, k)``, sorted descending with ties broken by the lower
+        document index, as :func:`topk`; slots beyond ``M`` hold ``-inf`` and ``-1``.
+
+    Raises:
+        As :func:`maxsim_scores`; ``k`` below 1 is a ``ValueError``, a non-integer a ``TypeError``.
+    """
+
+class MaxSimLoss:
+    """InfoNCE over late-interaction (MaxSim) scores, with exact gradients.
+
+    ``loss_i = logsumexp_c (s_ic / temperature) - s_i,pos / temperature`` where ``s`` is the
+    MaxSim score of :func:`maxsim_scores`. The gradient of each max flows to its arg-max
+    document token (the lowest index on exact ties); masked tokens get exactly zero.
+
+    Args:
+        temperature: softmax temperature, a finite float > 0 (default 1.0).
+        similarity: ``"dot"`` (default) or ``"cosine"``.
+        normalize: ``"none"`` or ``"query_length"``.
+        symmetric: average with the documents-as-queries direction over the same score matrix
+            (each document's softmax over the queries' scores, as
+            ``InfoNCELoss(symmetric=True)``). Needs an in-batch layout.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (per-query losses; gradients are those
+            of their sum).
+        argmax_budget_bytes: largest arg-max table (4 bytes per query token and candidate)
+            kept between the forward and backward passes (default 256 MiB); above it the
+            backward pass recomputes its tiles panel by panel.
+
+    All attributes are readable and writable between calls. Bad values raise ``ValueError``.
+    """
+
+    temperature: float
+    similarity: Literal["dot", "cosine"]
+    normalize: Literal["none", "query_length"]
+    symmetric: bool
+    reduction: Literal["mean", "sum", "none"]
+    argmax_budget_bytes: int
+
+    def __init__(
+        self,
+        temperature: float = 1.0,
+        similarity: Literal["dot", "cosine"] = "dot",
+        normalize: Literal["none", "query_length"] = "none",
+        symmetric: bool = False,
+        reduction: Literal["mean", "sum", "none"] = "mean",
+        argmax_budget_bytes: int = ...,
+    ) -> None: ...
+    def forward(
+        self,
+        queries: _FloatArray,
+        documents: _FloatArray,
+        negatives: _FloatArray | None = None,
+        *,
+        query_mask: _BoolArray | None = None,
+        document_mask: _BoolArray | None = None,
+        negative_mask: _BoolArray | None = None,
+        in_batch: bool | None = None,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
+        """Loss and gradients for one batch.
+
+        Args:
+            queries: ``(B, Lq, D)`` float32 or float64.
+            documents: ``(B, Ld, D)``, same dtype; row ``i`` is the positive of query ``i``.
+            negatives: optional ``(B, K, Ln, D)``, same dtype.
+            query_mask: optional boolean ``(B, Lq)``; document_mask ``(B, Ld)``;
+                negative_mask ``(B, K, Ln)``. True = real token.
+            in_batch: as :meth:`InfoNCELoss.forward`: ``None`` is in-batch exactly when there
+                are no negatives; ``True`` with negatives is the shared layout; ``False`` with
+                negatives is per-row.
+
+        Returns:
+            ``(loss, (grad_queries, grad_documents, grad_negatives))``: the loss is a float
+            (``mean``/``sum``) or a ``(B,)`` array (``none``); gradients have the inputs'
+            shapes and dtype (``grad_negatives`` is None without negatives).
+
+        Raises:
+            TypeError: non-arrays, non-float or mismatched dtypes, non-boolean masks.
+            ValueError: shape mismatches, NaN/Inf, rows without a real token, bad option
+                combinations, a loss or gradient that overflows the dtype.
+        """
+    def __call__(
+        self,
+        queries: _FloatArray,
+        documents: _FloatArray,
+        negatives: _FloatArray | None = None,
+        *,
+        query_mask: _BoolArray | None = None,
+        document_mask: _BoolArray | None = None,
+        negative_mask: _BoolArray | None = None,
+        in_batch: bool | None = None,
+    ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, _FloatArray | None]]:
+        """Same as :meth:`forward`."""

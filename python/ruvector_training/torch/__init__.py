@@ -17,6 +17,8 @@ strides), the backward scales the kernel's exact gradients by the incoming gradi
   (``log_vars`` is an ``nn.Parameter``).
 - :class:`CachedInfoNCE`: exact full-batch InfoNCE over any encoder with memory ``O(B * D)``
   plus one chunk's activations (GradCache, Gao et al. 2021).
+- :class:`MaxSimLoss` (late interaction over ``(B, L, D)`` token tensors with boolean masks)
+  and :class:`CachedMaxSim` (its GradCache version for multi-vector encoders).
 - :func:`gather_rows`: an all-gather of ``(n, ...)`` rows across ranks whose backward routes the
   gradient to the rank that owns each row.
 
@@ -31,7 +33,7 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess tes
         'ruvector_training.torch needs PyTorch: pip install "ruvector-training[torch]"'
     ) from error
 
-from ruvector_training.torch.cached import CachedInfoNCE
+from ruvector_training.torch.cached import CachedInfoNCE, CachedMaxSim
 from ruvector_training.torch.distributed import gather_rows
 from ruvector_training.torch.losses import (
     AnglELoss,
@@ -43,6 +45,7 @@ from ruvector_training.torch.losses import (
     LocalContrastiveLoss,
     MarginMSELoss,
     MatryoshkaLoss,
+    MaxSimLoss,
     MultiObjectiveLoss,
     SpectralRegularization,
     SupConLoss,
@@ -54,12 +57,14 @@ __all__ = [
     "BatchTripletLoss",
     "CoSENTLoss",
     "CachedInfoNCE",
+    "CachedMaxSim",
     "CosineSimilarityLoss",
     "DistillKLDivLoss",
     "InfoNCELoss",
     "LocalContrastiveLoss",
     "MarginMSELoss",
     "MatryoshkaLoss",
+    "MaxSimLoss",
     "MultiObjectiveLoss",
     "SpectralRegularization",
     "SupConLoss",

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.checkpoint import get_device_states, set_device_states
 
-from ruvector_training.torch.losses import InfoNCELoss
+from ruvector_training.torch.losses import InfoNCELoss, MaxSimLoss
 
 #: The keyword inputs of :meth:`InfoNCELoss.forward` that CachedInfoNCE passes through.
 _EXTRAS = frozenset(
@@ -169,8 +169,113 @@ class CachedInfoNCE:
                 for index, start in enumerate(range(0, n, self.chunk_size)):
                     stop = min(start + self.chunk_size, n)
                     with group_states[index].replay(), torch.enable_grad():
-                        out = self.encoder(_chunk(inputs, start, stop))
-                    upstream = group_grad[start:stop].to(out.device, out.dtype) * grad_output
-                    out.backward(upstream)
+                        out = self._output(self.encoder(_chunk(inputs, start, stop)))
+                    upstream = self._upstream(group_grad[start:stop], out)
+                    out.backward(upstream.to(out.device, out.dtype) * grad_output)
 
         return hook
+
+    def _output(self, out: Any) -> torch.Tensor:
+        """The differentiable embedding tensor of one encoder call."""
+        return out
+
+    def _upstream(self, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The cached gradient rows matching one chunk's embeddings ``out``."""
+        return grad
+
+
+def _tokens_and_mask(out: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A multi-vector encoder's output: ``(n, L, D)`` tokens and an optional ``(n, L)`` mask."""
+    if isinstance(out, (tuple, list)):
+        tokens, mask = out
+        return tokens, mask
+    return out, None
+
+
+class CachedMaxSim(CachedInfoNCE):
+    """:class:`MaxSimLoss` over a batch too large for one graph (GradCache, as
+    :class:`CachedInfoNCE`): exactly the full-batch loss and parameter gradients, with memory
+    for the ``(B, L, D)`` token embeddings, their gradients and one chunk's activations.
+
+    Args:
+        encoder: a multi-vector encoder, ``encoder(inputs) -> tokens`` (an ``(n, L, D)`` float
+            tensor, every token real) or ``-> (tokens, mask)`` with a boolean ``(n, L)`` mask
+            (True = real token). Chunks may return different ``L``: they are padded to the
+            longest with masked tokens.
+        loss: a :class:`MaxSimLoss` module, or None for ``MaxSimLoss(**loss_options)``.
+        chunk_size: rows per encoder call (>= 1).
+        **loss_options: :class:`MaxSimLoss` arguments when ``loss`` is None.
+
+    Call it as ``cached(query_inputs, document_inputs, negative_inputs=None, *,
+    in_batch=None)``: negatives have ``B * K`` rows (row ``i * K + k`` is negative ``k`` of
+    query ``i``). The loss is a 0-d tensor (``reduction`` ``"mean"`` or ``"sum"``) whose
+    backward re-runs the encoder chunk by chunk with the recorded random state.
+    """
+
+    def __init__(
+        self,
+        encoder: Callable[[Any], Any],
+        loss: MaxSimLoss | None = None,
+        chunk_size: int = 64,
+        **loss_options: Any,
+    ) -> None:
+        if loss is not None and loss_options:
+            raise ValueError("loss: pass a MaxSimLoss or options, not both")
+        super().__init__(encoder, MaxSimLoss(**loss_options) if loss is None else loss, chunk_size)
+
+    def _output(self, out: Any) -> torch.Tensor:
+        return _tokens_and_mask(out)[0]
+
+    def _upstream(self, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return grad[:, : out.shape[1]]
+
+    def _embed_tokens(self, inputs: Any):
+        """Token embeddings of all rows (padded to the longest chunk), their mask, and the
+        random state before each chunk."""
+        n, states, pieces = _rows(inputs), [], []
+        with torch.no_grad():
+            for start in range(0, n, self.chunk_size):
+                chunk = _chunk(inputs, start, min(start + self.chunk_size, n))
+                states.append(_RandomState(_tensors(chunk)))
+                tokens, mask = _tokens_and_mask(self.encoder(chunk))
+                if mask is None:
+                    mask = torch.ones(tokens.shape[:2], dtype=torch.bool)
+                pieces.append((tokens.detach(), mask.detach().to(torch.bool)))
+        length = max(t.shape[1] for t, _ in pieces)
+        tokens = torch.cat(
+            [torch.nn.functional.pad(t, (0, 0, 0, length - t.shape[1])) for t, _ in pieces]
+        )
+        mask = torch.cat(
+            [torch.nn.functional.pad(m, (0, length - m.shape[1]), value=False) for _, m in pieces]
+        )
+        return tokens, mask.cpu(), states
+
+    def __call__(self, queries: Any, documents: Any, negatives: Any = None, *, in_batch=None):
+        """The full-batch loss (0-d tensor, its backward runs the encoder again)."""
+        if self.loss.reduction == "none":
+            raise ValueError("loss: reduction 'none' is not supported by CachedMaxSim")
+        groups = [queries, documents] + ([] if negatives is None else [negatives])
+        embedded = [self._embed_tokens(inputs) for inputs in groups]
+        leaves = [tokens.requires_grad_() for tokens, _, _ in embedded]
+        masks = [mask for _, mask, _ in embedded]
+        b = leaves[0].shape[0]
+        views, mask_views = list(leaves), list(masks)
+        if negatives is not None:
+            if leaves[2].shape[0] % b:
+                raise ValueError(
+                    f"negatives: expected a multiple of B={b} rows, got {leaves[2].shape[0]}"
+                )
+            views[2] = leaves[2].view(b, -1, *leaves[2].shape[1:])
+            mask_views[2] = masks[2].view(b, -1, masks[2].shape[1])
+        with torch.enable_grad():
+            loss = self.loss(
+                *views,
+                query_mask=mask_views[0],
+                document_mask=mask_views[1],
+                negative_mask=mask_views[2] if negatives is not None else None,
+                in_batch=in_batch,
+            )
+            grads = torch.autograd.grad(loss, leaves)
+        result = loss.detach().requires_grad_()
+        result.register_hook(self._replay_hook(groups, [s for _, _, s in embedded], grads))
+        return result

@@ -7,9 +7,10 @@ calls, so a scheduler can change them) and returns the loss as a tensor of the i
 
 For ``reduction="none"`` the gradient is exact for any per-item weighting when the items are
 row-separable (:class:`CosineSimilarityLoss`, :class:`TripletLoss` with ``(B, D)`` negatives,
-:class:`InfoNCELoss` with per-row negatives and ``in_batch=False``); for the other layouts the
-kernels couple items and return the gradient of their sum only, so the backward accepts a
-uniform incoming gradient (``.sum()``, ``.mean()``) and raises ``RuntimeError`` otherwise.
+:class:`InfoNCELoss` and :class:`MaxSimLoss` with per-row negatives and ``in_batch=False``);
+for the other layouts the kernels couple items and return the gradient of their sum only, so
+the backward accepts a uniform incoming gradient (``.sum()``, ``.mean()``) and raises
+``RuntimeError`` otherwise.
 """
 
 from __future__ import annotations
@@ -150,6 +151,53 @@ class InfoNCELoss(_BridgedLoss):
             else:
                 out[name] = gather_rows(t)
         return out
+
+
+class MaxSimLoss(_BridgedLoss):
+    """Late-interaction (ColBERT MaxSim) contrastive loss over token tensors
+    (:class:`ruvector_training.MaxSimLoss` for the formula and arguments).
+
+    Args:
+        temperature, similarity, normalize, symmetric, reduction, argmax_budget_bytes: as the
+            NumPy class.
+    """
+
+    numpy_class = rt.MaxSimLoss
+
+    temperature = _forwarded("temperature", "Softmax temperature (> 0).")
+    similarity = _forwarded("similarity", '``"dot"`` or ``"cosine"``.')
+    normalize = _forwarded("normalize", '``"none"`` or ``"query_length"``.')
+    symmetric = _forwarded("symmetric", "Add the documents-as-queries direction.")
+    reduction = _forwarded("reduction", '``"mean"``, ``"sum"`` or ``"none"``.')
+    argmax_budget_bytes = _forwarded("argmax_budget_bytes", "Largest arg-max table kept.")
+
+    def forward(
+        self,
+        queries: torch.Tensor,
+        documents: torch.Tensor,
+        negatives: torch.Tensor | None = None,
+        *,
+        query_mask: torch.Tensor | None = None,
+        document_mask: torch.Tensor | None = None,
+        negative_mask: torch.Tensor | None = None,
+        in_batch: bool | None = None,
+    ) -> torch.Tensor:
+        """The loss of ``queries (B, Lq, D)``, ``documents (B, Ld, D)`` and optional
+        ``negatives (B, K, Ln, D)`` (float32/float64 CPU tensors of one dtype), with optional
+        boolean masks ``(B, Lq)``, ``(B, Ld)``, ``(B, K, Ln)`` (True = real token; masks get no
+        gradient); ``in_batch`` as in the NumPy class."""
+        masks = {
+            "query_mask": to_numpy("query_mask", query_mask),
+            "document_mask": to_numpy("document_mask", document_mask),
+            "negative_mask": to_numpy("negative_mask", negative_mask),
+        }
+        per_row = negatives is not None and in_batch is not True
+        return self._run(
+            ("queries", "documents", "negatives"),
+            (queries, documents, negatives),
+            {"in_batch": in_batch, **masks},
+            separable=per_row,
+        )
 
 
 class TripletLoss(_BridgedLoss):

@@ -29,6 +29,7 @@ pub mod graph;
 pub mod infonce;
 pub mod linalg;
 pub mod losses;
+pub mod maxsim;
 pub mod mining;
 pub mod optim;
 pub mod pool;
@@ -56,6 +57,10 @@ pub use losses::{
     DistillKlDivLoss, DistillOutput, GraphLossOutput, LabeledOutput, LocalContrastiveLoss,
     MarginMseLoss, ScoreRankingOutput, SpectralRegularization, SupConLoss, TripletBatch,
     TripletLoss, TripletMining, TripletOutput, DEFAULT_SPECTRAL_LAMBDA,
+};
+pub use maxsim::{
+    maxsim_scores, maxsim_topk, MaskRef, MaxSimBatch, MaxSimLoss, MaxSimOutput, NegativeTokens,
+    Normalize, TokensRef,
 };
 pub use mining::{GraphHardNegativeMiner, HardNegativeMiner, MiningInputs, Strategy};
 pub use optim::{clip_grad_norm, Adam, AdamConfig, Optimizer, Sgd, SgdConfig};

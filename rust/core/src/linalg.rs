@@ -512,6 +512,24 @@ fn scaled_divided_copy<T: Float>(x: &[T], scale: T, divisor: T, y: &mut [T]) {
     }
 }
 
+/// Normalises one row in place, `x / max(||x||, NORM_EPS)` without overflow (see [`RowNorm`]),
+/// returning its norm for [`normalize_rows_backward`].
+pub fn normalize_row_in_place<T: Float>(x: &mut [T]) -> RowNorm<T> {
+    let norm = RowNorm::of(x);
+    divide_in_place(x, norm.scale, norm.divisor);
+    norm
+}
+
+/// `x = x * scale / divisor` (a true division, as `torch.nn.functional.normalize` does).
+#[simd_dispatch]
+fn divide_in_place<T: Float>(x: &mut [T], scale: T, divisor: T) {
+    if scale == T::ONE {
+        x.iter_mut().for_each(|v| *v = *v / divisor);
+    } else {
+        x.iter_mut().for_each(|v| *v = (*v * scale) / divisor);
+    }
+}
+
 /// Normalises every row of `x` to unit L2 norm, `x_i / max(||x_i||, NORM_EPS)`, into `out`
 /// (`rows * cols` elements), in parallel, without overflow (see [`RowNorm`]). Returns each
 /// row's norm, for [`normalize_rows_backward`].

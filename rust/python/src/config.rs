@@ -210,9 +210,17 @@ macro_rules! field_enums {
 }
 
 use ruvector_training_core::{
-    Distance, MarginStrategy, Reduction, Similarity, Strategy, TripletMining,
+    Distance, MarginStrategy, Normalize, Reduction, Similarity, Strategy, TripletMining,
 };
-field_enums!(Similarity, Reduction, Distance, Strategy, MarginStrategy, TripletMining);
+field_enums!(
+    Similarity,
+    Reduction,
+    Distance,
+    Strategy,
+    MarginStrategy,
+    TripletMining,
+    Normalize,
+);
 
 /// Defines `fn name(value) -> PyResult<Type>` for each `name: Type => "arg"`, converting
 /// through [`FieldValue::extract`] with `arg` named: for `#[pyo3(from_py_with = name)]` on a

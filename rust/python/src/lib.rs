@@ -24,6 +24,7 @@ mod indices;
 mod infonce;
 mod kernel;
 mod losses;
+mod maxsim;
 mod mining;
 mod optim;
 mod peer_losses;
@@ -54,5 +55,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optim::clip_grad_norm, m)?)?;
     m.add_function(wrap_pyfunction!(search::topk, m)?)?;
     peer_losses::register(m)?;
+    maxsim::register(m)?;
     Ok(())
 }

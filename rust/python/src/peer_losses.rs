@@ -116,7 +116,6 @@ fn labeled_forward<'py, T: Float + Element>(
     )
 }
 
-
 /// Reads `(u, v, scores)` of one dtype and runs `kernel` on them with the GIL released,
 /// returning `(loss, (grad_u, grad_v, None))`.
 fn pair_score_forward<'py, T: Float + Element>(

@@ -10,9 +10,9 @@ mod dense;
 mod exclude;
 mod per_row;
 
+pub(crate) use dense::{exp_shifted_in_place, scale_in_place};
 pub use exclude::MarginStrategy;
 use exclude::{DenseExclusions, Guide};
-pub(crate) use dense::{exp_shifted_in_place, scale_in_place};
 
 use std::borrow::Cow;
 
@@ -157,10 +157,42 @@ impl Default for InfoNceLoss {
 
 /// Which candidates each anchor is contrasted with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
+pub(crate) enum Layout {
+    /// Every row's positive.
     InBatch,
+    /// The row's positive and its own K negatives.
     PerRow,
+    /// In-batch plus every row's negatives.
     Shared,
+}
+
+impl Layout {
+    /// The layout selected by the presence of explicit negatives and `in_batch`, checked against
+    /// `symmetric` (which needs an in-batch layout).
+    pub(crate) fn resolve(
+        has_negatives: bool,
+        in_batch: Option<bool>,
+        symmetric: bool,
+    ) -> Result<Self> {
+        let layout = match (has_negatives, in_batch) {
+            (false, None | Some(true)) => Layout::InBatch,
+            (false, Some(false)) => {
+                return Err(TrainingError::value(
+                    "in_batch",
+                    "in_batch=False without negatives leaves no candidates to contrast; pass negatives or use in_batch=True",
+                ))
+            }
+            (true, None | Some(false)) => Layout::PerRow,
+            (true, Some(true)) => Layout::Shared,
+        };
+        if symmetric && layout == Layout::PerRow {
+            return Err(TrainingError::value(
+                "symmetric",
+                "symmetric=True needs the in-batch layout; with per-row negatives pass in_batch=True (shared negatives) or symmetric=False",
+            ));
+        }
+        Ok(layout)
+    }
 }
 
 /// Scalars every kernel needs.
@@ -313,24 +345,7 @@ impl InfoNceLoss {
                 ));
             }
         }
-        let layout = match (batch.negatives.is_some(), batch.in_batch) {
-            (false, None | Some(true)) => Layout::InBatch,
-            (false, Some(false)) => {
-                return Err(TrainingError::value(
-                    "in_batch",
-                    "in_batch=False without negatives leaves no candidates to contrast; pass negatives or use in_batch=True",
-                ))
-            }
-            (true, None | Some(false)) => Layout::PerRow,
-            (true, Some(true)) => Layout::Shared,
-        };
-        if self.symmetric && layout == Layout::PerRow {
-            return Err(TrainingError::value(
-                "symmetric",
-                "symmetric=True needs the in-batch layout; with per-row negatives pass in_batch=True (shared negatives) or symmetric=False",
-            ));
-        }
-        Ok(layout)
+        Layout::resolve(batch.negatives.is_some(), batch.in_batch, self.symmetric)
     }
 
     /// Checks the guide margin and the shapes and values of the extra inputs.
