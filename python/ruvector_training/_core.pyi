@@ -24,6 +24,15 @@ __all__ = [
     "AdamW",
     "clip_grad_norm",
     "topk",
+    "CoSENTLoss",
+    "AnglELoss",
+    "SupConLoss",
+    "MarginMSELoss",
+    "DistillKLDivLoss",
+    "BatchTripletLoss",
+    "MaxSimLoss",
+    "maxsim_scores",
+    "maxsim_topk",
 ]
 
 from ruvector_training.queue import EmbeddingQueue
@@ -307,9 +316,9 @@ class Graph:
         MemoryError: the adjacency does not fit (names ``edges``).
     """
 
-    def __init__(
-        self, num_nodes: int, edges: _IntArray, weights: _FloatArray | None = None
-    ) -> None: ...
+    def __new__(
+        cls, num_nodes: int, edges: _IntArray, weights: _FloatArray | None = None
+    ) -> Self: ...
     @property
     def num_nodes(self) -> int:
         """N, the number of nodes."""
@@ -355,7 +364,7 @@ class Graph:
             ValueError: wrong lengths, an out-of-range start or one without neighbours (that
                 has steps to take), a negative length, a uniform outside ``[0, 1)``.
         """
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
 
 @final
@@ -375,7 +384,15 @@ class CoSENTLoss:
 
     scale: float
 
-    def __init__(self, scale: float = 20.0) -> None: ...
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(cls, scale: float = 20.0) -> Self: ...
     def forward(
         self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
     ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
@@ -411,7 +428,15 @@ class AnglELoss:
 
     scale: float
 
-    def __init__(self, scale: float = 20.0) -> None: ...
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(cls, scale: float = 20.0) -> Self: ...
     def forward(
         self, u: _FloatArray, v: _FloatArray, scores: _FloatArray
     ) -> tuple[float, tuple[_FloatArray, _FloatArray, None]]:
@@ -451,13 +476,21 @@ class SupConLoss:
     reduction: Literal["mean", "sum", "none"]
     logits_budget_bytes: int
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         temperature: float = 0.1,
         similarity: Literal["cosine", "dot"] = "cosine",
         reduction: Literal["mean", "sum", "none"] = "mean",
         logits_budget_bytes: int = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, None]]:
@@ -499,11 +532,19 @@ class MarginMSELoss:
     similarity: Literal["dot", "cosine"]
     reduction: Literal["mean", "sum", "none"]
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         similarity: Literal["dot", "cosine"] = "dot",
         reduction: Literal["mean", "sum", "none"] = "mean",
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self,
         queries: _FloatArray,
@@ -561,14 +602,22 @@ class DistillKLDivLoss:
     similarity: Literal["dot", "cosine"]
     reduction: Literal["mean", "sum", "none"]
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         temperature: float = 1.0,
         student_temperature: float | None = None,
         teacher_temperature: float | None = None,
         similarity: Literal["dot", "cosine"] = "dot",
         reduction: Literal["mean", "sum", "none"] = "mean",
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self, queries: _FloatArray, candidates: _FloatArray, teacher_scores: _FloatArray
     ) -> tuple[float | _FloatArray, tuple[_FloatArray, _FloatArray, None]]:
@@ -623,14 +672,22 @@ class BatchTripletLoss:
     soft_margin: bool
     logits_budget_bytes: int
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         mining: Literal["hardest", "semi_hard", "all"] = "hardest",
         margin: float = 5.0,
         distance: Literal["euclidean", "cosine"] = "euclidean",
         soft_margin: bool = False,
         logits_budget_bytes: int = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self, embeddings: _FloatArray, labels: npt.NDArray[np.integer]
     ) -> tuple[float, tuple[_FloatArray, None]]:
@@ -780,7 +837,20 @@ class SpectralRegularization:
         self,
         num_nodes: Graph,
         edges: int,
+        k: None = None,
+        weights: None = None,
         *,
+        method: Literal["auto", "dense", "sparse"] = "auto",
+        max_iterations: int | None = None,
+        tol: float | None = None,
+    ) -> npt.NDArray[np.float64]: ...
+    @overload
+    def eigenvalues(
+        self,
+        num_nodes: Graph,
+        edges: None = None,
+        *,
+        k: int,
         method: Literal["auto", "dense", "sparse"] = "auto",
         max_iterations: int | None = None,
         tol: float | None = None,
@@ -1275,7 +1345,6 @@ class GraphHardNegativeMiner:
             ValueError: out-of-range ids or edge indices, bad shapes, NaN/Inf.
         """
 
-_BoolArray = npt.NDArray[np.bool_]
 
 def maxsim_scores(
     queries: _FloatArray,
@@ -1336,6 +1405,7 @@ def maxsim_topk(
         As :func:`maxsim_scores`; ``k`` below 1 is a ``ValueError``, a non-integer a ``TypeError``.
     """
 
+@final
 class MaxSimLoss:
     """InfoNCE over late-interaction (MaxSim) scores, with exact gradients.
 
@@ -1366,15 +1436,23 @@ class MaxSimLoss:
     reduction: Literal["mean", "sum", "none"]
     argmax_budget_bytes: int
 
-    def __init__(
-        self,
+    config_fields: ClassVar[tuple[str, ...]]
+    """The configuration's field names, in constructor order (pickling, ``repr`` and the
+    torch wrappers' forwarded attributes follow it)."""
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __eq__(self, other: object, /) -> bool:
+        """Same class and equal configuration."""
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        """``(type(self), (field values in constructor order))``."""
+    def __new__(
+        cls,
         temperature: float = 1.0,
         similarity: Literal["dot", "cosine"] = "dot",
         normalize: Literal["none", "query_length"] = "none",
         symmetric: bool = False,
         reduction: Literal["mean", "sum", "none"] = "mean",
         argmax_budget_bytes: int = ...,
-    ) -> None: ...
+    ) -> Self: ...
     def forward(
         self,
         queries: _FloatArray,
