@@ -883,9 +883,9 @@ class SpectralRegularization:
         wanted values so repeated eigenvalues are all found, every value checked by its
         residual ``||L x - rho x||``) for large ones; for expander-like graphs whose factor
         would fill in, Chebyshev-filtered subspace iteration with Rayleigh-Ritz (products with
-        ``L`` only, bounded memory, time about linear in ``k``), converged pairs locked. Agrees with ``numpy.linalg.eigvalsh`` of the
-        dense Laplacian to ~1e-10 relative to ``||L||`` with the default ``tol``. Runs with
-        the GIL released.
+        ``L`` only, bounded memory, time about linear in ``k``), converged pairs locked. Agrees
+        with ``numpy.linalg.eigvalsh`` of the dense Laplacian to ~1e-10 relative to ``||L||``
+        with the default ``tol``. Runs with the GIL released.
 
         Memory follows the edges, not ``num_nodes``: nodes that no edge touches are isolated
         and only counted (``num_nodes=2**31`` with a few edges costs O(E)). Every solve's
@@ -1344,7 +1344,6 @@ class GraphHardNegativeMiner:
             TypeError: non-integer ids or edges, non-float embeddings.
             ValueError: out-of-range ids or edge indices, bad shapes, NaN/Inf.
         """
-
 
 def maxsim_scores(
     queries: _FloatArray,

@@ -89,9 +89,6 @@ class InfoNCELoss(_BridgedLoss):
         super().__init__(*args, **kwargs)
         self.gather_across_ranks = bool(gather_across_ranks)
 
-    guide_margin = _forwarded("guide_margin", "GIST margin (>= 0).")
-    guide_margin_strategy = _forwarded("guide_margin_strategy", '``"absolute"`` or ``"relative"``.')
-
     def forward(
         self,
         anchors: torch.Tensor,
