@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import inspect
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -20,13 +22,25 @@ import ruvector_training as rt
 PYTHON_DIR = Path(rt.__file__).resolve().parent.parent
 
 
-def test_stubtest_passes():
+def _stubtest_env() -> dict[str, str]:
+    """The environment stubtest runs in: an installed wheel is found through site-packages
+    (putting site-packages itself on ``PYTHONPATH`` would make mypy read every module there as
+    user code); a source checkout's ``python/`` folder goes on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    installed = {
+        Path(p).resolve() for p in (*site.getsitepackages(), sysconfig.get_path("platlib"))
+    }
+    if PYTHON_DIR not in installed:
+        env["PYTHONPATH"] = str(PYTHON_DIR)
+    return env
+
+
+def test_stubtest_passes(tmp_path):
     pytest.importorskip("mypy")
-    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
     result = subprocess.run(
         [sys.executable, "-m", "mypy.stubtest", "ruvector_training._core", "--concise"],
-        cwd=PYTHON_DIR,
-        env=env,
+        cwd=tmp_path,
+        env=_stubtest_env(),
         capture_output=True,
         text=True,
         timeout=600,
