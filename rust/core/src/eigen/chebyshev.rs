@@ -577,31 +577,8 @@ fn svqb(v: &mut [f64], x: &mut [f64], n: usize, m: usize) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::super::laplacian::Adjacency;
+    use super::super::test_graphs::{dense_smallest, random_laplacian};
     use super::*;
-
-    /// A random graph: `n` nodes on a spanning path plus `chords` random edges.
-    fn random_laplacian(n: usize, chords: usize, normalized: bool) -> ComponentLaplacian {
-        let mut state = 0x5eed_u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as usize % n
-        };
-        let mut edges: Vec<[usize; 2]> = (0..n - 1).map(|i| [i, i + 1]).collect();
-        edges.extend((0..chords).map(|_| [next(), next()]));
-        let adjacency = Adjacency::build(n, &edges, None).unwrap();
-        let nodes: Vec<usize> = (0..n).collect();
-        ComponentLaplacian::build(&adjacency, &nodes, &nodes, normalized).unwrap()
-    }
-
-    fn dense_smallest(lap: &ComponentLaplacian, want: usize) -> Vec<f64> {
-        let a = lap.dense().unwrap();
-        let all = MatRef::from_column_major_slice(&a, lap.n, lap.n)
-            .self_adjoint_eigenvalues(Side::Lower)
-            .unwrap();
-        all[1..=want].to_vec()
-    }
 
     #[test]
     fn matches_the_dense_spectrum_on_expanders() {

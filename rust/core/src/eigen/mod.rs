@@ -18,6 +18,8 @@
 mod chebyshev;
 mod lanczos;
 mod laplacian;
+#[cfg(test)]
+mod test_graphs;
 
 use rayon::prelude::*;
 

@@ -106,7 +106,7 @@ mod tests {
     fn groups_respect_the_token_limit_and_keep_long_sequences_alone() {
         let offsets = [0, 3, 6, 20, 21, 22];
         assert_eq!(token_groups(&offsets, 6).unwrap(), vec![0..2, 2..3, 3..5]);
-        assert_eq!(token_groups(&[0], 6).unwrap(), vec![]);
+        assert_eq!(token_groups(&[0], 6).unwrap(), Vec::<Range<usize>>::new());
         assert_eq!(row_owners(&[4, 6, 7]), vec![0, 0, 1]);
     }
 
